@@ -1,0 +1,106 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// logger writes runc-compatible log lines. containerd's shim parses the json
+// form ({"level":"error","msg":"...","time":"..."}) to report why a container
+// failed, so the keys and level names must match runc's (logrus) exactly.
+type logger struct {
+	out   io.Writer
+	json  bool
+	debug bool
+}
+
+var log = &logger{out: os.Stderr}
+
+func (l *logger) write(level, msg string) {
+	now := time.Now()
+	if l.json {
+		b, _ := json.Marshal(struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+			Time  string `json:"time"`
+		}{level, msg, now.Format(time.RFC3339Nano)})
+		fmt.Fprintf(l.out, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(l.out, "time=%q level=%s msg=%q\n", now.Format(time.RFC3339Nano), level, msg)
+}
+
+func (l *logger) Debugf(format string, args ...any) {
+	if l.debug {
+		l.write("debug", fmt.Sprintf(format, args...))
+	}
+}
+
+func (l *logger) Warnf(format string, args ...any) { l.write("warning", fmt.Sprintf(format, args...)) }
+
+func (l *logger) Errorf(format string, args ...any) { l.write("error", fmt.Sprintf(format, args...)) }
+
+// setupGlobals validates the global flags and opens the log before any
+// command runs, so that every later failure can be logged.
+func setupGlobals(ctx *cli.Context) error {
+	switch f := ctx.String("log-format"); f {
+	case "text":
+	case "json":
+		log.json = true
+	default:
+		return fmt.Errorf("--log-format: unknown format %q (expected text or json)", f)
+	}
+	log.debug = ctx.Bool("debug")
+	if p := ctx.String("log"); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC|os.O_CLOEXEC, 0o644)
+		if err != nil {
+			return fmt.Errorf("--log: %w", err)
+		}
+		log.out = f
+	}
+	if ctx.Bool("systemd-cgroup") {
+		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet (no systemd on this host); omit the flag to use cgroupfs")
+	}
+	switch r := ctx.String("rootless"); r {
+	case "auto", "false":
+	case "true":
+		if os.Geteuid() == 0 {
+			return errors.New("--rootless=true: strata is running as root; rootless mode is for unprivileged users")
+		}
+	default:
+		return fmt.Errorf("--rootless: invalid value %q (expected true, false or auto)", r)
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("strata must be run as root for now: rootless containers are not supported yet")
+	}
+	return nil
+}
+
+// exitError carries a process exit status out of a command (run, exec) so
+// that main exits with it without printing anything.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// fatal reports err the way runc does: to the log (where the shim reads it)
+// and, when the log is a file, also to stderr for a human caller.
+func fatal(err error) {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.code)
+	}
+	if log.out == os.Stderr && !log.json {
+		// A person at a terminal: the message alone, no log decoration.
+		fmt.Fprintf(os.Stderr, "strata: %s\n", err)
+	} else {
+		log.Errorf("%s", err.Error())
+		fmt.Fprintf(os.Stderr, "strata: %s\n", err)
+	}
+	os.Exit(1)
+}

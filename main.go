@@ -1,0 +1,70 @@
+// Command strata is an OCI runtime: a drop-in replacement for runc.
+//
+// This file holds the application, its global flags and the error path; each
+// subcommand lives in a file of its own named for it.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+)
+
+// Set at build time by the Makefile (-ldflags -X).
+var (
+	version = "0.1.0-dev"
+	commit  = "unknown"
+)
+
+const defaultRoot = "/run/strata"
+
+func main() {
+	// The container init is this binary re-executed; it must not pay for CLI
+	// parsing, and its arguments are not the user's.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		runInit()
+		return
+	}
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		fatal(err)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:    "strata",
+		Usage:   "Open Container Initiative runtime",
+		Version: fmt.Sprintf("%s\ncommit: %s\nspec: %s\ngo: %s", version, commit, specs.Version, runtime.Version()),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: defaultRoot, Usage: "root directory for storage of container state"},
+			&cli.StringFlag{Name: "log", Usage: "write the runtime's log to this file instead of stderr"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+			&cli.BoolFlag{Name: "debug", Usage: "log debug output, including per-phase timings"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd (not supported yet)"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (only false/auto as root is supported)"},
+			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; unused"},
+		},
+		Before:   setupGlobals,
+		Commands: commands(),
+		// Errors are reported once, by fatal, in runc's format.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+func commands() []*cli.Command {
+	return []*cli.Command{
+		createCommand,
+		deleteCommand,
+		featuresCommand,
+		killCommand,
+		listCommand,
+		runCommand,
+		specCommand,
+		startCommand,
+		stateCommand,
+	}
+}
