@@ -1,0 +1,112 @@
+// Package capabilities turns process.capabilities into the five kernel sets of
+// the container's process.
+//
+// The sets are parsed once (New) and applied in two steps because changing the
+// uid in between would clear them: ApplyBounding while the init is still root,
+// ApplyCaps after the user change. Capabilities belong to a thread, not a
+// process: both steps, the user change and the final execve must run on the same
+// OS thread (runtime.LockOSThread), or the container starts with the wrong sets.
+package capabilities
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// byName maps "CAP_SYS_ADMIN" style names to numbers, from moby/sys/capability's
+// list so the runtime and its validator agree on what a known name is.
+var byName = func() map[string]capability.Cap {
+	m := make(map[string]capability.Cap)
+	for _, c := range capability.ListKnown() {
+		m[Name(c)] = c
+	}
+	return m
+}()
+
+// Name returns the spec's spelling of c, for example "CAP_SYS_ADMIN".
+func Name(c capability.Cap) string {
+	return "CAP_" + strings.ToUpper(c.String())
+}
+
+// Parse returns the number of a capability named as in the spec ("CAP_KILL").
+func Parse(name string) (capability.Cap, error) {
+	if c, ok := byName[name]; ok {
+		return c, nil
+	}
+	return 0, fmt.Errorf("unknown capability %q", name)
+}
+
+// Caps holds the five sets as bit masks (bit n is capability n).
+type Caps struct {
+	bounding, effective, permitted, inheritable, ambient uint64
+	last                                                 capability.Cap
+	warnings                                             []string
+}
+
+// New parses c. A nil c means an empty set everywhere: the process keeps no
+// capability at all. Names unknown to strata are an error; names the running
+// kernel does not know (newer than its last capability) are skipped with a
+// warning, as runc does, so one config works across kernel versions.
+func New(c *specs.LinuxCapabilities) (*Caps, error) {
+	last, err := capability.LastCap()
+	if err != nil {
+		return nil, fmt.Errorf("capabilities: read the kernel's last capability: %w", err)
+	}
+	return newForKernel(c, last)
+}
+
+func newForKernel(c *specs.LinuxCapabilities, last capability.Cap) (*Caps, error) {
+	caps := &Caps{last: last}
+	if c == nil {
+		return caps, nil
+	}
+	warned := make(map[string]bool)
+	for _, set := range []struct {
+		field string
+		names []string
+		mask  *uint64
+	}{
+		{"bounding", c.Bounding, &caps.bounding},
+		{"effective", c.Effective, &caps.effective},
+		{"permitted", c.Permitted, &caps.permitted},
+		{"inheritable", c.Inheritable, &caps.inheritable},
+		{"ambient", c.Ambient, &caps.ambient},
+	} {
+		for i, name := range set.names {
+			n, err := Parse(name)
+			if err != nil {
+				return nil, fmt.Errorf("process.capabilities.%s[%d]: %w", set.field, i, err)
+			}
+			if n > last {
+				if !warned[name] {
+					warned[name] = true
+					caps.warnings = append(caps.warnings, fmt.Sprintf(
+						"process.capabilities.%s[%d]: %s is not supported by the running kernel (last capability %d); ignored",
+						set.field, i, name, last))
+				}
+				continue
+			}
+			*set.mask |= 1 << uint(n)
+		}
+	}
+	return caps, nil
+}
+
+// Warnings returns what New and ApplyCaps skipped, for the caller to log.
+func (c *Caps) Warnings() []string {
+	return c.warnings
+}
+
+// names lists the capabilities set in mask, for messages.
+func names(mask uint64) string {
+	var out []string
+	for n := capability.Cap(0); n < 64; n++ {
+		if mask&(1<<uint(n)) != 0 {
+			out = append(out, Name(n))
+		}
+	}
+	return strings.Join(out, ", ")
+}
