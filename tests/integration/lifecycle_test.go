@@ -1,0 +1,173 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	tu "github.com/strata-runtime/strata/tests/testutil"
+)
+
+func sleeper(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} }
+
+// pidGone waits for a process to disappear (it may take a moment to be reaped).
+func pidGone(t *testing.T, pid int) {
+	t.Helper()
+	for range 100 {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		// A zombie (state Z) has exited; only its parent's wait is missing.
+		if err != nil || strings.Contains(string(data), ") Z ") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("process %d still alive", pid)
+}
+
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, sleeper)
+	guard := c.Guard()
+
+	tu.Must(t, c.Create())
+	s := c.State()
+	if s.Status != "created" || s.ID != c.ID || s.Pid <= 0 || s.Bundle != c.Bundle || s.OCIVersion == "" {
+		t.Fatalf("after create: %+v", s)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", s.Pid)); err != nil {
+		t.Fatalf("init process of created container: %v", err)
+	}
+	pid := s.Pid
+
+	tu.Must(t, c.Runtime("start", c.ID))
+	if s := c.State(); s.Status != "running" || s.Pid != pid {
+		t.Fatalf("after start: %+v (pid was %d)", s, pid)
+	}
+
+	tu.Must(t, c.Runtime("kill", c.ID, "KILL"))
+	c.WaitStatus("stopped", 10*time.Second)
+	pidGone(t, pid)
+
+	tu.Must(t, c.Runtime("delete", c.ID))
+	r := c.Runtime("state", c.ID)
+	wantErrorText(t, r, fmt.Sprintf("container %q does not exist", c.ID))
+	guard.Check(t)
+}
+
+func TestRunExitStatus(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, sh("exit 3"))
+	if r := c.Run(); r.Code != 3 {
+		t.Errorf("want exit 3: %s", r)
+	}
+}
+
+func TestRunKilledBySignal(t *testing.T) {
+	t.Parallel()
+	// Without a PID namespace of its own the shell is not PID 1, which the
+	// kernel shields from its own namespace's signals; SIGKILL then kills it
+	// and the runtime must exit 128+9.
+	c := tu.NewContainer(t, with(sh("kill -9 $$; exit 1"), func(s *specs.Spec) {
+		s.Linux.Namespaces = removeNamespace(s.Linux.Namespaces, specs.PIDNamespace)
+	}))
+	if r := c.Run(); r.Code != 137 {
+		t.Errorf("want exit 137: %s", r)
+	}
+}
+
+func removeNamespace(nss []specs.LinuxNamespace, typ specs.LinuxNamespaceType) []specs.LinuxNamespace {
+	var out []specs.LinuxNamespace
+	for _, ns := range nss {
+		if ns.Type != typ {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+func TestRunDetachedPidFile(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, sleeper)
+	pidFile := filepath.Join(c.Dir, "pid")
+	tu.Must(t, c.Run("--detach", "--pid-file", pidFile))
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatalf("pid file %q: %v", data, err)
+	}
+	s := c.State()
+	if s.Status != "running" || s.Pid != pid {
+		t.Fatalf("state %+v, pid file says %d", s, pid)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+		t.Fatal(err)
+	}
+	// delete --force of a running container kills it and removes its state.
+	tu.Must(t, c.Runtime("delete", "--force", c.ID))
+	if r := c.Runtime("state", c.ID); r.Code == 0 {
+		t.Errorf("state after delete --force succeeded: %s", r)
+	}
+	pidGone(t, pid)
+}
+
+func TestList(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, sleeper)
+	tu.Must(t, c.Create())
+
+	var list []tu.State
+	r := tu.Must(t, c.Runtime("list", "--format", "json"))
+	if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
+		t.Fatalf("list -f json: %v\n%s", err, r.Stdout)
+	}
+	if len(list) != 1 || list[0].ID != c.ID || list[0].Status != "created" || list[0].Pid <= 0 || list[0].Bundle != c.Bundle {
+		t.Errorf("list -f json: %+v", list)
+	}
+
+	lines := strings.Split(strings.TrimSpace(tu.Must(t, c.Runtime("list")).Stdout), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[0], "STATUS") ||
+		!strings.HasPrefix(lines[1], c.ID+" ") || !strings.Contains(lines[1], "created") {
+		t.Errorf("list table:\n%s", strings.Join(lines, "\n"))
+	}
+
+	if out := tu.Must(t, c.Runtime("list", "-q")).Stdout; out != c.ID+"\n" {
+		t.Errorf("list -q: %q", out)
+	}
+}
+
+func TestConcurrentCreateSameID(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, sleeper)
+	var wg sync.WaitGroup
+	results := make([]tu.Result, 2)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = c.Create()
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, r := range results {
+		if r.Code == 0 {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("want exactly one create to succeed:\n%s\n%s", results[0], results[1])
+	}
+	if r := c.Runtime("state", c.ID); r.Code != 0 || !strings.Contains(r.Stdout, `"created"`) {
+		t.Errorf("state after the race: %s\n%s\n%s", r, results[0], results[1])
+	}
+}

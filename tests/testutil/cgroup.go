@@ -1,0 +1,80 @@
+package testutil
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cgroupDirs lists the container's cgroup directory in every mounted hierarchy
+// (each cgroup v1 controller and the unified v2 tree) that has one.
+func cgroupDirs(id string) []string {
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
+	var dirs []string
+	for _, h := range hierarchies {
+		d := filepath.Join(h, CgroupParent, id)
+		if _, err := os.Stat(d); err == nil {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// removeCgroups removes the cgroups a runtime made for container id, killing
+// whatever still runs in them: they are the test's, nobody else's. Children go
+// before parents: rmdir only removes empty cgroups.
+func removeCgroups(t testing.TB, id string) {
+	for _, dir := range cgroupDirs(id) {
+		var tree []string
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				tree = append(tree, p)
+			}
+			return nil
+		})
+		for i := len(tree) - 1; i >= 0; i-- {
+			if err := rmdirCgroup(tree[i]); err != nil {
+				t.Errorf("removing cgroup %s: %v", tree[i], err)
+			}
+		}
+	}
+}
+
+func rmdirCgroup(dir string) error {
+	var err error
+	for range 50 {
+		if err = syscall.Rmdir(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		for _, pid := range cgroupPids(dir) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
+}
+
+func cgroupPids(dir string) []int {
+	data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	var pids []int
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// removeCgroupParents removes CgroupParent where it is empty; another test
+// binary running at the same time may still use it, so failure is not an error.
+func removeCgroupParents() {
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
+	for _, h := range hierarchies {
+		syscall.Rmdir(filepath.Join(h, CgroupParent))
+	}
+}
