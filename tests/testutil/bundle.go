@@ -36,9 +36,12 @@ func NewContainer(t testing.TB, mutate func(*specs.Spec)) *Container {
 	t.Helper()
 	id := UniqueID(t)
 	dir := t.TempDir()
-	// A mapped root in a user namespace must be able to reach the rootfs.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
+	// A mapped root in a user namespace must be able to reach the rootfs:
+	// t.TempDir makes its directory and its parent 0700.
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c := &Container{t: t, ID: id, Dir: dir, Bundle: filepath.Join(dir, "bundle"), Root: filepath.Join(dir, "root"), Spec: BaseSpec(id)}
 	src, err := rootfs.Cached()
@@ -236,4 +239,15 @@ func (c *Container) WaitStatus(status string, timeout time.Duration) State {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Busybox is the host path of the static busybox in the shared rootfs, for
+// processes a test runs on the host (hooks, namespace holders).
+func Busybox(t testing.TB) string {
+	t.Helper()
+	dir, err := rootfs.Cached()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "bin", "busybox")
 }

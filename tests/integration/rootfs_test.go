@@ -1,0 +1,180 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	tu "github.com/strata-runtime/strata/tests/testutil"
+)
+
+// mountEntry is one line of /proc/self/mountinfo, as the container sees it.
+type mountEntry struct{ point, opts, fstype, super string }
+
+func parseMountinfo(t *testing.T, text string) map[string]mountEntry {
+	t.Helper()
+	mounts := map[string]mountEntry{}
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(f) < 6 || len(g) < 3 {
+			continue
+		}
+		// The last mount on a point is the visible one.
+		mounts[f[4]] = mountEntry{point: f[4], opts: f[5], fstype: g[0], super: g[2]}
+	}
+	return mounts
+}
+
+func hasOpt(opts, opt string) bool {
+	for _, o := range strings.Split(opts, ",") {
+		if o == opt {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDefaultMounts(t *testing.T) {
+	t.Parallel()
+	out := runOutput(t, sh(`cat /proc/self/mountinfo; echo ---
+for d in null zero full random urandom tty; do stat -c "%n %F %t:%T" /dev/$d; done
+test -e /dev/ptmx && echo ptmx ok`))
+	info, devs, _ := strings.Cut(out, "---\n")
+	mounts := parseMountinfo(t, info)
+	for point, fstype := range map[string]string{
+		"/proc": "proc", "/sys": "sysfs", "/dev": "tmpfs", "/dev/pts": "devpts", "/dev/shm": "tmpfs", "/dev/mqueue": "mqueue",
+	} {
+		if m, ok := mounts[point]; !ok || m.fstype != fstype {
+			t.Errorf("%s: mounted %+v, want type %s", point, m, fstype)
+		}
+	}
+	if !hasOpt(mounts["/sys"].opts, "ro") {
+		t.Errorf("/sys is not read-only: %+v", mounts["/sys"])
+	}
+	want := "/dev/null character special file 1:3\n/dev/zero character special file 1:5\n" +
+		"/dev/full character special file 1:7\n/dev/random character special file 1:8\n" +
+		"/dev/urandom character special file 1:9\n/dev/tty character special file 5:0\nptmx ok\n"
+	if devs != want {
+		t.Errorf("devices:\n%s\nwant:\n%s", devs, want)
+	}
+}
+
+func TestBindMountReadOnly(t *testing.T) {
+	t.Parallel()
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "f"), []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := runOutput(t, with(sh("cat /data/f; touch /data/new 2>&1; echo rc=$?"), func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: host, Options: []string{"rbind", "ro"}})
+	}))
+	if !strings.HasPrefix(out, "from the host\n") || !strings.Contains(out, "Read-only file system") || !strings.HasSuffix(out, "rc=1\n") {
+		t.Errorf("read-only bind mount: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(host, "new")); err == nil {
+		t.Error("the container wrote through a read-only bind mount")
+	}
+}
+
+func TestTmpfsSizeAndMode(t *testing.T) {
+	t.Parallel()
+	out := runOutput(t, with(sh("stat -c %a /scratch; cat /proc/self/mountinfo"), func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m", "mode=1770", "nodev"}})
+	}))
+	mode, info, _ := strings.Cut(out, "\n")
+	m := parseMountinfo(t, info)["/scratch"]
+	if mode != "1770" || m.fstype != "tmpfs" || !hasOpt(m.super, "size=1024k") || !hasOpt(m.super, "mode=1770") || !hasOpt(m.opts, "nodev") {
+		t.Errorf("tmpfs /scratch: mode %s, mount %+v", mode, m)
+	}
+}
+
+func TestMaskedPaths(t *testing.T) {
+	t.Parallel()
+	// Unmasked, /proc/kcore gives bytes and /sys/firmware lists entries (acpi,
+	// memmap on this host); masked, both are empty.
+	out := runOutput(t, sh("head -c 16 /proc/kcore | wc -c; ls -A /sys/firmware | wc -l"))
+	if strings.Fields(out)[0] != "0" || strings.Fields(out)[1] != "0" {
+		t.Errorf("masked paths readable: kcore bytes, /sys/firmware entries = %q", out)
+	}
+}
+
+func TestReadonlyPaths(t *testing.T) {
+	t.Parallel()
+	// ip_forward lives in the container's own network namespace: if the path
+	// were writable, nothing on the host would change.
+	out := runOutput(t, sh("cat /proc/sys/net/ipv4/ip_forward; { echo 1 > /proc/sys/net/ipv4/ip_forward; } 2>&1; echo rc=$?"))
+	if !strings.HasPrefix(out, "0\n") || !strings.Contains(out, "Read-only file system") || !strings.HasSuffix(out, "rc=1\n") {
+		t.Errorf("/proc/sys not read-only: %q", out)
+	}
+}
+
+func TestReadonlyRoot(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, with(sh("touch /new 2>&1; echo rc=$?"), func(s *specs.Spec) { s.Root.Readonly = true }))
+	out := c.MustRun()
+	if !strings.Contains(out, "Read-only file system") || !strings.HasSuffix(out, "rc=1\n") {
+		t.Errorf("touch / on a read-only root: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(c.Rootfs(), "new")); err == nil {
+		t.Error("file created in a read-only rootfs")
+	}
+}
+
+func TestDevice(t *testing.T) {
+	t.Parallel()
+	// Owned by root, as the process is: it has no CAP_DAC_OVERRIDE to write
+	// through the mode bits.
+	mode := os.FileMode(0o620)
+	uid, gid := uint32(0), uint32(29)
+	out := runOutput(t, with(sh(`stat -c "%F %t:%T %a %u:%g" /dev/mydev; echo hi > /dev/mydev && echo wrote`), func(s *specs.Spec) {
+		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/mydev", Type: "c", Major: 1, Minor: 3, FileMode: &mode, UID: &uid, GID: &gid})
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr(int64(1)), Minor: ptr(int64(3)), Access: "rwm"})
+	}))
+	if out != "character special file 1:3 620 0:29\nwrote\n" {
+		t.Errorf("linux.devices node: %q", out)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestNoPivot(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, sh("cat /etc/hostname; ls /bin/busybox"))
+	if out := c.MustRun("--no-pivot"); out != "busybox\n/bin/busybox\n" {
+		t.Errorf("--no-pivot: %q", out)
+	}
+}
+
+// A mount whose destination passes through a symlink pointing out of the
+// rootfs must land inside the rootfs (the symlink resolved as if the rootfs
+// were /), never on the host.
+func TestMountTargetSymlinkStaysInRootfs(t *testing.T) {
+	t.Parallel()
+	hostTarget := t.TempDir()
+	// Inside, both tmpfs mounts sit on <hostTarget>/sub of the rootfs.
+	c := tu.NewContainer(t, with(sh("grep -c ' "+hostTarget+"/sub ' /proc/self/mountinfo"), func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/abs/sub", Type: "tmpfs", Source: "tmpfs"},
+			specs.Mount{Destination: "/rel/sub", Type: "tmpfs", Source: "tmpfs"})
+	}))
+	if err := os.Symlink(hostTarget, filepath.Join(c.Rootfs(), "abs")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(strings.Repeat("../", 20)+strings.TrimPrefix(hostTarget, "/"), filepath.Join(c.Rootfs(), "rel")); err != nil {
+		t.Fatal(err)
+	}
+	guard := c.Guard(hostTarget)
+	if out := c.MustRun(); out != "2\n" {
+		t.Errorf("want both mounts on %s/sub inside the rootfs, grep -c says %q", hostTarget, out)
+	}
+	if entries, _ := os.ReadDir(hostTarget); len(entries) != 0 {
+		t.Errorf("the runtime wrote through a symlink to the host: %s holds %v", hostTarget, entries)
+	}
+	if _, err := os.Stat(filepath.Join(c.Rootfs(), hostTarget, "sub")); err != nil {
+		t.Errorf("mount target not created inside the rootfs: %v", err)
+	}
+	guard.Check(t) // run (without --keep) deleted the container
+}
