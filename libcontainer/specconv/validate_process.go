@@ -1,0 +1,80 @@
+package specconv
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/strata-runtime/strata/libcontainer/capabilities"
+	"github.com/strata-runtime/strata/libcontainer/rlimit"
+)
+
+func (v *validator) process() {
+	p := v.spec.Process
+	if p == nil {
+		v.fail("process", "required")
+		return
+	}
+	if len(p.Args) == 0 {
+		v.fail("process.args", "required (at least the program to run)")
+	}
+	for i, a := range p.Args {
+		if strings.ContainsRune(a, 0) {
+			v.fail(fmt.Sprintf("process.args[%d]", i), "%q contains a NUL byte", a)
+		}
+	}
+	if !filepath.IsAbs(p.Cwd) {
+		v.fail("process.cwd", "%q is not absolute", p.Cwd)
+	}
+	v.envList("process.env", p.Env)
+	if u := p.User.Umask; u != nil && *u > 0o777 {
+		v.fail("process.user.umask", "%#o is not a permission mask (expected at most 0777)", *u)
+	}
+	if p.OOMScoreAdj != nil && (*p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000) {
+		v.fail("process.oomScoreAdj", "%d out of range (expected -1000 to 1000)", *p.OOMScoreAdj)
+	}
+	v.capabilities(p.Capabilities)
+	v.rlimits(p.Rlimits)
+}
+
+func (v *validator) capabilities(c *specs.LinuxCapabilities) {
+	if c == nil {
+		return
+	}
+	for _, set := range []struct {
+		name  string
+		names []string
+	}{
+		{"bounding", c.Bounding},
+		{"effective", c.Effective},
+		{"permitted", c.Permitted},
+		{"inheritable", c.Inheritable},
+		{"ambient", c.Ambient},
+	} {
+		for i, name := range set.names {
+			if _, err := capabilities.Parse(name); err != nil {
+				v.fail(fmt.Sprintf("process.capabilities.%s[%d]", set.name, i), "%v", err)
+			}
+		}
+	}
+}
+
+func (v *validator) rlimits(rls []specs.POSIXRlimit) {
+	seen := make(map[string]int)
+	for i, rl := range rls {
+		field := fmt.Sprintf("process.rlimits[%d]", i)
+		if _, err := rlimit.Parse(rl.Type); err != nil {
+			v.fail(field, "%v", err)
+			continue
+		}
+		if j, dup := seen[rl.Type]; dup {
+			v.fail(field, "duplicate type %s (also process.rlimits[%d])", rl.Type, j)
+		}
+		seen[rl.Type] = i
+		if rl.Soft > rl.Hard {
+			v.fail(field, "soft limit %d exceeds hard limit %d", rl.Soft, rl.Hard)
+		}
+	}
+}
