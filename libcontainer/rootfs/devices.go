@@ -1,0 +1,172 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// defaultDevices are the nodes every container gets (runtime-spec
+// config-linux.md "Default Devices"); linux.devices may override them.
+var defaultDevices = []specs.LinuxDevice{
+	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
+	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
+	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
+	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
+	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
+	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
+}
+
+// devSymlinks are the links runc and crun create in /dev; "core" is added
+// only where the kernel has /proc/kcore.
+var devSymlinks = [][2]string{
+	{"fd", "/proc/self/fd"},
+	{"stdin", "/proc/self/fd/0"},
+	{"stdout", "/proc/self/fd/1"},
+	{"stderr", "/proc/self/fd/2"},
+}
+
+// setupDev populates /dev with the default devices, linux.devices, the
+// standard symlinks and /dev/ptmx. A /dev bind-mounted from elsewhere is
+// taken as it is, as runc does.
+func (p *preparer) setupDev() error {
+	if p.devIsBound() {
+		return nil
+	}
+	var specDevices []specs.LinuxDevice
+	if p.c.Spec.Linux != nil {
+		specDevices = p.c.Spec.Linux.Devices
+	}
+	overridden := map[string]bool{}
+	for _, d := range specDevices {
+		overridden[filepath.Clean(d.Path)] = true
+	}
+	for _, d := range defaultDevices {
+		if overridden[d.Path] {
+			continue
+		}
+		if err := p.createDevice(d); err != nil {
+			return fmt.Errorf("default device %s: %w", d.Path, err)
+		}
+	}
+	for i, d := range specDevices {
+		if err := p.createDevice(d); err != nil {
+			return fmt.Errorf("linux.devices[%d] %q: %w", i, d.Path, err)
+		}
+	}
+
+	dev, err := p.root.mkdirTarget("/dev")
+	if err != nil {
+		return fmt.Errorf("/dev: %w", err)
+	}
+	defer dev.Close()
+	links := devSymlinks
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		links = append(links, [2]string{"core", "/proc/kcore"})
+	}
+	for _, l := range links {
+		// An existing entry is the image's choice; keep it.
+		if err := unix.Symlinkat(l[1], int(dev.Fd()), l[0]); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("symlink /dev/%s -> %s: %w", l[0], l[1], err)
+		}
+	}
+	// The devpts instance mounted on /dev/pts (newinstance) has its own
+	// ptmx; /dev/ptmx must lead there, not to a host-wide node.
+	if err := unix.Unlinkat(int(dev.Fd()), "ptmx", 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove /dev/ptmx: %w", err)
+	}
+	if err := unix.Symlinkat("pts/ptmx", int(dev.Fd()), "ptmx"); err != nil {
+		return fmt.Errorf("symlink /dev/ptmx -> pts/ptmx: %w", err)
+	}
+	return nil
+}
+
+func (p *preparer) devIsBound() bool {
+	for _, m := range p.c.Spec.Mounts {
+		if filepath.Clean(m.Destination) != "/dev" {
+			continue
+		}
+		if m.Type == "bind" {
+			return true
+		}
+		for _, o := range m.Options {
+			if o == "bind" || o == "rbind" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// createDevice makes one device node, replacing whatever non-directory is
+// at its path. In a user namespace mknod is refused, so the host's node
+// at the same path is bind-mounted instead (its owner and mode stay the
+// host's).
+func (p *preparer) createDevice(d specs.LinuxDevice) error {
+	if p.c.InUserNS {
+		return p.bindHostDevice(d.Path)
+	}
+	var kind uint32
+	switch d.Type {
+	case "c", "u":
+		kind = unix.S_IFCHR
+	case "b":
+		kind = unix.S_IFBLK
+	case "p":
+		kind = unix.S_IFIFO
+	default:
+		return fmt.Errorf("type %q: expected c, b, u or p", d.Type)
+	}
+	mode := uint32(0o666)
+	if d.FileMode != nil {
+		mode = uint32(d.FileMode.Perm())
+	}
+	var uid, gid int
+	if d.UID != nil {
+		uid = int(*d.UID)
+	}
+	if d.GID != nil {
+		gid = int(*d.GID)
+	}
+
+	rel, err := p.root.resolve(d.Path)
+	if err != nil {
+		return err
+	}
+	parent, err := pathrs.MkdirAllHandle(p.root.fd, filepath.Dir(rel), 0o755)
+	if err != nil {
+		return fmt.Errorf("create parent directory: %w", err)
+	}
+	defer parent.Close()
+	dirfd, base := int(parent.Fd()), filepath.Base(rel)
+	if err := unix.Unlinkat(dirfd, base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove existing file: %w", err)
+	}
+	if err := unix.Mknodat(dirfd, base, kind|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
+		return fmt.Errorf("mknod: %w", err)
+	}
+	if err := unix.Fchownat(dirfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("chown %d:%d: %w", uid, gid, err)
+	}
+	return nil
+}
+
+func (p *preparer) bindHostDevice(path string) error {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("bind host device (user namespace): open_tree: %w", err)
+	}
+	tree := os.NewFile(uintptr(fd), path)
+	defer tree.Close()
+	target, err := p.root.fileTarget(path)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return attach(tree, target)
+}

@@ -1,0 +1,200 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// userNSFallback names, per filesystem type, the host path bind-mounted
+// instead when a user namespace may not mount a fresh instance: sysfs
+// needs the network namespace's owner, mqueue the IPC namespace's.
+var userNSFallback = map[string]string{
+	"sysfs":  "/sys",
+	"mqueue": "/dev/mqueue",
+}
+
+// mountSpec performs spec.Mounts[i] inside the root.
+func (p *preparer) mountSpec(i int, m specs.Mount) error {
+	opts, err := ParseOptions(m.Options)
+	if err != nil {
+		return err
+	}
+	if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+		// runtime-spec: mappings on a mount make it an idmapped mount.
+		opts.IDMap = true
+	}
+	isBind := opts.Flags&unix.MS_BIND != 0 || m.Type == "bind"
+	if opts.IDMap && !isBind {
+		return fmt.Errorf("idmapped mounts are only supported for bind mounts, not type %q", m.Type)
+	}
+	switch {
+	case opts.Flags&unix.MS_REMOUNT != 0:
+		return p.remount(m, opts)
+	case isBind:
+		return p.mountBind(m, opts, bindSource(p.c.Bundle, m.Source))
+	case m.Type == "cgroup":
+		return p.mountCgroupV1(m, opts)
+	}
+	if m.Type == "proc" || m.Type == "sysfs" {
+		// A proc or sysfs mounted where a container-made symlink points
+		// would land wherever the container chose, and masks and
+		// read-only paths would then protect the wrong place
+		// (CVE-2019-19921, CVE-2019-16884).
+		if err := p.checkPlainDir(m.Destination); err != nil {
+			return err
+		}
+	}
+	err = p.mountFilesystem(m, opts)
+	if host, ok := userNSFallback[m.Type]; ok && p.c.InUserNS && errors.Is(err, unix.EPERM) {
+		opts.Flags |= unix.MS_BIND | unix.MS_REC
+		return p.mountBind(m, opts, host)
+	}
+	return err
+}
+
+// bindSource resolves a relative bind source against the bundle, where
+// runc runs and where configs written for runc expect it to be.
+func bindSource(bundle, source string) string {
+	if filepath.IsAbs(source) || bundle == "" {
+		return source
+	}
+	return filepath.Join(bundle, source)
+}
+
+// checkPlainDir refuses a destination that exists as anything but a
+// directory; a missing one is created later.
+func (p *preparer) checkPlainDir(dest string) error {
+	st, err := p.root.lstat(dest)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return nil
+	case unix.S_IFLNK:
+		return errors.New("target is a symlink in the rootfs")
+	default:
+		return errors.New("target is not a directory in the rootfs")
+	}
+}
+
+// mountFilesystem mounts a fresh filesystem instance (proc, tmpfs,
+// devpts...) on the destination through its O_PATH fd.
+func (p *preparer) mountFilesystem(m specs.Mount, opts MountOptions) error {
+	target, err := p.root.mkdirTarget(m.Destination)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := unix.Mount(m.Source, fdPath(target), m.Type, opts.Flags, opts.Data); err != nil {
+		return fmt.Errorf("mount %s: %w", m.Type, err)
+	}
+	if opts.RecAttr == (unix.MountAttr{}) && len(opts.Propagation) == 0 {
+		return nil
+	}
+	// target is the directory underneath the new mount; reopen the
+	// destination to get the mount itself.
+	top, err := p.root.open(m.Destination)
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	return setMountAttrs(top, opts)
+}
+
+// remount changes the flags of a mount made earlier at the destination.
+func (p *preparer) remount(m specs.Mount, opts MountOptions) error {
+	top, err := p.root.open(m.Destination)
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	if err := unix.Mount("", fdPath(top), "", opts.Flags, opts.Data); err != nil {
+		return fmt.Errorf("remount: %w", err)
+	}
+	return setMountAttrs(top, opts)
+}
+
+// mountBind bind-mounts source on the destination with the new mount API:
+// the copy of the source tree is detached while its flags are set, so it
+// appears in the container already read-only (no window where a classic
+// bind is writable before its remount), and a user namespace does not
+// have to repeat the flags the kernel locked on the source.
+func (p *preparer) mountBind(m specs.Mount, opts MountOptions, source string) error {
+	st, err := os.Stat(source)
+	if err != nil {
+		return fmt.Errorf("bind source: %w", err)
+	}
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if opts.Flags&unix.MS_REC != 0 {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, source, flags)
+	if err != nil {
+		return fmt.Errorf("bind source %q: open_tree: %w", source, err)
+	}
+	tree := os.NewFile(uintptr(fd), source)
+	defer tree.Close()
+
+	if opts.IDMap {
+		if err := idmapTree(tree, m, opts.RecursiveIDMap); err != nil {
+			return err
+		}
+	}
+	if attr := opts.perMountAttrs(); attr != (unix.MountAttr{}) {
+		if err := unix.MountSetattr(int(tree.Fd()), "", unix.AT_EMPTY_PATH, &attr); err != nil {
+			return fmt.Errorf("set mount flags: %w", err)
+		}
+	}
+
+	var target *os.File
+	if st.IsDir() {
+		target, err = p.root.mkdirTarget(m.Destination)
+	} else {
+		target, err = p.root.fileTarget(m.Destination)
+	}
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := attach(tree, target); err != nil {
+		return err
+	}
+	// After move_mount the tree fd is the attached mount itself.
+	return setMountAttrs(tree, opts)
+}
+
+// attach moves a detached mount (from open_tree or fsmount) onto target.
+func attach(tree, target *os.File) error {
+	err := unix.MoveMount(int(tree.Fd()), "", int(target.Fd()), "",
+		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	if err != nil {
+		return fmt.Errorf("move_mount: %w", err)
+	}
+	return nil
+}
+
+// setMountAttrs applies the r* attributes and then the propagation
+// options to the mount whose root is mnt.
+func setMountAttrs(mnt *os.File, opts MountOptions) error {
+	if opts.RecAttr != (unix.MountAttr{}) {
+		attr := opts.RecAttr
+		if err := unix.MountSetattr(int(mnt.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return fmt.Errorf("set recursive mount attributes: %w", err)
+		}
+	}
+	for _, prop := range opts.Propagation {
+		if err := unix.Mount("", fdPath(mnt), "", prop, ""); err != nil {
+			return fmt.Errorf("set propagation: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package rootfs
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+)
+
+// isolateRoot prepares the new mount namespace for the spec's mounts.
+//
+// A new mount namespace starts as a copy whose mounts stay in the host's
+// peer groups: every mount made below a shared mount would appear on the
+// host too. So "/" is first made rslave (or the rootfsPropagation value,
+// always recursively): host mounts still reach the container, nothing goes
+// back. Then the rootfs is bound onto itself, because pivot_root needs the
+// new root to be a mount point, and the mount held by the rootfs fd must be
+// the one that becomes "/".
+func isolateRoot(c *Config) error {
+	flag := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if c.Spec.Linux != nil && c.Spec.Linux.RootfsPropagation != "" {
+		f, err := propagationFlag(c.Spec.Linux.RootfsPropagation)
+		if err != nil {
+			return err
+		}
+		flag = f | unix.MS_REC
+	}
+	if err := unix.Mount("", "/", "", flag, ""); err != nil {
+		return fmt.Errorf("set propagation of / (linux.rootfsPropagation): %w", err)
+	}
+	if err := privatizeRootfsParent(c.Rootfs); err != nil {
+		return err
+	}
+	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind rootfs %q onto itself: %w", c.Rootfs, err)
+	}
+	return nil
+}
+
+// privatizeRootfsParent makes the mount holding the rootfs private when it
+// is shared (rootfsPropagation "shared" or "rshared"): pivot_root refuses
+// a new root whose parent mount is shared, and binding the rootfs onto
+// itself under a shared parent would also propagate that bind.
+func privatizeRootfsParent(rootfs string) error {
+	mounts, err := mountinfo.GetMounts(mountinfo.ParentsFilter(rootfs))
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	var parent *mountinfo.Info
+	for _, m := range mounts {
+		// ">=": of mounts stacked on one point, the last listed is on top.
+		if parent == nil || len(m.Mountpoint) >= len(parent.Mountpoint) {
+			parent = m
+		}
+	}
+	if parent == nil || !strings.Contains(parent.Optional, "shared:") {
+		return nil
+	}
+	if err := unix.Mount("", parent.Mountpoint, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s (the mount holding the rootfs) private: %w", parent.Mountpoint, err)
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+// Package rootfs builds a container's root filesystem from the inside of
+// its new mount namespace: propagation, spec mounts, /dev, the change of
+// root, and the masked and read-only paths. The init calls, in order:
+//
+//	Prepare   before the createContainer hooks (the host's / is still "/")
+//	Pivot     after them
+//	Finalize  after Pivot, inside the container's root
+//
+// Every destination is resolved inside the rootfs; see target.go.
+package rootfs
+
+import (
+	"fmt"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Config is what the three steps need.
+type Config struct {
+	// Spec is validated already; Spec.Root.Path is resolved to Rootfs.
+	Spec *specs.Spec
+	// Rootfs is the absolute host path of the container's root directory.
+	Rootfs string
+	// Bundle is the absolute bundle directory; relative bind-mount sources
+	// are resolved against it, as runc (which runs there) does.
+	Bundle string
+	// NoPivot (--no-pivot) moves the rootfs mount onto "/" and chroots
+	// instead of pivot_root: for a rootfs on ramfs, where pivot_root fails.
+	NoPivot bool
+	// InUserNS is set when the container has its own user namespace:
+	// device nodes cannot be mknod'ed there and are bound from the host,
+	// and sysfs/mqueue fall back to binds from the host when refused.
+	InUserNS bool
+}
+
+// preparer carries the state of one Prepare call.
+type preparer struct {
+	c    *Config
+	root *root
+}
+
+// Prepare runs in the container's new mount namespace before the
+// createContainer hooks: it isolates propagation, makes the rootfs a
+// mount point, performs spec.Mounts in order and populates /dev.
+func Prepare(c *Config) error {
+	if !filepath.IsAbs(c.Rootfs) {
+		return fmt.Errorf("rootfs %q: expected an absolute path", c.Rootfs)
+	}
+	// Modes in the spec (devices' fileMode, tmpfs mode=) are meant
+	// exactly; the umask is restored for the container's process.
+	old := unix.Umask(0)
+	defer unix.Umask(old)
+
+	if err := isolateRoot(c); err != nil {
+		return err
+	}
+	r, err := openRoot(c.Rootfs)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	p := &preparer{c: c, root: r}
+
+	for i, m := range c.Spec.Mounts {
+		if err := p.mountSpec(i, m); err != nil {
+			return fmt.Errorf("mounts[%d]: destination %q: %w", i, m.Destination, err)
+		}
+	}
+	return p.setupDev()
+}
+
+// Pivot makes c.Rootfs the root of the mount namespace and the process's
+// root and working directory.
+func Pivot(c *Config) error {
+	if c.NoPivot {
+		return moveRoot(c.Rootfs)
+	}
+	return pivotRoot(c.Rootfs)
+}
+
+// Finalize runs after Pivot, inside the container's root: masked paths,
+// read-only paths, root.readonly and the final rootfsPropagation.
+func Finalize(c *Config) error {
+	r, err := openRoot("/")
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var masked, readonly []string
+	if c.Spec.Linux != nil {
+		masked, readonly = c.Spec.Linux.MaskedPaths, c.Spec.Linux.ReadonlyPaths
+	}
+	if err := maskPaths(r, masked); err != nil {
+		return err
+	}
+	for i, path := range readonly {
+		if err := readonlyPath(r, path); err != nil {
+			return fmt.Errorf("readonlyPaths[%d] %q: %w", i, path, err)
+		}
+	}
+	if c.Spec.Root != nil && c.Spec.Root.Readonly {
+		// Only the root mount itself: /dev, /proc, tmpfs mounts below
+		// stay as the spec asked.
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(int(r.fd.Fd()), "", unix.AT_EMPTY_PATH, &attr); err != nil {
+			return fmt.Errorf("root.readonly: remount / read-only: %w", err)
+		}
+	}
+	if c.Spec.Linux != nil && c.Spec.Linux.RootfsPropagation != "" {
+		// The pivot created the root mount after Prepare set propagation
+		// on the old one; apply the requested value to the new root.
+		flag, err := propagationFlag(c.Spec.Linux.RootfsPropagation)
+		if err != nil {
+			return err
+		}
+		if err := unix.Mount("", "/", "", flag, ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation %q: %w", c.Spec.Linux.RootfsPropagation, err)
+		}
+	}
+	return nil
+}
