@@ -45,7 +45,7 @@ func describeJSONError(data []byte, err error) string {
 		if field == "" {
 			field = "(top level)"
 		}
-		return fmt.Sprintf("%s: got %s, expected %s (at %s)", field, typ.Value, jsonKind(typ.Type), position(data, typ.Offset))
+		return fmt.Sprintf("%s: got %s, expected %s, at %s", field, typ.Value, jsonKind(typ.Type), position(data, typ.Offset))
 	}
 	return err.Error()
 }

@@ -46,7 +46,7 @@ func TestLoadErrors(t *testing.T) {
 		{"truncated", `{"ociVersion": "1.0.0",`, "unexpected end of JSON input"},
 		{"trailing data", `{} x`, "line 1, column 4"},
 		{"wrong type", "{\"process\": {\"rlimits\": [{\"type\": \"RLIMIT_NOFILE\", \"hard\": \"1024\"}]}}",
-			"process.rlimits.hard: got string, expected an integer from 0 to 18446744073709551615 (at line 1, column"},
+			"process.rlimits.hard: got string, expected an integer from 0 to 18446744073709551615, at line 1, column"},
 		{"negative uid", `{"process": {"user": {"uid": -1}}}`, "process.user.uid: got number -1, expected an integer from 0 to 4294967295"},
 		{"args not array", `{"process": {"args": "sh"}}`, "process.args: got string, expected an array"},
 		{"top level", `[]`, "(top level): got array, expected an object"},

@@ -76,7 +76,12 @@ func (v *validator) root() {
 	}
 	path := r.Path
 	if !filepath.IsAbs(path) {
-		path = filepath.Join(v.bundle, path)
+		// Absolute in messages, so they make sense whatever the caller's cwd.
+		bundle, err := filepath.Abs(v.bundle)
+		if err != nil {
+			bundle = v.bundle
+		}
+		path = filepath.Join(bundle, path)
 	}
 	fi, err := os.Stat(path)
 	switch {

@@ -79,7 +79,7 @@ func (v *validator) namespaces(list []specs.LinuxNamespace) map[specs.LinuxNames
 			v.fail(field, "path %q is not absolute", n.Path)
 			continue
 		}
-		if err := checkNamespaceFile(n.Path, t.flag); err != nil {
+		if err := checkNamespaceFile(n.Path, n.Type, t.flag); err != nil {
 			v.fail(field, "path %q: %v", n.Path, err)
 		}
 	}
@@ -88,7 +88,7 @@ func (v *validator) namespaces(list []specs.LinuxNamespace) map[specs.LinuxNames
 
 // checkNamespaceFile asks the kernel what kind of namespace path is: the spec
 // requires an error when it is not the type the entry claims.
-func checkNamespaceFile(path string, want int) error {
+func checkNamespaceFile(path string, typ specs.LinuxNamespaceType, want int) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -104,10 +104,10 @@ func checkNamespaceFile(path string, want int) error {
 	if got != want {
 		for name, t := range nsTypes {
 			if t.flag == got {
-				return fmt.Errorf("is a %s namespace", name)
+				return fmt.Errorf("is a %s namespace, not %s", name, typ)
 			}
 		}
-		return fmt.Errorf("is a namespace of unknown type %#x", got)
+		return fmt.Errorf("is a namespace of unknown type %#x, not %s", got, typ)
 	}
 	return nil
 }

@@ -50,6 +50,7 @@ func TestValidateRejects(t *testing.T) {
 			os.WriteFile(filepath.Join(b, "file"), nil, 0o644)
 			s.Root.Path = "file"
 		}, "/file is not a directory"},
+		{"rootfs resolved against the bundle", func(s *specs.Spec, b string) { s.Root.Path = "../elsewhere" }, "/elsewhere does not exist"},
 		{"no process", func(s *specs.Spec, _ string) { s.Process = nil }, "process: required"},
 		{"no args", func(s *specs.Spec, _ string) { s.Process.Args = nil }, "process.args: required"},
 		{"relative cwd", func(s *specs.Spec, _ string) { s.Process.Cwd = "home" }, `process.cwd: "home" is not absolute`},
@@ -94,7 +95,7 @@ func TestValidateRejects(t *testing.T) {
 		}, `linux.namespaces[0]: path "/proc/999999999/ns/pid": does not exist`},
 		{"namespace path of another type", func(s *specs.Spec, _ string) {
 			s.Linux.Namespaces[1].Path = "/proc/self/ns/uts"
-		}, `linux.namespaces[1]: path "/proc/self/ns/uts": is a uts namespace`},
+		}, `linux.namespaces[1]: path "/proc/self/ns/uts": is a uts namespace, not network`},
 		{"namespace path not a namespace", func(s *specs.Spec, _ string) {
 			s.Linux.Namespaces[1].Path = "/etc/hostname"
 		}, "not a namespace file"},
