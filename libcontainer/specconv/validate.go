@@ -134,7 +134,8 @@ func (v *validator) mounts() {
 		case !filepath.IsAbs(m.Destination):
 			v.fail(field+".destination", "%q is not absolute", m.Destination)
 		}
-		bind := false
+		// runc treats type "bind" as a bind mount even without the option.
+		bind := m.Type == "bind"
 		for j, o := range m.Options {
 			switch o {
 			case "":

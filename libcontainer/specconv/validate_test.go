@@ -84,6 +84,9 @@ func TestValidateRejects(t *testing.T) {
 		{"bind without source", func(s *specs.Spec, _ string) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Options: []string{"rbind", "ro"}})
 		}, "mounts[7].source: required for a bind mount"},
+		{"bind type without source", func(s *specs.Spec, _ string) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind"})
+		}, "mounts[7].source: required for a bind mount"},
 		{"mount without type", func(s *specs.Spec, _ string) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/srv"})
 		}, "mounts[7].type: required"},
