@@ -58,7 +58,7 @@ func setupGlobals(ctx *cli.Context) error {
 	}
 	log.debug = ctx.Bool("debug")
 	if p := ctx.String("log"); p != "" {
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC|os.O_CLOEXEC, 0o644)
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
 		if err != nil {
 			return fmt.Errorf("--log: %w", err)
 		}
@@ -75,9 +75,6 @@ func setupGlobals(ctx *cli.Context) error {
 		}
 	default:
 		return fmt.Errorf("--rootless: invalid value %q (expected true, false or auto)", r)
-	}
-	if os.Geteuid() != 0 {
-		return errors.New("strata must be run as root for now: rootless containers are not supported yet")
 	}
 	return nil
 }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/strata-runtime/strata/libcontainer"
+	"github.com/strata-runtime/strata/libcontainer/specconv"
+)
+
+// Flags shared by create and run, spelled as runc spells them.
+var createFlags = []cli.Flag{
+	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: "", Usage: "path to the root of the bundle directory (default: the current directory)"},
+	&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive the pty master"},
+	&cli.StringFlag{Name: "pid-file", Usage: "file to write the container init's host pid to"},
+	&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot_root (for a rootfs on ramfs)"},
+	&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container"},
+	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors (3 .. 3+N-1) to the container"},
+}
+
+// requireID returns the single container ID argument.
+func requireID(ctx *cli.Context) (string, error) {
+	if ctx.NArg() != 1 {
+		return "", fmt.Errorf("%s: expected exactly one container ID, got %d arguments", ctx.Command.Name, ctx.NArg())
+	}
+	id := ctx.Args().First()
+	return id, libcontainer.ValidateID(id)
+}
+
+// createContainer loads and validates the bundle and creates the container:
+// the part create and run share.
+func createContainer(ctx *cli.Context, id string) (*libcontainer.Container, *libcontainer.InitProcess, error) {
+	if err := libcontainer.ValidateID(id); err != nil {
+		return nil, nil, err
+	}
+	if os.Geteuid() != 0 {
+		return nil, nil, errors.New("rootless containers are not supported yet: run strata as root")
+	}
+	bundle := ctx.String("bundle")
+	if bundle == "" {
+		bundle = "."
+	}
+	bundle, err := filepath.Abs(bundle)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--bundle: %w", err)
+	}
+	spec, err := specconv.Load(bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := specconv.Validate(spec, bundle); err != nil {
+		return nil, nil, err
+	}
+	// Terminals arrive with the exec and terminals work; until then a
+	// clear refusal, never a hang waiting for a pty nobody made.
+	if ctx.String("console-socket") != "" {
+		return nil, nil, errors.New("--console-socket: terminals are not supported yet")
+	}
+	if spec.Process.Terminal {
+		return nil, nil, errors.New("process.terminal: terminals are not supported yet (set it to false)")
+	}
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		return nil, nil, errors.New("linux.seccomp: seccomp filters are not supported yet")
+	}
+	n := ctx.Int("preserve-fds")
+	if n < 0 {
+		return nil, nil, fmt.Errorf("--preserve-fds %d: must not be negative", n)
+	}
+	opts := libcontainer.CreateOpts{
+		ID: id, Bundle: bundle, Spec: spec, PreserveFDs: n,
+		NoPivot: ctx.Bool("no-pivot"), NoNewKeyring: ctx.Bool("no-new-keyring"),
+		Warn: func(msg string) { log.Warnf("%s", msg) },
+	}
+	if log.debug {
+		opts.Timing = func(phase string, d time.Duration) {
+			log.Debugf("container %s: %s took %v", id, phase, d)
+		}
+	}
+	c, p, err := libcontainer.Create(ctx.String("root"), opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create container %q: %w", id, err)
+	}
+	if pf := ctx.String("pid-file"); pf != "" {
+		if err := writePidFile(pf, p.Pid); err != nil {
+			p.Detach()
+			c.Destroy(true)
+			return nil, nil, err
+		}
+	}
+	return c, p, nil
+}
+
+// writePidFile writes atomically: a reader (containerd's shim polls it)
+// never sees an empty or partial file.
+func writePidFile(path string, pid int) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	return nil
+}
+
+// warnHook logs a hook failure the spec treats as a warning and passes any
+// other error on.
+func warnHook(err error) error {
+	var hw *libcontainer.HookWarning
+	if errors.As(err, &hw) {
+		log.Warnf("%s", hw.Err)
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/strata-runtime/strata/libcontainer"
+)
+
+var deleteCommand = &cli.Command{
+	Name:      "delete",
+	Usage:     "delete a stopped container (with --force, any container)",
+	ArgsUsage: "<container-id>",
+	Flags: []cli.Flag{
+		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it is not stopped"},
+	},
+	Action: func(ctx *cli.Context) error {
+		id, err := requireID(ctx)
+		if err != nil {
+			return err
+		}
+		c, err := libcontainer.Load(ctx.String("root"), id)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return warnHook(c.Destroy(ctx.Bool("force")))
+	},
+}

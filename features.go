@@ -1,0 +1,56 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/urfave/cli/v2"
+
+	"github.com/strata-runtime/strata/libcontainer/capabilities"
+	"github.com/strata-runtime/strata/libcontainer/rootfs"
+)
+
+var featuresCommand = &cli.Command{
+	Name:  "features",
+	Usage: "print what this strata implements, as features.md describes",
+	Action: func(ctx *cli.Context) error {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "    ")
+		return enc.Encode(strataFeatures())
+	},
+}
+
+// strataFeatures must list exactly what strata does, never what it
+// merely accepts: clients decide what to ask for from this.
+func strataFeatures() *features.Features {
+	yes, no := true, false
+	var caps []string
+	for _, c := range capability.ListKnown() {
+		caps = append(caps, capabilities.Name(c))
+	}
+	return &features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specs.Version,
+		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		MountOptions:  rootfs.KnownOptions(),
+		Linux: &features.Linux{
+			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
+			Capabilities: caps,
+			Cgroup:       &features.Cgroup{V1: &no, V2: &no, Systemd: &no, SystemdUser: &no, Rdma: &no},
+			Seccomp:      &features.Seccomp{Enabled: &no},
+			Apparmor:     &features.Apparmor{Enabled: &no},
+			Selinux:      &features.Selinux{Enabled: &no},
+			IntelRdt:     &features.IntelRdt{Enabled: &no},
+			MountExtensions: &features.MountExtensions{
+				IDMap: &features.IDMap{Enabled: &yes},
+			},
+		},
+		Annotations: map[string]string{
+			"org.opencontainers.runtime-spec.features.version": specs.Version,
+			"io.github.strata-runtime.version":                 version,
+		},
+	}
+}

@@ -1,0 +1,246 @@
+// Package libcontainer is strata's runtime: containers, their state on disk,
+// and the init process that sets them up. It prints nothing and never exits
+// the process: every failure is returned as an error that names its field,
+// path or ID.
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+	maxIDLen  = 1024
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_+\-.]+$`)
+
+// ValidateID accepts the IDs runc accepts: letters, digits and _ + - .,
+// but not "." or "..", which would name the root directory or its parent.
+func ValidateID(id string) error {
+	if id == "" {
+		return errors.New("container ID must not be empty")
+	}
+	if len(id) > maxIDLen || !idPattern.MatchString(id) || id == "." || id == ".." {
+		return fmt.Errorf("invalid container ID %q: use letters, digits, '_', '+', '-' and '.' (at most %d characters, not . or ..)", id, maxIDLen)
+	}
+	return nil
+}
+
+// State is what strata keeps in <root>/<id>/state.json.
+type State struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	InitPid     int               `json:"init_process_pid"`
+	InitStart   uint64            `json:"init_process_start"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Ready is false until the init reported that setup is done: a state
+	// file without it belongs to a create in progress or one that crashed.
+	Ready  bool        `json:"ready"`
+	Config *specs.Spec `json:"config"`
+}
+
+// Container is a loaded container. Mutating operations hold an exclusive
+// lock on its state directory for the Container's lifetime (until Close).
+type Container struct {
+	dir   string
+	lock  int
+	State State
+}
+
+func containerDir(root, id string) string { return filepath.Join(root, id) }
+
+// newContainer makes the state directory. mkdir is atomic, so of two
+// concurrent creates with one ID exactly one gets past this point.
+func newContainer(root, id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("--root %s: %w", root, err)
+	}
+	dir := containerDir(root, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container %q already exists", id)
+		}
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	c := &Container{dir: dir, lock: -1, State: State{ID: id}}
+	if err := c.takeLock(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return c, nil
+}
+
+// Load opens an existing container and locks it.
+func Load(root, id string) (*Container, error) {
+	c, err := Peek(root, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.takeLock(); err != nil {
+		return nil, err
+	}
+	// Re-read under the lock: another command may have changed it.
+	if err := c.read(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Peek reads a container's state without locking it, for read-only
+// commands (state, list) that must not wait behind a long create.
+func Peek(root, id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	c := &Container{dir: containerDir(root, id), lock: -1, State: State{ID: id}}
+	if _, err := os.Stat(c.dir); err != nil {
+		return nil, fmt.Errorf("container %q does not exist", id)
+	}
+	if err := c.read(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Container) read() error {
+	b, err := os.ReadFile(filepath.Join(c.dir, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		// A create that has not got as far as its first save.
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("container %q: read state: %w", c.State.ID, err)
+	}
+	if err := json.Unmarshal(b, &c.State); err != nil {
+		return fmt.Errorf("container %q: corrupt %s: %w", c.State.ID, filepath.Join(c.dir, stateFile), err)
+	}
+	return nil
+}
+
+func (c *Container) takeLock() error {
+	fd, err := unix.Open(c.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("container %q does not exist", c.State.ID)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("container %q: lock: %w", c.State.ID, err)
+	}
+	c.lock = fd
+	return nil
+}
+
+// Close releases the lock.
+func (c *Container) Close() {
+	if c.lock >= 0 {
+		unix.Close(c.lock)
+		c.lock = -1
+	}
+}
+
+// save writes state.json atomically: a reader sees the old or the new file,
+// and a crash never leaves a torn one.
+func (c *Container) save() error {
+	b, err := json.Marshal(&c.State)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(c.dir, ".state-")
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(c.dir, stateFile)); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
+
+func (c *Container) fifoPath() string { return filepath.Join(c.dir, fifoName) }
+
+// Status derives the status from the live system, never from a stored
+// field, so that a container whose init died reads as stopped.
+func (c *Container) Status() Status {
+	if !alive(c.State.InitPid, c.State.InitStart) {
+		if !c.State.Ready && c.lockedByOther() {
+			return Creating
+		}
+		return Stopped
+	}
+	if !c.State.Ready {
+		return Creating
+	}
+	if _, err := os.Lstat(c.fifoPath()); err == nil {
+		return Created
+	}
+	return Running
+}
+
+// lockedByOther says whether another strata holds the container's lock: a
+// create still in progress rather than one that crashed.
+func (c *Container) lockedByOther() bool {
+	if c.lock >= 0 {
+		return false
+	}
+	fd, err := unix.Open(c.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == unix.EWOULDBLOCK
+}
+
+// OCIState is the state the spec defines (runtime.md), as given to hooks.
+func (c *Container) OCIState() *specs.State {
+	st := c.Status()
+	pid := c.State.InitPid
+	if st == Stopped {
+		pid = 0
+	}
+	return &specs.State{
+		Version:     specs.Version,
+		ID:          c.State.ID,
+		Status:      specs.ContainerState(st),
+		Pid:         pid,
+		Bundle:      c.State.Bundle,
+		Annotations: c.State.Annotations,
+	}
+}
+
+// removeState deletes the state directory; the lock goes with it.
+func (c *Container) removeState() error {
+	c.Close()
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("container %q: remove state directory: %w", c.State.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/hooks"
+	"github.com/strata-runtime/strata/libcontainer/rootfs"
+)
+
+// Init is the Go half of `strata init`, the container's first process. The
+// C constructor in nsenter/ has already put it in its namespaces. It returns
+// only on failure, after sending the error to the parent.
+func Init() {
+	// Capabilities and PR_SET_KEEPCAPS are per thread: the setup from the
+	// user change to execve must happen on one thread.
+	runtime.LockOSThread()
+	fd, err := strconv.Atoi(os.Getenv("_STRATA_INITPIPE"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "strata init: not started by strata create or run")
+		os.Exit(1)
+	}
+	sock := &syncSocket{fd}
+	err = initContainer(sock)
+	sock.send(msgError, []byte(err.Error()))
+	os.Exit(1)
+}
+
+type initProc struct {
+	sock    *syncSocket
+	cfg     initConfig
+	spec    *specs.Spec
+	proc    *procfs
+	rootfs  *rootfs.Config
+	timings []phaseTiming
+}
+
+// initContainer is the container setup in the order runtime-spec and
+// config.md require. Each step is a function of its own below.
+func initContainer(sock *syncSocket) error {
+	in := &initProc{sock: sock}
+	payload, err := sock.expect(msgConfig)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(payload, &in.cfg); err != nil {
+		return fmt.Errorf("init: bad config from the parent: %w", err)
+	}
+	in.spec = in.cfg.Spec
+	in.rootfs = &rootfs.Config{
+		Spec: in.spec, Rootfs: in.cfg.Rootfs, Bundle: in.cfg.Bundle,
+		NoPivot: in.cfg.NoPivot, InUserNS: hasNamespace(in.spec, specs.UserNamespace),
+	}
+	// Opened first, while nothing in this mount namespace is the
+	// container's doing yet.
+	if in.proc, err = openProcfs(); err != nil {
+		return err
+	}
+	// Mounts, in config order, then /dev: all before the hooks that may
+	// want to see or add to them.
+	if err := in.phase("mounts", func() error { return rootfs.Prepare(in.rootfs) }); err != nil {
+		return err
+	}
+	// prestart and createRuntime hooks run in the runtime namespace (the
+	// parent), createContainer ones here; all before pivot_root.
+	if err := in.phase("createContainer hooks", in.createHooks); err != nil {
+		return err
+	}
+	if err := in.phase("pivot_root", func() error { return rootfs.Pivot(in.rootfs) }); err != nil {
+		return err
+	}
+	// Masked and read-only paths after pivot_root, so that they apply to
+	// the container's view, and root.readonly last of the mount work.
+	if err := in.phase("masked and read-only paths", func() error { return rootfs.Finalize(in.rootfs) }); err != nil {
+		return err
+	}
+	if err := in.phase("sysctl, hostname, keyring", in.setKernelState); err != nil {
+		return err
+	}
+	var proc *preparedProcess
+	if err := in.phase("process", func() (err error) {
+		proc, err = prepareProcess(in.spec.Process, in.proc, in.cfg.PreserveFDs)
+		return err
+	}); err != nil {
+		return err
+	}
+	// The parent may exit once it has 'R': the death signal that guards a
+	// half-made container must not kill the finished one.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("init: clear the parent death signal: %w", err)
+	}
+	if err := sock.sendJSON(msgReady, &readyReport{Timings: in.timings, Warnings: proc.warnings}); err != nil {
+		return err
+	}
+	if err := in.waitForStart(); err != nil {
+		return err
+	}
+	if err := in.startHooks(); err != nil {
+		return err
+	}
+	in.proc.close()
+	return proc.exec()
+}
+
+// phase runs one step and records how long it took (--debug shows it).
+func (in *initProc) phase(name string, fn func() error) error {
+	t0 := time.Now()
+	err := fn()
+	in.timings = append(in.timings, phaseTiming{name, time.Since(t0)})
+	return err
+}
+
+func (in *initProc) createHooks() error {
+	if !in.cfg.RuntimeHooks {
+		return nil
+	}
+	if err := in.sock.send(msgRunHooks, nil); err != nil {
+		return err
+	}
+	if _, err := in.sock.expect(msgHooksDone); err != nil {
+		return err
+	}
+	if h := in.spec.Hooks; h != nil {
+		return hooks.Run("createContainer", h.CreateContainer, in.cfg.State)
+	}
+	return nil
+}
+
+// setKernelState applies linux.sysctl, hostname, domainname and the
+// session keyring: state of the container's own namespaces, set before the
+// process drops the privileges it needs for them.
+func (in *initProc) setKernelState() error {
+	if in.spec.Linux != nil {
+		for k, v := range in.spec.Linux.Sysctl {
+			if err := in.proc.write("sys/"+strings.ReplaceAll(k, ".", "/"), v); err != nil {
+				return fmt.Errorf("linux.sysctl %q: %w", k, err)
+			}
+		}
+	}
+	if in.spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(in.spec.Hostname)); err != nil {
+			return fmt.Errorf("hostname %q: %w", in.spec.Hostname, err)
+		}
+	}
+	if in.spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(in.spec.Domainname)); err != nil {
+			return fmt.Errorf("domainname %q: %w", in.spec.Domainname, err)
+		}
+	}
+	if p := in.spec.Process; p != nil && p.OOMScoreAdj != nil {
+		if err := in.proc.write(strconv.Itoa(os.Getpid())+"/oom_score_adj", strconv.Itoa(*p.OOMScoreAdj)); err != nil {
+			return fmt.Errorf("process.oomScoreAdj %d: %w", *p.OOMScoreAdj, err)
+		}
+	}
+	if !in.cfg.NoNewKeyring {
+		// A session keyring of its own, so the container cannot read the
+		// host's keys. Kernels or seccomp profiles without keyrings
+		// answer ENOSYS or EACCES: then there is nothing to isolate.
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + in.cfg.ID); err != nil && err != unix.ENOSYS && err != unix.EACCES {
+			return fmt.Errorf("join a new session keyring: %w", err)
+		}
+	}
+	return nil
+}
+
+// waitForStart blocks on the exec fifo until `start` (or `run`) opens it
+// for reading: that is the created state.
+func (in *initProc) waitForStart() error {
+	f, err := in.proc.reopen(in.cfg.FifoFD, unix.O_WRONLY)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte{0}); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	return nil
+}
+
+// startHooks runs startContainer hooks in the container after start.
+func (in *initProc) startHooks() error {
+	h := in.spec.Hooks
+	if h == nil || len(h.StartContainer) == 0 {
+		return nil
+	}
+	st := *in.cfg.State
+	st.Status = specs.StateCreated
+	return hooks.Run("startContainer", h.StartContainer, &st)
+}

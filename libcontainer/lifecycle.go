@@ -1,0 +1,184 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/hooks"
+)
+
+// Start releases a created container: reading the exec fifo unblocks the
+// init, which then runs the user's program. Poststart hooks run after; their
+// failure is returned as a *HookWarning, the container keeps running.
+func (c *Container) Start() error {
+	if st := c.Status(); st != Created {
+		return statusError("start", c.State.ID, st, "created")
+	}
+	fd, err := unix.Open(c.fifoPath(), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("start container %q: open exec fifo: %w", c.State.ID, err)
+	}
+	defer unix.Close(fd)
+	// Poll rather than block: if the init dies while we wait, nobody would
+	// ever write to the fifo.
+	buf := make([]byte, 1)
+	for {
+		n, err := unix.Read(fd, buf)
+		if n == 1 {
+			break
+		}
+		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			return fmt.Errorf("start container %q: read exec fifo: %w", c.State.ID, err)
+		}
+		if !alive(c.State.InitPid, c.State.InitStart) {
+			return fmt.Errorf("start container %q: the container init exited before start", c.State.ID)
+		}
+		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
+	}
+	if err := os.Remove(c.fifoPath()); err != nil {
+		return fmt.Errorf("start container %q: remove exec fifo: %w", c.State.ID, err)
+	}
+	if h := c.State.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+		if err := hooks.Run("poststart", h.Poststart, c.OCIState()); err != nil {
+			return &HookWarning{err}
+		}
+	}
+	return nil
+}
+
+// HookWarning is a hook failure the spec says to log but not act on.
+type HookWarning struct{ Err error }
+
+func (w *HookWarning) Error() string { return w.Err.Error() }
+
+// Signal sends sig to the init, or with all to every process of the
+// container. The pid is checked against the recorded start time through a
+// pidfd, so a recycled pid is never signalled.
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	st := c.Status()
+	if st == Stopped || st == Creating {
+		return statusError("kill", c.State.ID, st, "created, running or paused")
+	}
+	if all {
+		return c.signalAll(sig)
+	}
+	return c.signalInit(sig)
+}
+
+func (c *Container) signalInit(sig unix.Signal) error {
+	pidfd, err := unix.PidfdOpen(c.State.InitPid, 0)
+	if err != nil {
+		return fmt.Errorf("kill container %q: %w", c.State.ID, err)
+	}
+	defer unix.Close(pidfd)
+	if !alive(c.State.InitPid, c.State.InitStart) {
+		return statusError("kill", c.State.ID, Stopped, "created, running or paused")
+	}
+	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
+		return fmt.Errorf("kill container %q: %w", c.State.ID, err)
+	}
+	return nil
+}
+
+// signalAll signals every process in the container's pid namespace. (With
+// the cgroups work this becomes every process in the container's cgroup.)
+func (c *Container) signalAll(sig unix.Signal) error {
+	if err := c.signalInit(sig); err != nil {
+		return err
+	}
+	if !hasOwnNamespace(c.State.Config, specs.PIDNamespace) {
+		return nil
+	}
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", c.State.InitPid))
+	if err != nil {
+		return nil // the init is already gone
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return fmt.Errorf("kill --all: %w", err)
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == c.State.InitPid {
+			continue
+		}
+		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && l == ns {
+			unix.Kill(pid, sig)
+		}
+	}
+	return nil
+}
+
+func hasOwnNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s == nil || s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t && ns.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Destroy deletes a stopped container (with force, any container, killing
+// it first), runs the poststop hooks and removes its state. A poststop
+// failure is returned as a *HookWarning after the state is gone.
+func (c *Container) Destroy(force bool) error {
+	if st := c.Status(); st != Stopped {
+		if !force {
+			return fmt.Errorf("cannot delete container %q: status is %s (expected stopped; use --force to kill it)", c.State.ID, st)
+		}
+		if err := c.killAndWait(); err != nil {
+			return err
+		}
+	}
+	var warn error
+	if h := c.State.Config; h != nil && h.Hooks != nil && len(h.Hooks.Poststop) > 0 {
+		st := c.OCIState()
+		st.Status = specs.StateStopped
+		if err := hooks.Run("poststop", h.Hooks.Poststop, st); err != nil {
+			warn = &HookWarning{err}
+		}
+	}
+	if err := c.removeState(); err != nil {
+		return err
+	}
+	return warn
+}
+
+// killAndWait SIGKILLs the init (which takes its pid namespace with it)
+// and waits until it has exited.
+func (c *Container) killAndWait() error {
+	pidfd, err := unix.PidfdOpen(c.State.InitPid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete container %q: %w", c.State.ID, err)
+	}
+	defer unix.Close(pidfd)
+	if !alive(c.State.InitPid, c.State.InitStart) {
+		return nil
+	}
+	if hasOwnNamespace(c.State.Config, specs.PIDNamespace) {
+		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+	} else {
+		c.signalAll(unix.SIGKILL)
+	}
+	// A pidfd polls readable once its process has exited.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, 100)
+		if n > 0 || (err != nil && err != unix.EINTR) {
+			return nil
+		}
+	}
+	return fmt.Errorf("delete container %q: init %d did not exit within 10s of SIGKILL", c.State.ID, c.State.InitPid)
+}

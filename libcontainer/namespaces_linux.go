@@ -1,0 +1,99 @@
+package libcontainer
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// nsFlags maps the spec's namespace types to clone(2) flags.
+var nsFlags = map[specs.LinuxNamespaceType]int{
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+}
+
+// joinOrder: the user namespace first, so that joining the others is
+// checked against the capabilities it grants; mount last, so that paths
+// are no longer needed once it changes (nsenter opens them all first anyway).
+var joinOrder = []specs.LinuxNamespaceType{
+	specs.UserNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace,
+	specs.PIDNamespace, specs.CgroupNamespace, specs.TimeNamespace, specs.MountNamespace,
+}
+
+// hasNamespace says whether the spec puts the container in a namespace of
+// this type (new or joined).
+func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// bootstrapMessage is the payload nsenter.c reads: the namespaces to create
+// and the ones to join, as NUL-terminated records.
+func bootstrapMessage(s *specs.Spec) (payload []byte, newUserNS bool) {
+	var b strings.Builder
+	clone := unix.CLONE_NEWNS // a mount namespace of its own, always: the rootfs is set up in it
+	byType := map[specs.LinuxNamespaceType]string{}
+	if s.Linux != nil {
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Path == "" {
+				clone |= nsFlags[ns.Type]
+			} else {
+				byType[ns.Type] = ns.Path
+			}
+		}
+	}
+	if _, joined := byType[specs.MountNamespace]; joined {
+		clone &^= unix.CLONE_NEWNS
+	}
+	fmt.Fprintf(&b, "clone=%d\x00", clone)
+	for _, t := range joinOrder {
+		if p, ok := byType[t]; ok {
+			fmt.Fprintf(&b, "join=%d:%s\x00", nsFlags[t], p)
+		}
+	}
+	if s.Linux != nil && len(s.Linux.TimeOffsets) > 0 {
+		var off strings.Builder
+		for clock, o := range s.Linux.TimeOffsets {
+			fmt.Fprintf(&off, "%s %d %d\n", clock, o.Secs, o.Nanosecs)
+		}
+		fmt.Fprintf(&b, "timens=%s\x00", off.String())
+	}
+	return []byte(b.String()), clone&unix.CLONE_NEWUSER != 0
+}
+
+// writeIDMaps gives the new user namespace of pid its uid and gid maps.
+// Only a process outside the namespace may write them, hence the parent.
+func writeIDMaps(pid int, s *specs.Spec) error {
+	write := func(file, field string, maps []specs.LinuxIDMapping) error {
+		var b strings.Builder
+		for _, m := range maps {
+			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		p := "/proc/" + strconv.Itoa(pid) + "/" + file
+		if err := os.WriteFile(p, []byte(b.String()), 0); err != nil {
+			return fmt.Errorf("%s: write %s: %w", field, p, err)
+		}
+		return nil
+	}
+	if err := write("uid_map", "linux.uidMappings", s.Linux.UIDMappings); err != nil {
+		return err
+	}
+	return write("gid_map", "linux.gidMappings", s.Linux.GIDMappings)
+}

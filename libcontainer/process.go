@@ -1,0 +1,362 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/hooks"
+)
+
+// CreateOpts are the inputs of Create. Spec must already be validated.
+type CreateOpts struct {
+	ID           string
+	Bundle       string // absolute
+	Spec         *specs.Spec
+	NoPivot      bool
+	NoNewKeyring bool
+	PreserveFDs  int
+	// Timing, when set, receives the duration of each setup phase.
+	Timing func(phase string, d time.Duration)
+	// Warn, when set, receives what the init skipped but did not fail on.
+	Warn func(msg string)
+}
+
+// initConfig is what the Go half of the init receives in the 'C' message.
+type initConfig struct {
+	ID           string      `json:"id"`
+	Bundle       string      `json:"bundle"`
+	Rootfs       string      `json:"rootfs"`
+	Spec         *specs.Spec `json:"spec"`
+	NoPivot      bool        `json:"no_pivot"`
+	NoNewKeyring bool        `json:"no_new_keyring"`
+	PreserveFDs  int         `json:"preserve_fds"`
+	FifoFD       int         `json:"fifo_fd"`
+	// RuntimeHooks: the init must stop after its mounts and let the parent
+	// run the prestart/createRuntime hooks ('H'), and it needs the state
+	// the parent sends back for its createContainer hooks.
+	RuntimeHooks bool `json:"runtime_hooks"`
+	// State is the container's state (status creating, host pid) for
+	// the hooks the init runs.
+	State *specs.State `json:"state"`
+}
+
+// readyReport is the 'R' payload.
+type readyReport struct {
+	Timings  []phaseTiming `json:"timings"`
+	Warnings []string      `json:"warnings,omitempty"`
+}
+
+type phaseTiming struct {
+	Phase string        `json:"phase"`
+	D     time.Duration `json:"d"`
+}
+
+// InitProcess is a started container init, as seen by the process that made it.
+type InitProcess struct {
+	Pid  int
+	cmd  *exec.Cmd
+	sync *syncSocket
+}
+
+// Create makes the container: state directory, init process, namespaces,
+// rootfs and process setup, up to the point where the init waits for
+// start. On failure nothing is left behind.
+func Create(root string, o CreateOpts) (c *Container, p *InitProcess, err error) {
+	c, err = newContainer(root, o.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			if p != nil {
+				p.kill()
+			}
+			c.removeState()
+		}
+	}()
+	rootfs := o.Spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(o.Bundle, rootfs)
+	}
+	c.State = State{
+		OCIVersion:  o.Spec.Version,
+		ID:          o.ID,
+		Bundle:      o.Bundle,
+		Rootfs:      rootfs,
+		Created:     time.Now().UTC(),
+		Annotations: o.Spec.Annotations,
+		Config:      o.Spec,
+	}
+	if err := unix.Mkfifo(c.fifoPath(), 0o600); err != nil {
+		return nil, nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	p, err = c.startInit(&o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, p, nil
+}
+
+func (c *Container) startInit(o *CreateOpts) (p *InitProcess, err error) {
+	t0 := time.Now()
+	parent, child, err := newSyncPair()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			parent.close()
+		}
+	}()
+	exe, err := sealedExe()
+	if err != nil {
+		child.close()
+		return nil, err
+	}
+	fifo, err := os.OpenFile(c.fifoPath(), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		exe.Close()
+		child.close()
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	// The child's fds: 0-2 stdio, then the preserved fds in place, then
+	// the sync socket, the fifo and the binary it is executed from.
+	var extra []*os.File
+	for i := 0; i < o.PreserveFDs; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	syncFD := 3 + len(extra)
+	childSync := child.file()
+	extra = append(extra, childSync, fifo, exe)
+	cmd := &exec.Cmd{
+		Path:        fmt.Sprintf("/proc/self/fd/%d", 3+len(extra)-1),
+		Args:        []string{"strata", "init"},
+		Env:         []string{"_STRATA_INITPIPE=" + strconv.Itoa(syncFD)},
+		Stdin:       os.Stdin,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		ExtraFiles:  extra,
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
+	}
+	err = cmd.Start()
+	childSync.Close()
+	fifo.Close()
+	exe.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start the container init: %w", err)
+	}
+	p = &InitProcess{cmd: cmd, sync: parent}
+	defer func() {
+		if err != nil {
+			p.kill()
+		}
+	}()
+	if err := c.bootstrap(p, o, syncFD+1); err != nil {
+		return p, err
+	}
+	o.timing("start init", time.Since(t0))
+	return p, c.awaitReady(p, o)
+}
+
+// bootstrap speaks the nsenter half of the protocol and sends the config.
+func (c *Container) bootstrap(p *InitProcess, o *CreateOpts, fifoFD int) error {
+	payload, newUserNS := bootstrapMessage(o.Spec)
+	if err := p.sync.send(msgBootstrap, payload); err != nil {
+		return fmt.Errorf("send bootstrap to the init: %w", err)
+	}
+	if newUserNS {
+		if _, err := p.sync.expect(msgUsernsReady); err != nil {
+			return p.failed(err)
+		}
+		if err := writeIDMaps(p.cmd.Process.Pid, o.Spec); err != nil {
+			return err
+		}
+		if err := p.sync.send(msgUsernsMapped, nil); err != nil {
+			return p.failed(err)
+		}
+	}
+	pidb, err := p.sync.expect(msgPid)
+	if err != nil {
+		return p.failed(err)
+	}
+	if p.Pid, err = strconv.Atoi(string(pidb)); err != nil {
+		return fmt.Errorf("init sent a bad pid %q", pidb)
+	}
+	if p.Pid != p.cmd.Process.Pid {
+		// nsenter forked the init and its first process has exited.
+		if err := p.cmd.Wait(); err != nil {
+			return p.failed(fmt.Errorf("nsenter: %w", err))
+		}
+	}
+	start, _, err := procStartTime(p.Pid)
+	if err != nil {
+		return p.failed(fmt.Errorf("container init pid %d: %w", p.Pid, err))
+	}
+	c.State.InitPid, c.State.InitStart = p.Pid, start
+	// Saved now so that `delete --force` finds the init if this create
+	// is killed before it finishes.
+	if err := c.save(); err != nil {
+		return err
+	}
+	cfg := initConfig{
+		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
+		FifoFD: fifoFD, RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(),
+	}
+	cfg.State.Status = specs.StateCreating
+	if err := p.sync.sendJSON(msgConfig, &cfg); err != nil {
+		return p.failed(fmt.Errorf("send config to the init: %w", err))
+	}
+	return nil
+}
+
+func needsRuntimeHooks(s *specs.Spec) bool {
+	h := s.Hooks
+	return h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 || len(h.CreateContainer) > 0)
+}
+
+// awaitReady serves the init's hook request and waits for 'R'.
+func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
+	t0 := time.Now()
+	for {
+		t, payload, err := p.sync.recv()
+		if err != nil {
+			return p.failed(err)
+		}
+		switch t {
+		case msgRunHooks:
+			o.timing("mounts", time.Since(t0))
+			t1 := time.Now()
+			if err := c.runRuntimeHooks(); err != nil {
+				return err
+			}
+			if err := p.sync.send(msgHooksDone, nil); err != nil {
+				return p.failed(err)
+			}
+			o.timing("prestart and createRuntime hooks", time.Since(t1))
+		case msgReady:
+			var r readyReport
+			if err := json.Unmarshal(payload, &r); err != nil {
+				return fmt.Errorf("init sent a bad ready report: %w", err)
+			}
+			for _, pt := range r.Timings {
+				o.timing(pt.Phase, pt.D)
+			}
+			for _, w := range r.Warnings {
+				o.warn(w)
+			}
+			c.State.Ready = true
+			return c.save()
+		default:
+			return fmt.Errorf("sync: unexpected message %q from the init", t)
+		}
+	}
+}
+
+// runRuntimeHooks runs prestart (deprecated but still run, as runc does)
+// and createRuntime hooks in the runtime's namespaces, with status creating.
+func (c *Container) runRuntimeHooks() error {
+	h := c.State.Config.Hooks
+	if h == nil {
+		return nil
+	}
+	st := c.OCIState()
+	st.Status = specs.StateCreating
+	if err := hooks.Run("prestart", h.Prestart, st); err != nil {
+		return err
+	}
+	return hooks.Run("createRuntime", h.CreateRuntime, st)
+}
+
+func (o *CreateOpts) warn(msg string) {
+	if o.Warn != nil {
+		o.Warn(msg)
+	}
+}
+
+func (o *CreateOpts) timing(phase string, d time.Duration) {
+	if o.Timing != nil {
+		o.Timing(phase, d)
+	}
+}
+
+// failed turns a broken protocol into the init's own error when it sent
+// one, and otherwise into its exit status.
+func (p *InitProcess) failed(err error) error {
+	if !errors.Is(err, errInitGone) {
+		return err
+	}
+	if p.Pid == 0 || p.Pid == p.cmd.Process.Pid {
+		if werr := p.cmd.Wait(); werr != nil {
+			return fmt.Errorf("container init: %w", werr)
+		}
+	}
+	return err
+}
+
+// kill ends a half-made init and reaps what is ours to reap.
+func (p *InitProcess) kill() {
+	if p.Pid > 0 {
+		unix.Kill(p.Pid, unix.SIGKILL)
+	}
+	if p.cmd.ProcessState == nil {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	}
+	if p.Pid > 0 && p.Pid != p.cmd.Process.Pid {
+		var ws unix.WaitStatus
+		unix.Wait4(p.Pid, &ws, 0, nil)
+	}
+	p.sync.close()
+}
+
+// Detach lets the init live on without this process: `create` and
+// `run -d` return while the container keeps running.
+func (p *InitProcess) Detach() {
+	p.sync.close()
+	if p.Pid == p.cmd.Process.Pid {
+		p.cmd.Process.Release()
+	}
+}
+
+// ExecResult reports whether the init managed to execute the user's
+// program: the sync socket closes on execve (O_CLOEXEC), or carries the
+// reason it failed.
+func (p *InitProcess) ExecResult() error {
+	_, _, err := p.sync.recv()
+	if errors.Is(err, errInitGone) {
+		return nil
+	}
+	return err
+}
+
+// Wait waits for the container's init to exit and returns its exit code,
+// 128+N when a signal N killed it, as a shell reports it.
+func (p *InitProcess) Wait() (int, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(p.Pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, fmt.Errorf("wait for the container init %d: %w", p.Pid, err)
+		}
+		break
+	}
+	p.sync.close()
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}

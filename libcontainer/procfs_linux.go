@@ -1,0 +1,70 @@
+package libcontainer
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// procfs is a private procfs instance of the container's pid namespace,
+// mounted detached. The init writes sysctls, oom_score_adj and reopens the
+// exec fifo through it rather than through the rootfs' /proc: a mount or
+// symlink the container's config or image placed under /proc cannot
+// redirect those writes to another file (CVE-2025-52881).
+type procfs struct{ fd int }
+
+func openProcfs() (*procfs, error) {
+	fd, err := detachedMount("proc", nil, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("private procfs: %w", err)
+	}
+	return &procfs{fd}, nil
+}
+
+// write writes data to a file under the private procfs, refusing to cross
+// a symlink or another mount on the way.
+func (p *procfs) write(path, data string) error {
+	fd, err := unix.Openat2(p.fd, path, &unix.OpenHow{
+		Flags:   unix.O_WRONLY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	if err != nil {
+		return fmt.Errorf("open /proc/%s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte(data)); err != nil {
+		return fmt.Errorf("write %q to /proc/%s: %w", data, path, err)
+	}
+	return nil
+}
+
+// read reads a file under the private procfs.
+func (p *procfs) read(path string) ([]byte, error) {
+	fd, err := unix.Openat2(p.fd, path, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	buf := make([]byte, 4096)
+	n, err := f.Read(buf)
+	return buf[:n], err
+}
+
+// reopen opens one of this process's fds anew with other flags, the way
+// /proc/self/fd/N allows (an O_PATH fd becomes a real open).
+func (p *procfs) reopen(fd, flags int) (*os.File, error) {
+	path := strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(fd)
+	nfd, err := unix.Openat(p.fd, path, flags|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reopen fd %d: %w", fd, err)
+	}
+	return os.NewFile(uintptr(nfd), path), nil
+}
+
+func (p *procfs) close() { unix.Close(p.fd) }

@@ -1,0 +1,20 @@
+package rootfs
+
+import "sort"
+
+// KnownOptions lists every mount option ParseOptions understands, for the
+// `features` command: it must list exactly what strata implements.
+func KnownOptions() []string {
+	var opts []string
+	for o := range flagOptions {
+		opts = append(opts, o)
+	}
+	for o := range propagationOptions {
+		opts = append(opts, o)
+	}
+	for o := range recAttrOptions {
+		opts = append(opts, o)
+	}
+	sort.Strings(opts)
+	return opts
+}

@@ -1,0 +1,152 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/capabilities"
+	"github.com/strata-runtime/strata/libcontainer/identity"
+	"github.com/strata-runtime/strata/libcontainer/rlimit"
+)
+
+// preparedProcess is a process whose attributes are set and whose program
+// is found: only execve is left. The container init and (later) exec'd
+// processes both go through prepareProcess, so they cannot drift apart.
+type preparedProcess struct {
+	path     string
+	args     []string
+	env      []string
+	warnings []string
+}
+
+// prepareProcess gives the calling thread the process's attributes, in the
+// order the kernel allows: rlimits while still privileged; the capability
+// bounding set before the user change (it needs CAP_SETPCAP); uid and gid
+// with capabilities kept; then the other capability sets; no_new_privs;
+// the working directory last, checked as the container user. The caller
+// holds the OS thread (capabilities are per thread).
+func prepareProcess(p *specs.Process, proc *procfs, preserveFDs int) (*preparedProcess, error) {
+	if p == nil || len(p.Args) == 0 {
+		return nil, errors.New("process.args: must name a program to run")
+	}
+	caps, err := capabilities.New(p.Capabilities)
+	if err != nil {
+		return nil, err
+	}
+	// HOME from the container's /etc/passwd, read while still root.
+	pp := &preparedProcess{args: p.Args, env: identity.WithHome(p.Env, "/", p.User.UID), warnings: caps.Warnings()}
+	if err := rlimit.Apply(p.Rlimits); err != nil {
+		return nil, err
+	}
+	if err := caps.ApplyBounding(); err != nil {
+		return nil, err
+	}
+	if err := identity.Apply(p.User, proc.setgroupsAllowed()); err != nil {
+		return nil, err
+	}
+	if err := caps.ApplyCaps(); err != nil {
+		return nil, err
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	if err := enterCwd(p.Cwd); err != nil {
+		return nil, err
+	}
+	if pp.path, err = lookPath(p.Args[0], pp.env); err != nil {
+		return nil, err
+	}
+	// Nothing but stdio and the preserved fds may reach the user's program
+	// (CVE-2024-21626 leaked a host directory fd). One syscall marks every
+	// other fd close-on-exec, including the sync socket, which so tells
+	// the parent that execve happened.
+	if err := unix.CloseRange(uint(3+preserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("mark fds close-on-exec: %w", err)
+	}
+	return pp, nil
+}
+
+// enterCwd changes to the process's cwd and checks that it is inside the
+// container: a cwd reached through a leaked fd (/proc/self/fd/N) would
+// otherwise hand the container a host directory (CVE-2024-21626).
+func enterCwd(cwd string) error {
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("process.cwd %q: %w", cwd, err)
+	}
+	wd, err := unix.Getwd()
+	if err != nil || !filepath.IsAbs(wd) {
+		// getcwd answers "(unreachable)/..." or ENOENT outside the root.
+		return fmt.Errorf("process.cwd %q: resolves outside the container", cwd)
+	}
+	return nil
+}
+
+// lookPath finds the program as execve in the container will: a name with
+// a slash as is, otherwise along the process's own PATH.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := checkExecutable(name); err != nil {
+			return "", fmt.Errorf("process.args[0] %q: %w", name, err)
+		}
+		return name, nil
+	}
+	path := ""
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		candidate := filepath.Join(dir, name)
+		if checkExecutable(candidate) == nil {
+			return candidate, nil
+		}
+	}
+	return "", fmt.Errorf("process.args[0] %q: executable file not found in $PATH (%s)", name, path)
+}
+
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return errors.New("no such file in the container")
+		}
+		return err
+	}
+	if fi.IsDir() {
+		return errors.New("is a directory")
+	}
+	if err := unix.Access(path, unix.X_OK); err != nil {
+		return fmt.Errorf("not executable: %w", err)
+	}
+	return nil
+}
+
+// exec replaces the init with the user's program. It returns only on
+// failure.
+func (pp *preparedProcess) exec() error {
+	err := unix.Exec(pp.path, pp.args, pp.env)
+	return fmt.Errorf("exec %q: %w", pp.path, err)
+}
+
+// setgroupsAllowed: in a user namespace whose setgroups file says "deny"
+// (one made by an unprivileged user, or joined), setgroups(2) fails.
+func (p *procfs) setgroupsAllowed() bool {
+	b, err := p.read(strconv.Itoa(os.Getpid()) + "/setgroups")
+	return err != nil || strings.TrimSpace(string(b)) != "deny"
+}

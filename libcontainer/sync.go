@@ -1,0 +1,139 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// The parent (`strata create`/`run`) and the container init talk over a
+// SOCK_SEQPACKET socketpair: each message is one datagram, a type byte and a
+// payload. The first half is spoken by the C constructor in nsenter/ before
+// the Go runtime starts; the rest by initContainer in init_linux.go.
+//
+//	parent (process.go)                   init (nsenter.c, then init_linux.go)
+//	'B' bootstrap ----------------------> join namespaces by path, unshare user ns
+//	'C' config (JSON, queued) ----------> (read by the Go init later)
+//	    <-------------------------------- 'U' user namespace made   (if asked)
+//	write uid_map, gid_map
+//	'M' mapped -------------------------> unshare the other namespaces, fork
+//	    <-------------------------------- 'P' host pid of the final init
+//	                                      Go starts: read 'C', mounts
+//	    <-------------------------------- 'H' run the runtime-namespace hooks
+//	prestart, createRuntime hooks
+//	'h' hooks done ---------------------> createContainer hooks, pivot_root,
+//	                                      masked paths, process attributes
+//	    <-------------------------------- 'R' ready (phase timings as JSON)
+//	write state.json: created             open the exec fifo: blocks until
+//	                                      `start` (or `run`) opens it to read
+//	                                      startContainer hooks, execve
+//
+// A failure on either side of the init is sent as 'E' and the init exits.
+// After 'R' the socket stays open until execve closes it (O_CLOEXEC): `run`
+// reads it to learn whether the user's program could be executed.
+type msgType byte
+
+const (
+	msgBootstrap    msgType = 'B'
+	msgConfig       msgType = 'C'
+	msgUsernsReady  msgType = 'U'
+	msgUsernsMapped msgType = 'M'
+	msgPid          msgType = 'P'
+	msgRunHooks     msgType = 'H'
+	msgHooksDone    msgType = 'h'
+	msgReady        msgType = 'R'
+	msgError        msgType = 'E'
+)
+
+// maxMessage bounds one datagram; a config.json larger than this is refused.
+const maxMessage = 1 << 20
+
+// syncSocket is a raw blocking fd: the init has no use for Go's poller, and
+// reading datagrams needs their size first.
+type syncSocket struct{ fd int }
+
+// newSyncPair returns the parent's and the init's ends.
+func newSyncPair() (parent, child *syncSocket, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	// A full config.json is one datagram: make room for it.
+	for _, fd := range fds {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, maxMessage)
+	}
+	return &syncSocket{fds[0]}, &syncSocket{fds[1]}, nil
+}
+
+func (s *syncSocket) send(t msgType, payload []byte) error {
+	buf := make([]byte, 1+len(payload))
+	buf[0] = byte(t)
+	copy(buf[1:], payload)
+	if len(buf) > maxMessage {
+		return fmt.Errorf("message %q of %d bytes exceeds %d", t, len(buf), maxMessage)
+	}
+	for {
+		_, err := unix.Write(s.fd, buf)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+func (s *syncSocket) sendJSON(t msgType, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.send(t, b)
+}
+
+// errInitGone is returned when the other end closed without a message.
+var errInitGone = errors.New("the container init exited without reporting an error")
+
+// recv reads one message. An 'E' message is turned into the error it carries.
+func (s *syncSocket) recv() (msgType, []byte, error) {
+	var (
+		n   int
+		err error
+	)
+	for {
+		// MSG_PEEK|MSG_TRUNC reports the datagram's length without taking it.
+		n, _, err = unix.Recvfrom(s.fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil || n == 0 {
+		return 0, nil, errInitGone
+	}
+	buf := make([]byte, n)
+	if n, _, err = unix.Recvfrom(s.fd, buf, 0); err != nil || n == 0 {
+		return 0, nil, errInitGone
+	}
+	t, payload := msgType(buf[0]), buf[1:n]
+	if t == msgError {
+		return t, nil, errors.New(string(payload))
+	}
+	return t, payload, nil
+}
+
+// expect reads one message and fails unless it has the wanted type.
+func (s *syncSocket) expect(want msgType) ([]byte, error) {
+	t, payload, err := s.recv()
+	if err != nil {
+		return nil, err
+	}
+	if t != want {
+		return nil, fmt.Errorf("sync: got message %q, expected %q", t, want)
+	}
+	return payload, nil
+}
+
+func (s *syncSocket) close() error { return unix.Close(s.fd) }
+
+// file wraps the init's end for passing to the child process.
+func (s *syncSocket) file() *os.File { return os.NewFile(uintptr(s.fd), "sync-init") }

@@ -1,0 +1,233 @@
+/*
+ * The first steps of the container init, run before the Go runtime starts.
+ *
+ * The parent (`strata create` or `strata run`) re-executes strata with
+ * _STRATA_INITPIPE naming a SOCK_SEQPACKET socket. Every message is one
+ * datagram: a type byte then a payload. This half of the protocol is:
+ *
+ *   parent                              init (this file)
+ *   'B' bootstrap ---------------------> join namespaces given by path
+ *                                        unshare(CLONE_NEWUSER)    (if asked)
+ *       <------------------------------- 'U' userns made, map me
+ *   write uid_map, gid_map
+ *   'M' mapped ------------------------> setresuid/gid(0)
+ *                                        unshare(the other new namespaces)
+ *                                        write timens_offsets     (if asked)
+ *                                        clone(CLONE_PARENT)      (pid/time ns)
+ *       <------------------------------- 'P' <pid of the final init>
+ *   (the rest of the protocol is spoken by the Go init: libcontainer/sync.go)
+ *
+ * Any failure is sent as 'E' <message> and the process exits 1.
+ *
+ * The bootstrap payload is a list of NUL-terminated records:
+ *   clone=<decimal CLONE_NEW* flags>     namespaces to create
+ *   join=<decimal CLONE_NEW* type>:<path> namespaces to join, in order
+ *   timens=<text for /proc/self/timens_offsets>
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+
+#define MAX_JOINS 16
+#define MSG_MAX 65536
+
+static int syncfd = -1;
+
+static void send_msg(char type, const char *payload, size_t len)
+{
+	char buf[4096];
+	if (len > sizeof(buf) - 1)
+		len = sizeof(buf) - 1;
+	buf[0] = type;
+	memcpy(buf + 1, payload, len);
+	/* Nothing useful can be done if this fails: the parent sees EOF. */
+	(void)send(syncfd, buf, len + 1, MSG_NOSIGNAL);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) bail(const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	int n, saved = errno;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if (saved && (size_t)n < sizeof(msg))
+		n += snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	send_msg('E', msg, n);
+	_exit(1);
+}
+
+static void expect(char type)
+{
+	char c;
+	ssize_t n = recv(syncfd, &c, 1, 0);
+	if (n != 1 || c != type)
+		bail("nsenter: expected message '%c' from the parent, got %zd bytes", type, n);
+}
+
+static const char *nsname(int type)
+{
+	switch (type) {
+	case CLONE_NEWUSER: return "user";
+	case CLONE_NEWNS: return "mount";
+	case CLONE_NEWPID: return "pid";
+	case CLONE_NEWNET: return "network";
+	case CLONE_NEWIPC: return "ipc";
+	case CLONE_NEWUTS: return "uts";
+	case CLONE_NEWCGROUP: return "cgroup";
+	case CLONE_NEWTIME: return "time";
+	}
+	return "unknown";
+}
+
+struct join {
+	int type;
+	const char *path;
+	int fd;
+};
+
+/*
+ * Every path is opened before the first setns: once the mount namespace
+ * changes, host paths no longer resolve. The user namespace is joined first
+ * so that joining the others is checked against its capabilities; the parent
+ * already sent them in that order.
+ */
+static void join_namespaces(struct join *joins, int n)
+{
+	for (int i = 0; i < n; i++) {
+		joins[i].fd = open(joins[i].path, O_RDONLY | O_CLOEXEC);
+		if (joins[i].fd < 0)
+			bail("linux.namespaces: open %s namespace path %s", nsname(joins[i].type), joins[i].path);
+	}
+	for (int i = 0; i < n; i++) {
+		if (setns(joins[i].fd, joins[i].type) < 0)
+			bail("linux.namespaces: join %s namespace %s", nsname(joins[i].type), joins[i].path);
+		close(joins[i].fd);
+	}
+}
+
+static void write_timens_offsets(const char *offsets)
+{
+	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		bail("linux.timeOffsets: open /proc/self/timens_offsets");
+	if (write(fd, offsets, strlen(offsets)) < 0)
+		bail("linux.timeOffsets: write %s", offsets);
+	close(fd);
+}
+
+void strata_nsenter(void)
+{
+	static char msg[MSG_MAX];
+	struct join joins[MAX_JOINS];
+	const char *env, *timens = NULL;
+	int njoins = 0, cloneflags = 0, must_fork = 0;
+	ssize_t len;
+	pid_t pid;
+	char pidbuf[32];
+
+	env = getenv("_STRATA_INITPIPE");
+	if (!env)
+		return;
+	syncfd = atoi(env);
+
+	/*
+	 * Non-dumpable until the user's program is exec'd: a container process
+	 * must not reach this binary through /proc/<init>/exe (CVE-2019-5736).
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail("nsenter: prctl(PR_SET_DUMPABLE)");
+
+	len = recv(syncfd, msg, sizeof(msg) - 1, MSG_TRUNC);
+	if (len < 1 || msg[0] != 'B')
+		bail("nsenter: expected the bootstrap message, got %zd bytes", len);
+	if ((size_t)len >= sizeof(msg))
+		bail("nsenter: bootstrap message of %zd bytes is too large", len);
+	msg[len] = '\0';
+	for (char *rec = msg + 1; rec < msg + len; rec += strlen(rec) + 1) {
+		if (!strncmp(rec, "clone=", 6)) {
+			cloneflags = atoi(rec + 6);
+		} else if (!strncmp(rec, "join=", 5)) {
+			char *colon = strchr(rec + 5, ':');
+			if (!colon || njoins == MAX_JOINS)
+				bail("nsenter: malformed join record %s", rec);
+			*colon = '\0';
+			joins[njoins].type = atoi(rec + 5);
+			joins[njoins].path = colon + 1;
+			if (joins[njoins].type & (CLONE_NEWPID | CLONE_NEWTIME))
+				must_fork = 1;
+			njoins++;
+		} else if (!strncmp(rec, "timens=", 7)) {
+			timens = rec + 7;
+		} else {
+			bail("nsenter: unknown bootstrap record %s", rec);
+		}
+	}
+
+	join_namespaces(joins, njoins);
+
+	if (cloneflags & CLONE_NEWUSER) {
+		if (unshare(CLONE_NEWUSER) < 0)
+			bail("linux.namespaces: create user namespace");
+		/* Only the parent, outside the new namespace, may write the maps. */
+		send_msg('U', "", 0);
+		expect('M');
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			bail("linux.uidMappings: become root in the new user namespace (is uid/gid 0 mapped?)");
+	}
+
+	if (cloneflags & ~CLONE_NEWUSER) {
+		if (unshare(cloneflags & ~CLONE_NEWUSER) < 0)
+			bail("linux.namespaces: create namespaces (flags 0x%x)", cloneflags & ~CLONE_NEWUSER);
+	}
+	if (timens)
+		write_timens_offsets(timens);
+
+	/*
+	 * A new or joined pid or time namespace applies only to children, so
+	 * the init proper is a child of this process. CLONE_PARENT makes it a
+	 * child of strata itself, which can then wait for it; this process
+	 * only reports its pid and leaves.
+	 */
+	if (must_fork || (cloneflags & (CLONE_NEWPID | CLONE_NEWTIME))) {
+		pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+		if (pid < 0)
+			bail("nsenter: clone the container init");
+		if (pid > 0) {
+			len = snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
+			send_msg('P', pidbuf, len);
+			_exit(0);
+		}
+		/* The death signal does not survive the clone: set it again. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			bail("nsenter: prctl(PR_SET_PDEATHSIG)");
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			bail("nsenter: prctl(PR_SET_DUMPABLE)");
+		return;
+	}
+	len = snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
+	send_msg('P', pidbuf, len);
+}

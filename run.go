@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+)
+
+var runCommand = &cli.Command{
+	Name:      "run",
+	Usage:     "create and run a container",
+	ArgsUsage: "<container-id>",
+	Description: `Creates and starts the container in one step. In the foreground it waits
+for the container and exits with its status (128+N when signal N killed it),
+then deletes it unless --keep is given.`,
+	Flags: append([]cli.Flag{
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container has started"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+	}, createFlags...),
+	Action: func(ctx *cli.Context) error {
+		id, err := requireID(ctx)
+		if err != nil {
+			return err
+		}
+		// Forward signals from the first moment the container exists.
+		sigs := make(chan os.Signal, 32)
+		if !ctx.Bool("detach") {
+			signal.Notify(sigs)
+			defer signal.Stop(sigs)
+		}
+		c, p, err := createContainer(ctx, id)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		t0 := time.Now()
+		if err := warnHook(c.Start()); err != nil {
+			p.Detach()
+			c.Destroy(true)
+			return err
+		}
+		if err := p.ExecResult(); err != nil {
+			p.Wait()
+			c.Destroy(true)
+			return err
+		}
+		log.Debugf("container %s: start and exec took %v", id, time.Since(t0))
+		if ctx.Bool("detach") {
+			p.Detach()
+			return nil
+		}
+		go forwardSignals(sigs, p.Pid)
+		code, err := p.Wait()
+		if err != nil {
+			return err
+		}
+		if !ctx.Bool("keep") {
+			if err := warnHook(c.Destroy(false)); err != nil {
+				return err
+			}
+		}
+		return &exitError{code}
+	},
+}
+
+// forwardSignals passes what strata receives on to the container's init,
+// as runc does, except what belongs to strata itself: SIGCHLD (its child
+// exiting), SIGURG (the Go runtime's preemption) and SIGWINCH.
+func forwardSignals(sigs <-chan os.Signal, pid int) {
+	for s := range sigs {
+		sig := s.(unix.Signal)
+		switch sig {
+		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
+			continue
+		}
+		unix.Kill(pid, sig)
+	}
+}
