@@ -1,0 +1,208 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/strata-runtime/strata/bundle"
+	"github.com/strata-runtime/strata/image"
+)
+
+var storeFlag = &cli.StringFlag{Name: "store", Value: image.DefaultStore, Usage: "layer store directory"}
+
+var bundleCommand = &cli.Command{
+	Name:  "bundle",
+	Usage: "make OCI bundles from OCI images, and images from bundles' changes",
+	Description: `Images are read from oci:DIR[:TAG] (an OCI image layout), oci-archive:FILE[:TAG]
+or docker-archive:FILE[:NAME:TAG]. Layers are unpacked once into the store and
+composed with overlayfs on BUNDLE/rootfs.`,
+	Subcommands: []*cli.Command{
+		bundleCreateCommand,
+		bundleRmCommand,
+		bundleLsCommand,
+		bundleGCCommand,
+		bundleMountCommand,
+		bundleDiffCommand,
+		bundleCommitCommand,
+	},
+}
+
+var bundleCreateCommand = &cli.Command{
+	Name:      "create",
+	Usage:     "create a bundle from an image",
+	ArgsUsage: "BUNDLE [-- ARGS...]",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "image", Required: true, Usage: "image reference: oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG]"},
+		storeFlag,
+		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pick from an image index (default: the host's)"},
+		&cli.BoolFlag{Name: "copy", Usage: "flatten the layers into a plain rootfs instead of an overlay"},
+		&cli.StringFlag{Name: "hostname", Usage: "container hostname"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set KEY=VALUE in the environment (repeatable)"},
+		&cli.BoolFlag{Name: "readonly", Usage: "make the container's root filesystem read-only"},
+		&cli.StringFlag{Name: "net", Value: "none", Usage: "network: none (own namespace, loopback only) or host"},
+	},
+	Action: func(ctx *cli.Context) error {
+		if ctx.NArg() < 1 {
+			return errors.New("bundle create: BUNDLE argument missing")
+		}
+		ref, err := image.ParseRef(ctx.String("image"))
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		_, err = bundle.Create(bundle.CreateOptions{
+			Bundle:   ctx.Args().First(),
+			Image:    ref,
+			Platform: ctx.String("platform"),
+			Store:    ctx.String("store"),
+			Copy:     ctx.Bool("copy"),
+			Spec: bundle.SpecOptions{
+				Args:     ctx.Args().Tail(),
+				Env:      ctx.StringSlice("env"),
+				Hostname: ctx.String("hostname"),
+				Readonly: ctx.Bool("readonly"),
+				Net:      ctx.String("net"),
+			},
+			Debugf: log.Debugf,
+		})
+		log.Debugf("bundle create %s took %v", ctx.Args().First(), time.Since(start))
+		return err
+	},
+}
+
+var bundleRmCommand = &cli.Command{
+	Name:      "rm",
+	Usage:     "unmount a bundle, remove what create made and release its layers",
+	ArgsUsage: "BUNDLE...",
+	Action: func(ctx *cli.Context) error {
+		if ctx.NArg() < 1 {
+			return errors.New("bundle rm: BUNDLE argument missing")
+		}
+		for _, dir := range ctx.Args().Slice() {
+			if err := bundle.Remove(dir); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+}
+
+var bundleLsCommand = &cli.Command{
+	Name:  "ls",
+	Usage: "list the bundles using the store",
+	Flags: []cli.Flag{storeFlag},
+	Action: func(ctx *cli.Context) error {
+		entries, err := bundle.List(ctx.String("store"))
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(w, "BUNDLE\tIMAGE\tLAYERS\tSTATE")
+		for _, e := range entries {
+			if e.Record == nil {
+				fmt.Fprintf(w, "%s\t-\t-\tstale: %v\n", e.Dir, e.Err)
+				continue
+			}
+			state := "unmounted"
+			switch {
+			case e.Record.Copy:
+				state = "copy"
+			case e.Mounted:
+				state = "mounted"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\n", e.Dir, e.Record.Image, len(e.Record.Layers), state)
+		}
+		return w.Flush()
+	},
+}
+
+var bundleGCCommand = &cli.Command{
+	Name:  "gc",
+	Usage: "remove the layers no bundle uses",
+	Flags: []cli.Flag{storeFlag},
+	Action: func(ctx *cli.Context) error {
+		removed, err := bundle.GC(ctx.String("store"))
+		for _, d := range removed {
+			fmt.Println("removed layer", d)
+		}
+		return err
+	},
+}
+
+var bundleMountCommand = &cli.Command{
+	Name:      "mount",
+	Usage:     "mount a bundle's overlay again (after a reboot)",
+	ArgsUsage: "BUNDLE",
+	Action: func(ctx *cli.Context) error {
+		if ctx.NArg() != 1 {
+			return errors.New("bundle mount: expected one BUNDLE argument")
+		}
+		return bundle.Mount(ctx.Args().First())
+	},
+}
+
+var compressFlag = &cli.StringFlag{Name: "compress", Value: "gzip", Usage: "layer compression: gzip, zstd or none"}
+
+var bundleDiffCommand = &cli.Command{
+	Name:      "diff",
+	Usage:     "write a bundle's changes as an OCI layer tar",
+	ArgsUsage: "BUNDLE",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "layer file to write"},
+		compressFlag,
+	},
+	Action: func(ctx *cli.Context) error {
+		if ctx.NArg() != 1 {
+			return errors.New("bundle diff: expected one BUNDLE argument")
+		}
+		c, err := image.ParseCompression(ctx.String("compress"))
+		if err != nil {
+			return err
+		}
+		blob, err := bundle.Diff(ctx.Args().First(), ctx.String("output"), c)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s diff_id=%s size=%d\n", blob.Descriptor.Digest, blob.DiffID, blob.Descriptor.Size)
+		return nil
+	},
+}
+
+var bundleCommitCommand = &cli.Command{
+	Name:      "commit",
+	Usage:     "write a bundle's changes as a new image in an OCI layout",
+	ArgsUsage: "BUNDLE",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "image", Required: true, Usage: "target oci:DIR:TAG"},
+		&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "history comment for the new layer"},
+		compressFlag,
+	},
+	Action: func(ctx *cli.Context) error {
+		if ctx.NArg() != 1 {
+			return errors.New("bundle commit: expected one BUNDLE argument")
+		}
+		ref, err := image.ParseRef(ctx.String("image"))
+		if err != nil {
+			return err
+		}
+		if ref.Transport != image.OCILayout || ref.Tag == "" || strings.Contains(ref.Tag, ":") {
+			return fmt.Errorf("--image %q: commit writes to oci:DIR:TAG", ctx.String("image"))
+		}
+		c, err := image.ParseCompression(ctx.String("compress"))
+		if err != nil {
+			return err
+		}
+		m, err := bundle.Commit(bundle.CommitOptions{Bundle: ctx.Args().First(), Target: ref, Message: ctx.String("message"), Compress: c})
+		if err != nil {
+			return err
+		}
+		fmt.Println(m.Digest)
+		return nil
+	},
+}

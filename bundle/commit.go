@@ -1,0 +1,223 @@
+package bundle
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	specsv "github.com/opencontainers/image-spec/specs-go"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/strata-runtime/strata/image"
+)
+
+// Diff writes the bundle's changes (its overlay upper directory) as an OCI
+// layer to out, replacing out only once the whole layer is written.
+func Diff(dir, out string, c image.Compression) (image.DiffBlob, error) {
+	upper, _, err := overlayUpper(dir)
+	if err != nil {
+		return image.DiffBlob{}, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".")
+	if err != nil {
+		return image.DiffBlob{}, err
+	}
+	defer os.Remove(tmp.Name())
+	blob, err := image.WriteDiffBlob(upper, tmp, c)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), out)
+	}
+	if err != nil {
+		return image.DiffBlob{}, fmt.Errorf("bundle diff %s: %w", dir, err)
+	}
+	return blob, nil
+}
+
+func overlayUpper(dir string) (string, *Record, error) {
+	rec, err := ReadRecord(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	if rec.Copy {
+		return "", nil, fmt.Errorf("bundle %s was created with --copy: it has no overlay upper directory recording its changes", dir)
+	}
+	return filepath.Join(dir, upperDir), rec, nil
+}
+
+// CommitOptions describe a commit of a bundle's changes as a new image.
+type CommitOptions struct {
+	Bundle   string
+	Target   image.Ref // must be an oci: layout; its Tag names the new image
+	Message  string
+	Compress image.Compression
+}
+
+// Commit writes the bundle's changes as a layer on top of its image, with a
+// config whose diff_ids and history are extended, a manifest and a tag in
+// the target layout: the result is an image `bundle create` accepts. Base
+// layer blobs the target lacks are copied from the bundle's source image.
+func Commit(o CommitOptions) (v1.Descriptor, error) {
+	if o.Target.Transport != image.OCILayout || o.Target.Tag == "" {
+		return v1.Descriptor{}, fmt.Errorf("commit target %s: expected oci:DIR:TAG", o.Target)
+	}
+	upper, rec, err := overlayUpper(o.Bundle)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	store, err := image.OpenStore(rec.Store)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	var base v1.Manifest
+	if err := readStoredJSON(store, rec.Manifest, &base); err != nil {
+		return v1.Descriptor{}, err
+	}
+	rawConfig, err := store.ReadBlob(rec.Config)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	w, err := image.OpenLayoutWriter(o.Target.Path)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	defer w.Close()
+	if err := copyBaseLayers(w, rec, base.Layers); err != nil {
+		return v1.Descriptor{}, err
+	}
+	var diff image.DiffBlob
+	layer, err := w.WriteBlob(func(out io.Writer) (v1.Descriptor, error) {
+		var err error
+		diff, err = image.WriteDiffBlob(upper, out, o.Compress)
+		return diff.Descriptor, err
+	})
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	newConfig, err := extendConfig(rawConfig, diff.DiffID, len(base.Layers), o.Message)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("image config %s: %w", rec.Config, err)
+	}
+	configDesc, err := w.PutBlob(v1.MediaTypeImageConfig, newConfig)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	m := v1.Manifest{Versioned: specsv.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageManifest, Config: configDesc}
+	for _, l := range base.Layers {
+		// Docker schema2 layer types have OCI equivalents for the same bytes.
+		c, err := image.Decompression(l.MediaType)
+		if err != nil {
+			return v1.Descriptor{}, err
+		}
+		m.Layers = append(m.Layers, v1.Descriptor{MediaType: image.LayerMediaType(c), Digest: l.Digest, Size: l.Size})
+	}
+	m.Layers = append(m.Layers, layer)
+	rawManifest, err := json.Marshal(m)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	manifestDesc, err := w.PutBlob(v1.MediaTypeImageManifest, rawManifest)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if err := w.Tag(manifestDesc, o.Target.Tag); err != nil {
+		return v1.Descriptor{}, err
+	}
+	return manifestDesc, nil
+}
+
+func readStoredJSON(store *image.Store, d digest.Digest, v any) error {
+	data, err := store.ReadBlob(d)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("store blob %s: %w", d, err)
+	}
+	return nil
+}
+
+// copyBaseLayers puts into the target layout the base image's layer blobs it
+// does not hold yet, read from the image the bundle was created from.
+func copyBaseLayers(w *image.LayoutWriter, rec *Record, layers []v1.Descriptor) error {
+	var src *image.Image
+	defer func() {
+		if src != nil {
+			src.Close()
+		}
+	}()
+	for i, l := range layers {
+		if w.HasBlob(l.Digest) {
+			continue
+		}
+		if src == nil {
+			ref, err := image.ParseRef(rec.Image)
+			if err != nil {
+				return err
+			}
+			if src, err = image.Open(ref, rec.Platform); err != nil {
+				return fmt.Errorf("commit needs base layer %s from the bundle's image: %w", l.Digest, err)
+			}
+			if src.ManifestDigest != rec.Manifest {
+				return fmt.Errorf("commit needs base layer %s, but image %s now has manifest %s, not the bundle's %s", l.Digest, rec.Image, src.ManifestDigest, rec.Manifest)
+			}
+		}
+		rc, err := src.OpenLayer(i)
+		if err != nil {
+			return err
+		}
+		err = w.CopyBlob(l, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// extendConfig adds a layer to an image config, keeping every field it does
+// not touch (docker configs carry more than the OCI type knows).
+func extendConfig(raw []byte, diffID digest.Digest, baseLayers int, message string) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, err
+	}
+	var rootfs v1.RootFS
+	var history []v1.History
+	if err := json.Unmarshal(fields["rootfs"], &rootfs); err != nil {
+		return nil, fmt.Errorf("rootfs: %w", err)
+	}
+	if h, ok := fields["history"]; ok {
+		if err := json.Unmarshal(h, &history); err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+	}
+	// History must keep one non-empty entry per layer; an image without
+	// history gets placeholder entries for its base layers.
+	nonEmpty := 0
+	for _, h := range history {
+		if !h.EmptyLayer {
+			nonEmpty++
+		}
+	}
+	for ; nonEmpty < baseLayers; nonEmpty++ {
+		history = append(history, v1.History{CreatedBy: "(base layer)"})
+	}
+	now := time.Now().UTC()
+	rootfs.DiffIDs = append(rootfs.DiffIDs, diffID)
+	history = append(history, v1.History{Created: &now, CreatedBy: "strata bundle commit", Comment: message})
+	for k, v := range map[string]any{"rootfs": rootfs, "history": history, "created": now} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		fields[k] = b
+	}
+	return json.Marshal(fields)
+}

@@ -1,0 +1,191 @@
+package bundle
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-runtime/strata/image"
+)
+
+// CreateOptions describe a bundle to make.
+type CreateOptions struct {
+	Bundle   string
+	Image    image.Ref
+	Platform string // os/arch[/variant]; empty for the host's
+	Store    string
+	// Copy flattens the layers into a plain rootfs instead of an overlay, for
+	// hosts or filesystems without overlayfs.
+	Copy bool
+	Spec SpecOptions
+	// Debugf, if set, receives progress such as which layers were unpacked.
+	Debugf func(format string, args ...any)
+}
+
+// Create makes a bundle from an image: layers unpacked into the store (once),
+// composed on BUNDLE/rootfs, and config.json converted from the image config.
+// On error nothing is left behind but layers fully unpacked into the store.
+func Create(o CreateOptions) (rec *Record, err error) {
+	debugf := o.Debugf
+	if debugf == nil {
+		debugf = func(string, ...any) {}
+	}
+	dir, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	undo, err := claimDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			undo()
+		}
+	}()
+	store, err := image.OpenStore(o.Store)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := store.LockShared()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	img, err := image.Open(o.Image, o.Platform)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	rec = &Record{
+		Store:    store.Root(),
+		Image:    o.Image.String(),
+		Platform: o.Platform,
+		Manifest: img.ManifestDigest,
+		Config:   digest.FromBytes(img.RawConfig),
+		Copy:     o.Copy,
+		Created:  time.Now().UTC(),
+	}
+	for _, l := range img.Layers {
+		rec.Layers = append(rec.Layers, l.DiffID)
+	}
+	// Commit extends these later, even if the image itself is gone by then.
+	for _, blob := range [][]byte{img.RawManifest, img.RawConfig} {
+		if _, err := store.PutBlob(blob); err != nil {
+			return nil, err
+		}
+	}
+
+	rootfs := filepath.Join(dir, rootfsDir)
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		return nil, err
+	}
+	if o.Copy {
+		err = flatten(rootfs, img)
+	} else {
+		err = ensureLayers(store, img, debugf)
+		if err == nil {
+			err = mountRecord(dir, rec)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	spec, err := BuildSpec(img.Config, rootfs, o.Spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(dir, "config.json"), spec); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(dir, RecordFile), rec); err != nil {
+		return nil, err
+	}
+	if err := store.AddBundle(dir); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// claimDir creates the bundle directory, or takes an empty existing one, and
+// returns how to undo everything Create puts in it.
+func claimDir(dir string) (func(), error) {
+	created := false
+	if err := os.Mkdir(dir, 0o711); err == nil {
+		created = true
+	} else if !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("bundle %s: %w", dir, err)
+	} else if entries, err := os.ReadDir(dir); err != nil || len(entries) > 0 {
+		return nil, fmt.Errorf("bundle %s already exists and is not an empty directory", dir)
+	}
+	return func() {
+		unmount(filepath.Join(dir, rootfsDir))
+		for _, name := range []string{rootfsDir, upperDir, workDir, "config.json", RecordFile} {
+			os.RemoveAll(filepath.Join(dir, name))
+		}
+		if created {
+			os.Remove(dir)
+		}
+	}, nil
+}
+
+// ensureLayers unpacks into the store whichever of the image's layers it lacks.
+func ensureLayers(store *image.Store, img *image.Image, debugf func(string, ...any)) error {
+	for i, l := range img.Layers {
+		start := time.Now()
+		unpacked, err := store.EnsureLayer(l, func() (io.ReadCloser, error) { return img.OpenLayer(i) })
+		if err != nil {
+			return err
+		}
+		if unpacked {
+			debugf("unpacked layer %s (%s) in %v", l.DiffID, l.Blob.Digest, time.Since(start))
+		}
+	}
+	return nil
+}
+
+// mountRecord composes the record's layers on BUNDLE/rootfs; it creates
+// upper and work on first use and reuses them on a remount.
+func mountRecord(dir string, rec *Record) error {
+	store, err := image.OpenStore(rec.Store)
+	if err != nil {
+		return err
+	}
+	lowers := make([]string, 0, len(rec.Layers))
+	for _, d := range slices.Backward(rec.Layers) {
+		if !store.HasLayer(d) {
+			return fmt.Errorf("bundle %s: layer %s is missing from the store %s", dir, d, store.Root())
+		}
+		lowers = append(lowers, store.LayerDir(d))
+	}
+	for _, d := range []string{upperDir, workDir} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+	}
+	return mountOverlay(filepath.Join(dir, rootfsDir), lowers, filepath.Join(dir, upperDir), filepath.Join(dir, workDir))
+}
+
+// flatten applies every layer, bottom first, straight from its blob into a
+// plain rootfs directory.
+func flatten(rootfs string, img *image.Image) error {
+	for i, l := range img.Layers {
+		rc, err := img.OpenLayer(i)
+		if err != nil {
+			return err
+		}
+		err = image.UnpackLayer(rootfs, rc, l, image.ApplyOptions{Whiteouts: image.ApplyWhiteouts})
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

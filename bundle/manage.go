@@ -1,0 +1,154 @@
+package bundle
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/moby/sys/mountinfo"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-runtime/strata/image"
+)
+
+// Remove unmounts a bundle, deletes what Create made in it and releases its
+// layers (gc may then remove them). The directory goes too if nothing else is in it.
+func Remove(dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	rec, err := ReadRecord(dir)
+	if err != nil {
+		return err
+	}
+	if err := unmount(filepath.Join(dir, rootfsDir)); err != nil {
+		return fmt.Errorf("bundle rm %s: %w", dir, err)
+	}
+	for _, name := range []string{rootfsDir, upperDir, workDir, "config.json", RecordFile} {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("bundle rm %s: %w", dir, err)
+		}
+	}
+	os.Remove(dir) // only if empty: the bundle dir may hold the user's files
+	store, err := image.OpenStore(rec.Store)
+	if err != nil {
+		return err
+	}
+	return store.RemoveBundle(dir)
+}
+
+// Mount re-mounts a bundle's overlay, as needed after a reboot. A mounted
+// bundle is left as it is.
+func Mount(dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	rec, err := ReadRecord(dir)
+	if err != nil {
+		return err
+	}
+	if rec.Copy {
+		return fmt.Errorf("bundle %s was created with --copy: its rootfs is a plain directory, nothing to mount", dir)
+	}
+	if mounted, err := mountinfo.Mounted(filepath.Join(dir, rootfsDir)); err != nil || mounted {
+		return err
+	}
+	return mountRecord(dir, rec)
+}
+
+// Entry is one bundle known to a store.
+type Entry struct {
+	Dir     string
+	Record  *Record // nil when the bundle is gone or unreadable
+	Mounted bool
+	Err     error
+}
+
+// List reports the bundles recorded in the store at root.
+func List(root string) ([]Entry, error) {
+	store, err := image.OpenStore(root)
+	if err != nil {
+		return nil, err
+	}
+	dirs, err := store.Bundles()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(dirs))
+	for _, d := range dirs {
+		e := Entry{Dir: d}
+		e.Record, e.Err = ReadRecord(d)
+		if e.Record != nil && e.Record.Store != store.Root() {
+			e.Record, e.Err = nil, fmt.Errorf("bundle belongs to store %s", e.Record.Store)
+		}
+		if e.Record != nil && !e.Record.Copy {
+			e.Mounted, _ = mountinfo.Mounted(filepath.Join(d, rootfsDir))
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// GC removes the layers and metadata blobs no bundle uses, and forgets
+// bundles that no longer exist. It holds the store exclusively, so no create
+// can be between unpacking a layer and recording its use.
+func GC(root string) (removed []digest.Digest, err error) {
+	store, err := image.OpenStore(root)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := store.LockExclusive()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	entries, err := List(root)
+	if err != nil {
+		return nil, err
+	}
+	used := map[digest.Digest]bool{}
+	for _, e := range entries {
+		if e.Record == nil {
+			// Deleted without bundle rm, or not ours: it holds no layers.
+			if err := store.RemoveBundle(e.Dir); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		for _, d := range e.Record.Layers {
+			used[d] = true
+		}
+		used[e.Record.Manifest], used[e.Record.Config] = true, true
+	}
+	// Under the exclusive lock no unpack is running: anything in tmp/ is debris.
+	if err := store.ClearTemp(); err != nil {
+		return nil, err
+	}
+	blobs, err := store.Blobs()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range blobs {
+		if !used[d] {
+			if err := store.RemoveBlob(d); err != nil {
+				return nil, err
+			}
+		}
+	}
+	layers, err := store.Layers()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range layers {
+		if used[d] {
+			continue
+		}
+		if err := store.RemoveLayer(d); err != nil {
+			return removed, err
+		}
+		removed = append(removed, d)
+	}
+	return removed, nil
+}

@@ -1,0 +1,63 @@
+// Package bundle turns images into OCI runtime bundles: the layers from the
+// image store composed with overlayfs (or flattened with --copy) on the
+// bundle's rootfs, and a config.json converted from the image config.
+package bundle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// RecordFile names the bundle's record, next to config.json. Runtimes ignore it.
+const RecordFile = "strata-bundle.json"
+
+// Bundle subdirectories: the mount point and overlay's writable layer and
+// scratch directory (which must be on the same filesystem as upper).
+const (
+	rootfsDir = "rootfs"
+	upperDir  = "upper"
+	workDir   = "work"
+)
+
+// Record says what a bundle was made from and which store layers it uses, so
+// rm, mount, diff, commit and gc need nothing but the bundle directory.
+type Record struct {
+	Store    string          `json:"store"`
+	Image    string          `json:"image"`
+	Platform string          `json:"platform,omitempty"`
+	Manifest digest.Digest   `json:"manifest"`
+	Config   digest.Digest   `json:"config"`
+	Layers   []digest.Digest `json:"layers"` // diff IDs, bottom layer first
+	Copy     bool            `json:"copy,omitempty"`
+	Created  time.Time       `json:"created"`
+}
+
+// ReadRecord loads the record of the bundle at dir.
+func ReadRecord(dir string) (*Record, error) {
+	data, err := os.ReadFile(filepath.Join(dir, RecordFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s is not a bundle made by strata bundle create (no %s)", dir, RecordFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, RecordFile), err)
+	}
+	return &r, nil
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "\t")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}

@@ -1,0 +1,94 @@
+package image
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Compression of a layer blob.
+type Compression string
+
+const (
+	Uncompressed Compression = "none"
+	Gzip         Compression = "gzip"
+	Zstd         Compression = "zstd"
+)
+
+// Decompression maps a layer media type to its compression; an unknown media
+// type is an error, never a guess.
+func Decompression(mediaType string) (Compression, error) {
+	switch mediaType {
+	case v1.MediaTypeImageLayer, v1.MediaTypeImageLayerNonDistributable, //nolint:staticcheck // still found in old images
+		"application/vnd.docker.image.rootfs.diff.tar":
+		return Uncompressed, nil
+	case v1.MediaTypeImageLayerGzip, v1.MediaTypeImageLayerNonDistributableGzip, //nolint:staticcheck
+		"application/vnd.docker.image.rootfs.diff.tar.gzip",
+		"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip":
+		return Gzip, nil
+	case v1.MediaTypeImageLayerZstd, v1.MediaTypeImageLayerNonDistributableZstd: //nolint:staticcheck
+		return Zstd, nil
+	}
+	return "", fmt.Errorf("unknown layer media type %q", mediaType)
+}
+
+// LayerMediaType is the OCI media type of a layer with compression c.
+func LayerMediaType(c Compression) string {
+	switch c {
+	case Gzip:
+		return v1.MediaTypeImageLayerGzip
+	case Zstd:
+		return v1.MediaTypeImageLayerZstd
+	}
+	return v1.MediaTypeImageLayer
+}
+
+// ParseCompression validates a --compress value.
+func ParseCompression(s string) (Compression, error) {
+	switch c := Compression(s); c {
+	case Uncompressed, Gzip, Zstd:
+		return c, nil
+	}
+	return "", fmt.Errorf("--compress %q: expected gzip, zstd or none", s)
+}
+
+// decompress wraps r in the decoder for c. The returned closer must be called
+// to release decoder goroutines.
+func decompress(r io.Reader, c Compression) (io.ReadCloser, error) {
+	switch c {
+	case Gzip:
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("gzip header: %w", err)
+		}
+		// A layer is one gzip stream; concatenated members would be a second
+		// tar after the first's end-of-archive, which nothing reads.
+		zr.Multistream(false)
+		return zr, nil
+	case Zstd:
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
+		if err != nil {
+			return nil, fmt.Errorf("zstd header: %w", err)
+		}
+		return zr.IOReadCloser(), nil
+	}
+	return io.NopCloser(r), nil
+}
+
+// compress wraps w in the encoder for c.
+func compress(w io.Writer, c Compression) (io.WriteCloser, error) {
+	switch c {
+	case Gzip:
+		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
+	case Zstd:
+		return zstd.NewWriter(w)
+	}
+	return nopWriteCloser{w}, nil
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }

@@ -1,0 +1,170 @@
+package image
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Media types from other specs that an OCI layout may hold (skopeo keeps
+// docker schema2 manifests as they are when copying).
+const (
+	dockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+	dockerConfig       = "application/vnd.docker.container.image.v1+json"
+)
+
+// maxIndexDepth bounds nested indexes, which a hostile layout could make circular.
+const maxIndexDepth = 4
+
+// ociSource reads blobs from an image layout, on disk or in a tar archive.
+type ociSource struct{ c container }
+
+func (s *ociSource) openBlob(d v1.Descriptor) (io.ReadCloser, error) {
+	if err := d.Digest.Validate(); err != nil {
+		return nil, fmt.Errorf("digest %q: %w", d.Digest, err)
+	}
+	rc, err := s.c.Open("blobs/" + d.Digest.Algorithm().String() + "/" + d.Digest.Encoded())
+	if err != nil {
+		return nil, fmt.Errorf("manifest names blob %s, which is missing from the layout: %w", d.Digest, err)
+	}
+	return rc, nil
+}
+
+func (s *ociSource) Close() error { return s.c.Close() }
+
+func openOCI(ref Ref, want v1.Platform) (*Image, error) {
+	var c container
+	var err error
+	if ref.Transport == OCIArchive {
+		c, err = openTar(ref.Path)
+	} else {
+		c, err = openDir(ref.Path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	src := &ociSource{c: c}
+	img, err := resolveOCI(src, ref.Tag, want)
+	if err != nil {
+		src.Close()
+		return nil, err
+	}
+	return img, nil
+}
+
+func resolveOCI(src *ociSource, tag string, want v1.Platform) (*Image, error) {
+	rc, err := src.c.Open("index.json")
+	if err != nil {
+		return nil, fmt.Errorf("not an OCI image layout: %w", err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(rc, maxMetadataSize))
+	rc.Close()
+	if err != nil {
+		return nil, fmt.Errorf("index.json: %w", err)
+	}
+	var index v1.Index
+	if err := decodeStrict(raw, &index, "index.json"); err != nil {
+		return nil, err
+	}
+	candidates := index.Manifests
+	if tag != "" {
+		candidates = nil
+		for _, m := range index.Manifests {
+			if m.Annotations[v1.AnnotationRefName] == tag {
+				candidates = append(candidates, m)
+			}
+		}
+		if len(candidates) == 0 {
+			return nil, fmt.Errorf("index.json has no manifest tagged %q (tags: %s)", tag, strings.Join(tags(index), ", "))
+		}
+	}
+	d, err := pickDescriptor(src, candidates, want, "index.json", 0)
+	if err != nil {
+		return nil, err
+	}
+	return loadManifest(src, d)
+}
+
+func tags(index v1.Index) []string {
+	var out []string
+	for _, m := range index.Manifests {
+		if t := m.Annotations[v1.AnnotationRefName]; t != "" {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"none"}
+	}
+	return out
+}
+
+// pickDescriptor narrows index entries to one image manifest, descending into
+// nested indexes and choosing by platform where there is a choice.
+func pickDescriptor(src *ociSource, ds []v1.Descriptor, want v1.Platform, where string, depth int) (v1.Descriptor, error) {
+	if depth > maxIndexDepth {
+		return v1.Descriptor{}, fmt.Errorf("%s: indexes nested deeper than %d", where, maxIndexDepth)
+	}
+	if len(ds) == 0 {
+		return v1.Descriptor{}, fmt.Errorf("%s lists no manifests", where)
+	}
+	d := ds[0]
+	if len(ds) > 1 {
+		var found []v1.Descriptor
+		var seen []string
+		for _, m := range ds {
+			seen = append(seen, formatPlatform(m.Platform))
+			if platformMatches(m.Platform, want) {
+				found = append(found, m)
+			}
+		}
+		if len(found) == 0 {
+			return v1.Descriptor{}, fmt.Errorf("%s has no manifest for platform %s (has: %s); choose one with --platform or a tag",
+				where, formatPlatform(&want), strings.Join(seen, ", "))
+		}
+		d = found[0]
+	}
+	switch d.MediaType {
+	case v1.MediaTypeImageManifest, dockerManifest:
+		return d, nil
+	case v1.MediaTypeImageIndex, dockerManifestList:
+		raw, err := readBlob(src, d)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("%s: index %s: %w", where, d.Digest, err)
+		}
+		var index v1.Index
+		if err := decodeStrict(raw, &index, "image index "+d.Digest.String()); err != nil {
+			return v1.Descriptor{}, err
+		}
+		return pickDescriptor(src, index.Manifests, want, "image index "+d.Digest.String(), depth+1)
+	default:
+		return v1.Descriptor{}, fmt.Errorf("%s: entry %s has unknown media type %q (expected an image manifest or index)", where, d.Digest, d.MediaType)
+	}
+}
+
+func loadManifest(src *ociSource, d v1.Descriptor) (*Image, error) {
+	raw, err := readBlob(src, d)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	img := &Image{ManifestDigest: d.Digest, RawManifest: raw, src: src}
+	what := "manifest " + d.Digest.String()
+	if err := decodeStrict(raw, &img.Manifest, what); err != nil {
+		return nil, err
+	}
+	switch img.Manifest.Config.MediaType {
+	case v1.MediaTypeImageConfig, dockerConfig:
+	default:
+		return nil, fmt.Errorf("%s: config has media type %q, not an image config (%s)", what, img.Manifest.Config.MediaType, v1.MediaTypeImageConfig)
+	}
+	rawConfig, err := readBlob(src, img.Manifest.Config)
+	if err != nil {
+		return nil, fmt.Errorf("%s: config: %w", what, err)
+	}
+	if err := img.setConfig(rawConfig, img.Manifest.Layers); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return img, nil
+}

@@ -1,0 +1,59 @@
+package image
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Transport names the container an image is read from or written to.
+type Transport string
+
+const (
+	// OCILayout is a directory holding an OCI image layout (image-layout.md).
+	OCILayout Transport = "oci"
+	// OCIArchive is a tar archive of an OCI image layout.
+	OCIArchive Transport = "oci-archive"
+	// DockerArchive is the `docker save` format: manifest.json, configs and layer tars.
+	DockerArchive Transport = "docker-archive"
+)
+
+// Ref is a parsed image reference such as "oci:/images/busybox:latest".
+type Ref struct {
+	Transport Transport
+	Path      string
+	// Tag selects an image inside the container: the org.opencontainers.image.ref.name
+	// annotation for OCI layouts, a RepoTags entry ("name:tag") for docker archives.
+	// Empty means "the only image there is".
+	Tag string
+}
+
+func (r Ref) String() string {
+	if r.Tag == "" {
+		return string(r.Transport) + ":" + r.Path
+	}
+	return string(r.Transport) + ":" + r.Path + ":" + r.Tag
+}
+
+// ParseRef parses TRANSPORT:PATH[:TAG]. The path may not contain a colon, as
+// in skopeo's syntax; for docker-archive the tag is NAME:TAG, so everything
+// after the path is the tag.
+func ParseRef(s string) (Ref, error) {
+	transport, rest, ok := strings.Cut(s, ":")
+	if !ok {
+		return Ref{}, fmt.Errorf("image reference %q: expected oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG]", s)
+	}
+	r := Ref{Transport: Transport(transport)}
+	switch r.Transport {
+	case OCILayout, OCIArchive, DockerArchive:
+	default:
+		return Ref{}, fmt.Errorf("image reference %q: unknown transport %q (expected oci, oci-archive or docker-archive)", s, transport)
+	}
+	r.Path, r.Tag, _ = strings.Cut(rest, ":")
+	if r.Path == "" {
+		return Ref{}, fmt.Errorf("image reference %q: empty path", s)
+	}
+	if r.Transport == DockerArchive && r.Tag != "" && !strings.Contains(r.Tag, ":") {
+		return Ref{}, fmt.Errorf("image reference %q: docker-archive tag %q must be NAME:TAG", s, r.Tag)
+	}
+	return r, nil
+}

@@ -1,0 +1,277 @@
+package image
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultStore is where layers live unless --store says otherwise.
+const DefaultStore = "/var/lib/strata"
+
+// Store is the content-addressed layer store:
+//
+//	blobs/ALG/HEX     manifests and configs of the images bundles were made from
+//	layers/ALG/HEX/   unpacked layers by diff ID, read-only lower dirs for overlay
+//	tmp/              layers being unpacked or removed; never trusted
+//	locks/            flock files: one per layer, and store.lock (gc vs. users)
+//	bundles/KEY       symlinks to the bundles that use this store
+//
+// A layer directory appears only by rename from tmp/ once fully unpacked and
+// verified, so a crash never leaves one that looks complete.
+type Store struct{ root string }
+
+// OpenStore opens (creating if needed) the store at root.
+func OpenStore(root string) (*Store, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", root, err)
+	}
+	s := &Store{root: abs}
+	for _, d := range []string{"blobs/sha256", "layers/sha256", "tmp", "locks", "bundles"} {
+		if err := os.MkdirAll(filepath.Join(abs, d), 0o700); err != nil {
+			return nil, fmt.Errorf("store %s: %w", abs, err)
+		}
+	}
+	return s, nil
+}
+
+// Root is the store's absolute path.
+func (s *Store) Root() string { return s.root }
+
+// LayerDir is where the layer with diff ID d is (or would be) unpacked.
+func (s *Store) LayerDir(d digest.Digest) string {
+	return filepath.Join(s.root, "layers", d.Algorithm().String(), d.Encoded())
+}
+
+// HasLayer reports whether the layer is unpacked.
+func (s *Store) HasLayer(d digest.Digest) bool {
+	st, err := os.Lstat(s.LayerDir(d))
+	return err == nil && st.IsDir()
+}
+
+// EnsureLayer makes layer l present, unpacking the blob from open unless it
+// already is. Concurrent callers for one layer, in this process or others,
+// unpack it once: the first holds the layer's lock, the others wait and find
+// it done. It reports whether this call unpacked it.
+func (s *Store) EnsureLayer(l Layer, open func() (io.ReadCloser, error)) (bool, error) {
+	if err := l.DiffID.Validate(); err != nil {
+		return false, fmt.Errorf("layer diff_id %q: %w", l.DiffID, err)
+	}
+	if s.HasLayer(l.DiffID) {
+		return false, nil
+	}
+	unlock, err := s.lock("layer-"+l.DiffID.Encoded(), unix.LOCK_EX)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	if s.HasLayer(l.DiffID) {
+		return false, nil
+	}
+	// Only the lock holder writes tmp/HEX.*, so any found now were left by a
+	// process that died mid-unpack.
+	if err := s.removeTemps(l.DiffID.Encoded() + "."); err != nil {
+		return false, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), l.DiffID.Encoded()+".")
+	if err != nil {
+		return false, fmt.Errorf("store: %w", err)
+	}
+	if err := s.unpackInto(tmp, l, open); err != nil {
+		os.RemoveAll(tmp)
+		return false, err
+	}
+	if err := os.Rename(tmp, s.LayerDir(l.DiffID)); err != nil {
+		os.RemoveAll(tmp)
+		return false, fmt.Errorf("store: publishing layer %s: %w", l.DiffID, err)
+	}
+	return true, nil
+}
+
+func (s *Store) unpackInto(dir string, l Layer, open func() (io.ReadCloser, error)) error {
+	// The layer's root entry, if any, sets the final mode; lower dirs must be
+	// searchable by the container's users.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	rc, err := open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return UnpackLayer(dir, rc, l, ApplyOptions{Whiteouts: OverlayWhiteouts})
+}
+
+func (s *Store) removeTemps(prefix string) error {
+	entries, err := os.ReadDir(filepath.Join(s.root, "tmp"))
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			if err := os.RemoveAll(filepath.Join(s.root, "tmp", e.Name())); err != nil {
+				return fmt.Errorf("store: removing the stale %s: %w", e.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// ClearTemp removes everything in tmp/. Only call it holding LockExclusive.
+func (s *Store) ClearTemp() error { return s.removeTemps("") }
+
+// Layers lists the diff IDs of the unpacked layers.
+func (s *Store) Layers() ([]digest.Digest, error) { return s.list("layers") }
+
+// Blobs lists the digests of the stored metadata blobs.
+func (s *Store) Blobs() ([]digest.Digest, error) { return s.list("blobs") }
+
+// RemoveBlob deletes a stored metadata blob.
+func (s *Store) RemoveBlob(d digest.Digest) error {
+	if err := os.Remove(s.blobPath(d)); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) list(kind string) ([]digest.Digest, error) {
+	entries, err := os.ReadDir(filepath.Join(s.root, kind, "sha256"))
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	var out []digest.Digest
+	for _, e := range entries {
+		d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
+		if d.Validate() == nil {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// RemoveLayer deletes an unpacked layer. It is first renamed into tmp/ so
+// that an interrupted removal leaves no partial layer under layers/.
+func (s *Store) RemoveLayer(d digest.Digest) error {
+	tmp := filepath.Join(s.root, "tmp", "rm."+d.Encoded())
+	if err := os.Rename(s.LayerDir(d), tmp); err != nil {
+		return fmt.Errorf("store: removing layer %s: %w", d, err)
+	}
+	return os.RemoveAll(tmp)
+}
+
+// LockShared holds the store against gc while a bundle is being made or
+// removed; LockExclusive is gc's. Each returns the unlock function.
+func (s *Store) LockShared() (func(), error)    { return s.lock("store", unix.LOCK_SH) }
+func (s *Store) LockExclusive() (func(), error) { return s.lock("store", unix.LOCK_EX) }
+
+func (s *Store) lock(name string, how int) (func(), error) {
+	p := filepath.Join(s.root, "locks", name+".lock")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: lock %s: %w", p, err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: lock %s: %w", p, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// PutBlob stores a metadata blob (manifest or config) and returns its digest.
+func (s *Store) PutBlob(data []byte) (digest.Digest, error) {
+	d := digest.FromBytes(data)
+	p := s.blobPath(d)
+	if _, err := os.Stat(p); err == nil {
+		return d, nil
+	}
+	tmp, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "blob.")
+	if err != nil {
+		return "", fmt.Errorf("store: %w", err)
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), p)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("store: writing blob %s: %w", d, err)
+	}
+	return d, nil
+}
+
+// ReadBlob reads a stored blob, verifying its digest.
+func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("store: blob digest %q: %w", d, err)
+	}
+	data, err := os.ReadFile(s.blobPath(d))
+	if err != nil {
+		return nil, fmt.Errorf("store: blob %s: %w", d, err)
+	}
+	if err := VerifyBytes(data, v1.Descriptor{Digest: d, Size: int64(len(data))}); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return data, nil
+}
+
+func (s *Store) blobPath(d digest.Digest) string {
+	return filepath.Join(s.root, "blobs", d.Algorithm().String(), d.Encoded())
+}
+
+// AddBundle records that the bundle at dir (absolute) uses this store.
+func (s *Store) AddBundle(dir string) error {
+	link := s.bundleLink(dir)
+	os.Remove(link)
+	if err := os.Symlink(dir, link); err != nil {
+		return fmt.Errorf("store: recording bundle %s: %w", dir, err)
+	}
+	return nil
+}
+
+// RemoveBundle forgets the bundle at dir.
+func (s *Store) RemoveBundle(dir string) error {
+	if err := os.Remove(s.bundleLink(dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("store: forgetting bundle %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Bundles lists the bundle directories recorded in the store.
+func (s *Store) Bundles() ([]string, error) {
+	dir := filepath.Join(s.root, "bundles")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if target, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil {
+			out = append(out, target)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) bundleLink(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(s.root, "bundles", hex.EncodeToString(sum[:16]))
+}
