@@ -61,11 +61,23 @@ func childMain(name string) int {
 // stdout, stderr and exit error; attr may add clone flags and id maps.
 func runChild(t *testing.T, name string, c *Config, attr *syscall.SysProcAttr) (string, string, error) {
 	t.Helper()
-	js, err := json.Marshal(c)
-	if err != nil {
+	stdout, stderr, err := startChild(name, c, attr)
+	if errors.Is(err, errChildSetup) {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0])
+	return stdout, stderr, err
+}
+
+var errChildSetup = errors.New("cannot start the child")
+
+// startChild is runChild for callers without a testing.T (a child that
+// starts a nested one).
+func startChild(name string, c *Config, attr *syscall.SysProcAttr) (string, string, error) {
+	js, err := json.Marshal(c)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %v", errChildSetup, err)
+	}
+	cmd := exec.Command("/proc/self/exe")
 	cmd.Env = append(os.Environ(), childEnv+"="+name, configEnv+"="+string(js))
 	if attr == nil {
 		attr = &syscall.SysProcAttr{}

@@ -184,8 +184,8 @@ func TestExampleSpecWithoutCgroupNamespace(t *testing.T) {
 }
 
 // TestNoMountLeak runs the default spec with the rootfs below a shared
-// mount on the host: were "/" not made rslave first, every container
-// mount would propagate to the host.
+// mount on the host; the host's mounts below the bundle must be the same
+// afterwards.
 func TestNoMountLeak(t *testing.T) {
 	t.Parallel()
 	requireRoot(t)
@@ -209,6 +209,49 @@ func TestNoMountLeak(t *testing.T) {
 	mustRunChild(t, "example", c)
 	if after := hostMountsUnder(t, dir); len(after) != 1 {
 		t.Fatalf("container mounts leaked to the host: %v", after)
+	}
+}
+
+func init() {
+	// sharedHost plays a host whose every mount is shared (systemd's
+	// default; this VM's "/" is private, so the real host cannot show a
+	// leak): it runs the container init in a nested mount namespace and
+	// checks its own mount table is unchanged afterwards, so neither the
+	// spec's mounts nor the detach of the old root propagated back.
+	children["shared-host"] = func(c *Config) error {
+		if err := unix.Mount("", "/", "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
+			return err
+		}
+		before, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			return err
+		}
+		if _, stderr, err := startChild("example", c, nil); err != nil {
+			return fmt.Errorf("container: %v: %s", err, stderr)
+		}
+		after, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(before, after) {
+			return fmt.Errorf("mounts changed on the host:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+		return nil
+	}
+}
+
+func TestNoMountLeakToSharedHost(t *testing.T) {
+	t.Parallel()
+	for _, prop := range []string{"", "rslave", "rprivate", "private", "slave"} {
+		for _, noPivot := range []bool{false, true} {
+			t.Run(fmt.Sprintf("rootfsPropagation=%s,noPivot=%v", prop, noPivot), func(t *testing.T) {
+				t.Parallel()
+				c := newBundle(t)
+				c.Spec.Linux.RootfsPropagation = prop
+				c.NoPivot = noPivot
+				mustRunChild(t, "shared-host", c)
+			})
+		}
 	}
 }
 
