@@ -140,4 +140,3 @@ func TestIDMapOnNonBindRefused(t *testing.T) {
 	c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"}})
 	mustFailChild(t, "setup", c, `mounts[7]: destination "/x": idmapped mounts are only supported for bind mounts, not type "tmpfs"`)
 }
-
