@@ -67,7 +67,7 @@ func badCases(t *testing.T) []badCase {
 			mutate: func(s *specs.Spec) { s.Process.Args = []string{"/no/such/binary"} }},
 		{name: "empty process.args", want: "process.args",
 			mutate: func(s *specs.Spec) { s.Process.Args = nil }},
-		{name: "relative mount destination", want: "mounts[6]: destination",
+		{name: "relative mount destination", want: "mounts[6]",
 			strataOnly: "runc 1.1.5 accepts a relative destination (with a warning)",
 			mutate: func(s *specs.Spec) {
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: "relative/dir", Type: "tmpfs", Source: "tmpfs"})
@@ -115,7 +115,7 @@ func badCases(t *testing.T) []badCase {
 			mutate: with(withoutNamespace(specs.NetworkNamespace), func(s *specs.Spec) {
 				s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": strings.TrimSpace(string(hostIPForward))}
 			})},
-		{name: "rlimit soft above hard", want: "RLIMIT_NOFILE",
+		{name: "rlimit soft above hard", want: "process.rlimits[0]",
 			mutate: func(s *specs.Spec) {
 				s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1000, Hard: 500}}
 			}},

@@ -9,14 +9,33 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// cgroupDirs lists the container's cgroup directory in every mounted hierarchy
-// (each cgroup v1 controller and the unified v2 tree) that has one.
+// hierarchies lists the mounted cgroup hierarchies: /sys/fs/cgroup itself on a
+// cgroup v2 host, else its subdirectories that are cgroup mounts (each v1
+// controller, and the v2 tree at unified/ on a hybrid host).
+func hierarchies() []string {
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return []string{"/sys/fs/cgroup"}
+	}
+	subdirs, _ := filepath.Glob("/sys/fs/cgroup/*")
+	var hs []string
+	for _, d := range subdirs {
+		if unix.Statfs(d, &st) == nil && (st.Type == unix.CGROUP_SUPER_MAGIC || st.Type == unix.CGROUP2_SUPER_MAGIC) {
+			hs = append(hs, d)
+		}
+	}
+	return hs
+}
+
+// cgroupDirs lists the container's cgroup directory in every hierarchy that
+// has one.
 func cgroupDirs(id string) []string {
-	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
 	var dirs []string
-	for _, h := range hierarchies {
+	for _, h := range hierarchies() {
 		d := filepath.Join(h, CgroupParent, id)
 		if _, err := os.Stat(d); err == nil {
 			dirs = append(dirs, d)
@@ -73,8 +92,7 @@ func cgroupPids(dir string) []int {
 // removeCgroupParents removes CgroupParent where it is empty; another test
 // binary running at the same time may still use it, so failure is not an error.
 func removeCgroupParents() {
-	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
-	for _, h := range hierarchies {
+	for _, h := range hierarchies() {
 		syscall.Rmdir(filepath.Join(h, CgroupParent))
 	}
 }
