@@ -117,6 +117,17 @@ func (a *applier) closeDirs() {
 	}
 }
 
+// forget drops cached directories at or below name, which is being removed:
+// their fds would point at deleted directories. Its parent stays valid.
+func (a *applier) forget(name string) {
+	for k, fd := range a.dirs {
+		if k == name || strings.HasPrefix(k, name+"/") {
+			unix.Close(fd)
+			delete(a.dirs, k)
+		}
+	}
+}
+
 // entryName validates a tar entry name and returns it cleaned and relative
 // ("" for the layer root).
 func entryName(n string) (string, error) {
@@ -168,7 +179,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	isDir, err := a.clear(pfd, base, hdr.Typeflag == tar.TypeDir)
+	isDir, err := a.clear(pfd, name, base, hdr.Typeflag == tar.TypeDir)
 	if err != nil {
 		return err
 	}
@@ -255,7 +266,7 @@ func openBeneath(root int, dir string) (int, error) {
 
 // clear makes room for a new entry: an existing directory stays when the
 // entry is a directory too (its metadata is updated); anything else goes.
-func (a *applier) clear(pfd int, base string, wantDir bool) (bool, error) {
+func (a *applier) clear(pfd int, name, base string, wantDir bool) (bool, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -268,7 +279,7 @@ func (a *applier) clear(pfd int, base string, wantDir bool) (bool, error) {
 		return true, nil
 	}
 	if isDir {
-		a.closeDirs()
+		a.forget(name)
 	}
 	if err := removeAllAt(pfd, base); err != nil {
 		return false, fmt.Errorf("replacing the existing entry: %w", err)

@@ -45,7 +45,7 @@ func (a *applier) whiteout(dir, base string) error {
 		}
 		return nil
 	}
-	a.closeDirs()
+	a.forget(name)
 	if err := removeAllAt(pfd, target); err != nil {
 		return fmt.Errorf("deleting whited-out %q: %w", name, err)
 	}
@@ -59,11 +59,12 @@ func (a *applier) removeLowerChildren(pfd int, dir string) error {
 	if err != nil {
 		return fmt.Errorf("opaque directory %q: %w", dir, err)
 	}
-	a.closeDirs()
 	for _, n := range names {
-		if a.created[path.Join(dir, n)] {
+		child := path.Join(dir, n)
+		if a.created[child] {
 			continue
 		}
+		a.forget(child)
 		if err := removeAllAt(pfd, n); err != nil {
 			return fmt.Errorf("opaque directory %q: removing %q: %w", dir, n, err)
 		}
