@@ -50,6 +50,11 @@ func createContainer(ctx *cli.Context, id string) (*libcontainer.Container, *lib
 	if err != nil {
 		return nil, nil, fmt.Errorf("--bundle: %w", err)
 	}
+	// As runc: the runtime works from the bundle, so relative paths in
+	// config.json resolve against it and hooks start there.
+	if err := os.Chdir(bundle); err != nil {
+		return nil, nil, fmt.Errorf("--bundle %s: %w", bundle, err)
+	}
 	spec, err := specconv.Load(bundle)
 	if err != nil {
 		return nil, nil, err

@@ -202,12 +202,10 @@ func (c *Container) bootstrap(p *InitProcess, o *CreateOpts, fifoFD int) error {
 	if err != nil {
 		return p.failed(fmt.Errorf("container init pid %d: %w", p.Pid, err))
 	}
+	// Saved only once the init is ready (one fsync per create): should
+	// this create be killed before, the init dies with it (its parent
+	// death signal) and the state directory reads as stopped.
 	c.State.InitPid, c.State.InitStart = p.Pid, start
-	// Saved now so that `delete --force` finds the init if this create
-	// is killed before it finishes.
-	if err := c.save(); err != nil {
-		return err
-	}
 	cfg := initConfig{
 		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,

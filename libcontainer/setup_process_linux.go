@@ -41,7 +41,7 @@ func prepareProcess(p *specs.Process, proc *procfs, preserveFDs int) (*preparedP
 		return nil, err
 	}
 	// HOME from the container's /etc/passwd, read while still root.
-	pp := &preparedProcess{args: p.Args, env: identity.WithHome(p.Env, "/", p.User.UID), warnings: caps.Warnings()}
+	pp := &preparedProcess{args: p.Args, env: identity.WithHome(p.Env, "/", p.User.UID)}
 	if err := rlimit.Apply(p.Rlimits); err != nil {
 		return nil, err
 	}
@@ -54,6 +54,8 @@ func prepareProcess(p *specs.Process, proc *procfs, preserveFDs int) (*preparedP
 	if err := caps.ApplyCaps(); err != nil {
 		return nil, err
 	}
+	// Read after ApplyCaps, which adds the ambient capabilities it could not raise.
+	pp.warnings = caps.Warnings()
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return nil, fmt.Errorf("process.noNewPrivileges: %w", err)
