@@ -36,7 +36,7 @@ func (p *preparer) mountSpec(i int, m specs.Mount) error {
 	case opts.Flags&unix.MS_REMOUNT != 0:
 		return p.remount(m, opts)
 	case isBind:
-		return p.mountBind(m, opts, bindSource(p.c.Bundle, m.Source))
+		return p.mountBind(i, m, opts, bindSource(p.c.Bundle, m.Source))
 	case m.Type == "cgroup":
 		return p.mountCgroupV1(m, opts)
 	}
@@ -52,7 +52,7 @@ func (p *preparer) mountSpec(i int, m specs.Mount) error {
 	err = p.mountFilesystem(m, opts)
 	if host, ok := userNSFallback[m.Type]; ok && p.c.InUserNS && errors.Is(err, unix.EPERM) {
 		opts.Flags |= unix.MS_BIND | unix.MS_REC
-		return p.mountBind(m, opts, host)
+		return p.mountBind(i, m, opts, host)
 	}
 	return err
 }
@@ -123,40 +123,28 @@ func (p *preparer) remount(m specs.Mount, opts MountOptions) error {
 	return setMountAttrs(top, opts)
 }
 
-// mountBind bind-mounts source on the destination with the new mount API:
-// the copy of the source tree is detached while its flags are set, so it
-// appears in the container already read-only (no window where a classic
-// bind is writable before its remount), and a user namespace does not
-// have to repeat the flags the kernel locked on the source.
-func (p *preparer) mountBind(m specs.Mount, opts MountOptions, source string) error {
-	st, err := os.Stat(source)
-	if err != nil {
-		return fmt.Errorf("bind source: %w", err)
-	}
-	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
-	if opts.Flags&unix.MS_REC != 0 {
-		flags |= unix.AT_RECURSIVE
-	}
-	fd, err := unix.OpenTree(unix.AT_FDCWD, source, flags)
-	if err != nil {
-		return fmt.Errorf("bind source %q: open_tree: %w", source, err)
-	}
-	tree := os.NewFile(uintptr(fd), source)
-	defer tree.Close()
-
-	if opts.IDMap {
-		if err := idmapTree(tree, m, opts.RecursiveIDMap); err != nil {
+// mountBind bind-mounts source on the destination. The tree is built
+// detached (bindTree) unless the parent already made it, then attached.
+func (p *preparer) mountBind(i int, m specs.Mount, opts MountOptions, source string) error {
+	tree := p.c.MountFiles[i]
+	if tree == nil {
+		if opts.IDMap && p.c.InUserNS {
+			// The init is not privileged over the host's filesystems,
+			// which an idmapped mount requires.
+			return errors.New("idmapped mount inside a user namespace: the parent must make it with rootfs.BindTree and pass it in Config.MountFiles")
+		}
+		var err error
+		if tree, err = bindTree(source, opts, m, nil); err != nil {
 			return err
 		}
 	}
-	if attr := opts.perMountAttrs(); attr != (unix.MountAttr{}) {
-		if err := unix.MountSetattr(int(tree.Fd()), "", unix.AT_EMPTY_PATH, &attr); err != nil {
-			return fmt.Errorf("set mount flags: %w", err)
-		}
+	defer tree.Close()
+	st, err := fstat(tree)
+	if err != nil {
+		return err
 	}
-
 	var target *os.File
-	if st.IsDir() {
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		target, err = p.root.mkdirTarget(m.Destination)
 	} else {
 		target, err = p.root.fileTarget(m.Destination)
@@ -169,7 +157,57 @@ func (p *preparer) mountBind(m specs.Mount, opts MountOptions, source string) er
 		return err
 	}
 	// After move_mount the tree fd is the attached mount itself.
-	return setMountAttrs(tree, opts)
+	return setPropagation(tree, opts)
+}
+
+// BindTree makes the detached mount tree for the bind mount m, with all
+// its flags and its idmapping applied, ready for Prepare to attach. The
+// parent calls it for idmapped mounts of a container with a user
+// namespace and passes the result in Config.MountFiles; containerUserNS
+// (the container's /proc/PID/ns/user, or nil) supplies the mapping of an
+// "idmap" mount without uidMappings/gidMappings of its own.
+func BindTree(bundle string, m specs.Mount, containerUserNS *os.File) (*os.File, error) {
+	opts, err := ParseOptions(m.Options)
+	if err != nil {
+		return nil, err
+	}
+	return bindTree(bindSource(bundle, m.Source), opts, m, containerUserNS)
+}
+
+// bindTree copies the source tree with open_tree and sets its flags while
+// it is detached: it appears in the container already read-only (no
+// window where a classic bind is writable before its remount), and a
+// user namespace does not have to repeat the flags the kernel locked on
+// the source, as a classic MS_REMOUNT must.
+func bindTree(source string, opts MountOptions, m specs.Mount, containerUserNS *os.File) (*os.File, error) {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if opts.Flags&unix.MS_REC != 0 {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, source, flags)
+	if err != nil {
+		return nil, fmt.Errorf("bind source %q: %w", source, err)
+	}
+	tree := os.NewFile(uintptr(fd), source)
+	if err := setBindAttrs(tree, opts, m, containerUserNS); err != nil {
+		tree.Close()
+		return nil, err
+	}
+	return tree, nil
+}
+
+func setBindAttrs(tree *os.File, opts MountOptions, m specs.Mount, containerUserNS *os.File) error {
+	if opts.IDMap {
+		if err := idmapTree(tree, m, opts.RecursiveIDMap, containerUserNS); err != nil {
+			return err
+		}
+	}
+	if attr := opts.perMountAttrs(); attr != (unix.MountAttr{}) {
+		if err := unix.MountSetattr(int(tree.Fd()), "", unix.AT_EMPTY_PATH, &attr); err != nil {
+			return fmt.Errorf("set mount flags: %w", err)
+		}
+	}
+	return setRecAttr(tree, opts)
 }
 
 // attach moves a detached mount (from open_tree or fsmount) onto target.
@@ -185,12 +223,25 @@ func attach(tree, target *os.File) error {
 // setMountAttrs applies the r* attributes and then the propagation
 // options to the mount whose root is mnt.
 func setMountAttrs(mnt *os.File, opts MountOptions) error {
-	if opts.RecAttr != (unix.MountAttr{}) {
-		attr := opts.RecAttr
-		if err := unix.MountSetattr(int(mnt.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
-			return fmt.Errorf("set recursive mount attributes: %w", err)
-		}
+	if err := setRecAttr(mnt, opts); err != nil {
+		return err
 	}
+	return setPropagation(mnt, opts)
+}
+
+func setRecAttr(mnt *os.File, opts MountOptions) error {
+	if opts.RecAttr == (unix.MountAttr{}) {
+		return nil
+	}
+	attr := opts.RecAttr
+	if err := unix.MountSetattr(int(mnt.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return fmt.Errorf("set recursive mount attributes: %w", err)
+	}
+	return nil
+}
+
+// setPropagation needs the mount attached: a detached tree has no peers.
+func setPropagation(mnt *os.File, opts MountOptions) error {
 	for _, prop := range opts.Propagation {
 		if err := unix.Mount("", fdPath(mnt), "", prop, ""); err != nil {
 			return fmt.Errorf("set propagation: %w", err)

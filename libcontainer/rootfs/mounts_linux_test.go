@@ -124,7 +124,7 @@ func TestBindSourceMissing(t *testing.T) {
 	t.Parallel()
 	c := newBundle(t)
 	c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "nope", Options: []string{"rbind"}})
-	mustFailChild(t, "setup", c, fmt.Sprintf(`mounts[7]: destination "/x": bind source: stat %s/nope: no such file or directory`, c.Bundle))
+	mustFailChild(t, "setup", c, fmt.Sprintf(`mounts[7]: destination "/x": bind source "%s/nope": no such file or directory`, c.Bundle))
 }
 
 func TestUnknownRecursiveOption(t *testing.T) {

@@ -11,6 +11,7 @@ package rootfs
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -33,6 +34,10 @@ type Config struct {
 	// device nodes cannot be mknod'ed there and are bound from the host,
 	// and sysfs/mqueue fall back to binds from the host when refused.
 	InUserNS bool
+	// MountFiles holds, by index in Spec.Mounts, detached bind-mount trees
+	// the parent made with BindTree (needed for idmapped mounts when the
+	// init is in a user namespace). Prepare attaches and closes them.
+	MountFiles map[int]*os.File `json:"-"`
 }
 
 // preparer carries the state of one Prepare call.
@@ -45,6 +50,11 @@ type preparer struct {
 // createContainer hooks: it isolates propagation, makes the rootfs a
 // mount point, performs spec.Mounts in order and populates /dev.
 func Prepare(c *Config) error {
+	defer func() {
+		for _, f := range c.MountFiles {
+			f.Close()
+		}
+	}()
 	if !filepath.IsAbs(c.Rootfs) {
 		return fmt.Errorf("rootfs %q: expected an absolute path", c.Rootfs)
 	}
