@@ -132,10 +132,10 @@ func TestUserResolution(t *testing.T) {
 	requireRoot(t)
 	store := t.TempDir()
 	for user, want := range map[string]specs.User{
-		"":           {},
+		"":            {},
 		"alice:wheel": {UID: 1000, GID: 10},
-		"1000":       {UID: 1000, GID: 1000},
-		"4242:4343":  {UID: 4242, GID: 4343},
+		"1000":        {UID: 1000, GID: 1000},
+		"4242:4343":   {UID: 4242, GID: 4343},
 	} {
 		layout := fixtureLayout(t, v1.ImageConfig{User: user})
 		b := create(t, CreateOptions{Image: ociRef(layout, "v1"), Store: store})
