@@ -60,4 +60,4 @@ demo: strata
 	./strata --root "$$tmp/state" run --bundle "$$tmp/bundle" "$$id"
 
 clean:
-	rm -rf strata tests/rootfs/busybox tests/rootfs/.busybox.lock
+	rm -rf strata tests/rootfs/busybox

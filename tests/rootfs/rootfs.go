@@ -84,9 +84,10 @@ func Build(dir string) error {
 	return os.Chown(filepath.Join(dir, "home/user"), UserUID, UserUID)
 }
 
-// Cached returns the path of the shared rootfs under tests/rootfs/busybox,
-// building it on first use. Concurrent test binaries serialise on a lock file
-// and the tree appears by rename, so nobody sees a half-built rootfs.
+// Cached returns the path of the shared rootfs under tests/rootfs/busybox
+// (gitignored), building it on first use. Concurrent test binaries serialise
+// on a lock of this source directory, and a marker written last tells a
+// complete tree from one whose build was interrupted.
 // Callers must not modify it: copy it (see testutil) for a bundle.
 func Cached() (string, error) {
 	_, self, _, ok := runtime.Caller(0)
@@ -95,7 +96,8 @@ func Cached() (string, error) {
 	}
 	here := filepath.Dir(self)
 	dir := filepath.Join(here, "busybox")
-	lock, err := os.OpenFile(filepath.Join(here, ".busybox.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	marker := filepath.Join(dir, ".complete")
+	lock, err := os.Open(here)
 	if err != nil {
 		return "", err
 	}
@@ -103,21 +105,16 @@ func Cached() (string, error) {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(filepath.Join(dir, "bin/busybox")); err == nil {
+	if _, err := os.Stat(marker); err == nil {
 		return dir, nil
-	}
-	tmp := dir + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
-		return "", err
-	}
-	if err := Build(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return "", err
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return "", err
 	}
-	return dir, os.Rename(tmp, dir)
+	if err := Build(dir); err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(marker, nil, 0o644)
 }
 
 func findBusybox() (string, error) {
