@@ -32,6 +32,9 @@ func (p *preparer) mountSpec(i int, m specs.Mount) error {
 	if opts.IDMap && !isBind {
 		return fmt.Errorf("idmapped mounts are only supported for bind mounts, not type %q", m.Type)
 	}
+	if opts.TmpCopyUp && m.Type != "tmpfs" {
+		return fmt.Errorf("option tmpcopyup is only for type tmpfs, not %q", m.Type)
+	}
 	switch {
 	case opts.Flags&unix.MS_REMOUNT != 0:
 		return p.remount(m, opts)
@@ -97,7 +100,7 @@ func (p *preparer) mountFilesystem(m specs.Mount, opts MountOptions) error {
 	if err := unix.Mount(m.Source, fdPath(target), m.Type, opts.Flags, opts.Data); err != nil {
 		return fmt.Errorf("mount %s: %w", m.Type, err)
 	}
-	if opts.RecAttr == (unix.MountAttr{}) && len(opts.Propagation) == 0 {
+	if opts.RecAttr == (unix.MountAttr{}) && len(opts.Propagation) == 0 && !opts.TmpCopyUp {
 		return nil
 	}
 	// target is the directory underneath the new mount; reopen the
@@ -107,6 +110,11 @@ func (p *preparer) mountFilesystem(m specs.Mount, opts MountOptions) error {
 		return err
 	}
 	defer top.Close()
+	if opts.TmpCopyUp {
+		if err := copyUp(target, top); err != nil {
+			return fmt.Errorf("tmpcopyup: %w", err)
+		}
+	}
 	return setMountAttrs(top, opts)
 }
 

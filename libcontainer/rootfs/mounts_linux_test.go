@@ -40,6 +40,14 @@ func init() {
 			checkStatfsFlags("/flags", unix.ST_NOSUID|unix.ST_NOEXEC|unix.ST_NODEV, unix.ST_RDONLY),
 			checkStatfsFlags("/rnoatime/sub", unix.ST_NOATIME, 0),
 			checkFSType("/ro/sub", unix.TMPFS_MAGIC),
+			expectErrno("write to remounted ro bind", os.WriteFile("/data2/new", nil, 0o644), unix.EROFS),
+			checkFSType("/etc/copyme", unix.TMPFS_MAGIC),
+			checkContains("/etc/copyme/a", "A"),
+			checkMode("/etc/copyme/a", 0o640),
+			checkMode("/etc/copyme", os.ModeDir|0o750),
+			checkContains("/etc/copyme/sub/b", "B"),
+			checkSymlink("/etc/copyme/link", "a"),
+			os.WriteFile("/etc/copyme/a", []byte("changed"), 0o640),
 		)
 	}
 }
@@ -103,7 +111,26 @@ func TestBindAndTmpfsMounts(t *testing.T) {
 		specs.Mount{Destination: "/ro", Type: "bind", Source: "tree", Options: []string{"rbind", "ro"}},
 		specs.Mount{Destination: "/flags", Type: "bind", Source: "data", Options: []string{"bind", "nosuid", "noexec", "nodev", "rprivate"}},
 		specs.Mount{Destination: "/rnoatime", Type: "bind", Source: "tree", Options: []string{"rbind", "rnoatime"}},
+		specs.Mount{Destination: "/data2", Type: "bind", Source: "data", Options: []string{"bind"}},
+		specs.Mount{Destination: "/data2", Options: []string{"remount", "bind", "ro"}},
+		specs.Mount{Destination: "/etc/copyme", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup", "size=1m"}},
 	)
+	copyme := filepath.Join(c.Rootfs, "etc", "copyme")
+	if err := os.MkdirAll(filepath.Join(copyme, "sub"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(copyme, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(copyme, "a"), []byte("A"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(copyme, "sub", "b"), []byte("B"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a", filepath.Join(copyme, "link")); err != nil {
+		t.Fatal(err)
+	}
 	mustRunChild(t, "binds", c)
 
 	entries, err := os.ReadDir(outside)
@@ -114,6 +141,9 @@ func TestBindAndTmpfsMounts(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(c.Rootfs, outside, p)); err != nil {
 			t.Errorf("mount target was not created inside the rootfs: %v", err)
 		}
+	}
+	if data, err := os.ReadFile(filepath.Join(copyme, "a")); err != nil || string(data) != "A" {
+		t.Errorf("tmpcopyup source on the host: %q, %v; want it unchanged by writes to the tmpfs", data, err)
 	}
 	if fi, err := os.Lstat(filepath.Join(c.Rootfs, "etc", "hostsfile")); err != nil || !fi.Mode().IsRegular() {
 		t.Errorf("file bind target: %v, %v; want an empty regular file created in the rootfs", fi, err)
@@ -139,4 +169,35 @@ func TestIDMapOnNonBindRefused(t *testing.T) {
 	c := newBundle(t)
 	c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"}})
 	mustFailChild(t, "setup", c, `mounts[7]: destination "/x": idmapped mounts are only supported for bind mounts, not type "tmpfs"`)
+}
+
+func TestTmpCopyUpOnlyForTmpfs(t *testing.T) {
+	t.Parallel()
+	c := newBundle(t)
+	c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind", "tmpcopyup"}})
+	mustFailChild(t, "setup", c, `mounts[7]: destination "/x": option tmpcopyup is only for type tmpfs, not "bind"`)
+}
+
+func init() {
+	children["cgroup2"] = func(c *Config) error {
+		if err := setupAll(c); err != nil {
+			return err
+		}
+		return all(
+			checkFSType("/sys/fs/cgroup", unix.CGROUP2_SUPER_MAGIC),
+			checkContains("/sys/fs/cgroup/cgroup.procs", "1\n"),
+			expectErrno("mkdir in ro cgroup2", os.Mkdir("/sys/fs/cgroup/x", 0o755), unix.EROFS),
+		)
+	}
+}
+
+func TestCgroup2Mount(t *testing.T) {
+	t.Parallel()
+	c := newBundle(t)
+	for i, m := range c.Spec.Mounts {
+		if m.Type == "cgroup" {
+			c.Spec.Mounts[i].Type = "cgroup2"
+		}
+	}
+	mustRunChild(t, "cgroup2", c)
 }

@@ -26,6 +26,9 @@ type MountOptions struct {
 	// IDMap is set by "idmap" or "ridmap"; RecursiveIDMap by "ridmap".
 	IDMap          bool
 	RecursiveIDMap bool
+	// TmpCopyUp ("tmpcopyup", a runc extension podman uses) fills a tmpfs
+	// with what the destination directory held before it was mounted over.
+	TmpCopyUp bool
 	// Data is every option not known here, comma-joined, for the
 	// filesystem (tmpfs size=, mode=, devpts newinstance...).
 	Data string
@@ -149,6 +152,9 @@ func ParseOptions(options []string) (MountOptions, error) {
 			continue
 		case "ridmap":
 			o.IDMap, o.RecursiveIDMap = true, true
+			continue
+		case "tmpcopyup":
+			o.TmpCopyUp = true
 			continue
 		}
 		if base, ok := strings.CutPrefix(opt, "r"); ok {

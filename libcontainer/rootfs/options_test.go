@@ -34,6 +34,7 @@ func TestParseOptions(t *testing.T) {
 			MountOptions{RecAttr: unix.MountAttr{Attr_clr: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_RELATIME}}},
 		{"idmap", []string{"bind", "idmap"}, MountOptions{Flags: unix.MS_BIND, IDMap: true}},
 		{"ridmap", []string{"rbind", "ridmap"}, MountOptions{Flags: unix.MS_BIND | unix.MS_REC, IDMap: true, RecursiveIDMap: true}},
+		{"tmpcopyup", []string{"tmpcopyup", "mode=755"}, MountOptions{TmpCopyUp: true, Data: "mode=755"}},
 		{"data kept in order", []string{"nosuid", "size=65536k", "mode=755", "newinstance", "rsize=8192"},
 			MountOptions{Flags: unix.MS_NOSUID, Data: "size=65536k,mode=755,newinstance,rsize=8192"}},
 	}
