@@ -33,13 +33,19 @@ func pidGone(t *testing.T, pid int) {
 
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
-	c := tu.NewContainer(t, sleeper)
+	c := tu.NewContainer(t, with(sleeper, func(s *specs.Spec) {
+		s.Annotations = map[string]string{"org.example.test": "lifecycle"}
+	}))
 	guard := c.Guard()
 
 	tu.Must(t, c.Create())
 	s := c.State()
-	if s.Status != "created" || s.ID != c.ID || s.Pid <= 0 || s.Bundle != c.Bundle || s.OCIVersion == "" {
+	if s.Status != "created" || s.ID != c.ID || s.Pid <= 0 || s.Bundle != c.Bundle || s.OCIVersion == "" ||
+		s.Annotations["org.example.test"] != "lifecycle" || s.Rootfs != c.Rootfs() {
 		t.Fatalf("after create: %+v", s)
+	}
+	if created, err := time.Parse(time.RFC3339Nano, s.Created); err != nil || time.Since(created) > time.Minute {
+		t.Errorf("state.created %q: not a recent RFC 3339 time (%v)", s.Created, err)
 	}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", s.Pid)); err != nil {
 		t.Fatalf("init process of created container: %v", err)
