@@ -19,15 +19,16 @@ all: strata
 strata:
 	CGO_ENABLED=1 $(GO) build -ldflags "$(LDFLAGS)" -o strata .
 
-# Unit tests first, then the end-to-end tests of the binary just built (as
-# root; they build the busybox rootfs themselves under tests/rootfs/busybox).
+# Unit tests first, then the end-to-end suites under tests/ against the binary
+# just built (as root; they build the busybox rootfs themselves, cached under
+# tests/rootfs/busybox).
 test: unit integration
 
-unit: strata
-	STRATA_BINARY=$(CURDIR)/strata $(GO) test -count=1 $$($(GO) list ./... | grep -v /tests/integration)
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests/)
 
 integration: strata
-	STRATA_BINARY=$(CURDIR)/strata $(GO) test -count=1 -timeout 30m ./tests/integration/
+	STRATA_BINARY=$(CURDIR)/strata $(GO) test -count=1 -timeout 30m ./tests/...
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go'))
