@@ -156,15 +156,47 @@ func hostHierarchies(withHostDir bool) ([]hierarchy, error) {
 		}
 		h := hierarchy{name: filepath.Base(m.Mountpoint), fstype: m.FSType, data: strings.Join(data, ",")}
 		if withHostDir {
-			rel, err := filepath.Rel(m.Root, own)
-			if err != nil || strings.HasPrefix(rel, "..") {
-				return nil, fmt.Errorf("cgroup %s of this process is outside the hierarchy mounted at %s (root %s)", own, m.Mountpoint, m.Root)
+			if h.hostDir, err = hostDirOf(m, own); err != nil {
+				return nil, err
 			}
-			h.hostDir = filepath.Join(m.Mountpoint, rel)
 		}
 		out = append(out, h)
 	}
 	return out, nil
+}
+
+// hostDirOf is the host path of cgroup own in the hierarchy mounted by m.
+func hostDirOf(m *mountinfo.Info, own string) (string, error) {
+	rel, err := filepath.Rel(m.Root, own)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return "", fmt.Errorf("cgroup %s of this process is outside the hierarchy mounted at %s (root %s)", own, m.Mountpoint, m.Root)
+	}
+	return filepath.Join(m.Mountpoint, rel), nil
+}
+
+// ownCgroup2Dir is the host path of this process's cgroup v2, for a user
+// namespace that may not mount cgroup2 itself (no cgroup namespace):
+// binding it shows the container its own cgroup and nothing above.
+func ownCgroup2Dir() (string, error) {
+	paths, err := ownCgroups()
+	if err != nil {
+		return "", err
+	}
+	own, ok := paths[""]
+	if !ok {
+		return "", errors.New("/proc/self/cgroup has no cgroup v2 entry")
+	}
+	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup2"))
+	if err != nil {
+		return "", fmt.Errorf("read mountinfo: %w", err)
+	}
+	for _, m := range mounts {
+		// Pure v2 hosts mount it on /sys/fs/cgroup, hybrid ones below.
+		if m.Mountpoint == hostCgroupRoot || filepath.Dir(m.Mountpoint) == hostCgroupRoot {
+			return hostDirOf(m, own)
+		}
+	}
+	return "", errors.New("no cgroup2 filesystem mounted at or below " + hostCgroupRoot)
 }
 
 // ownCgroups reads /proc/self/cgroup: controller list (v1Key form) -> path.

@@ -13,6 +13,8 @@ import (
 // userNSFallback names, per filesystem type, the host path bind-mounted
 // instead when a user namespace may not mount a fresh instance: sysfs
 // needs the network namespace's owner, mqueue the IPC namespace's.
+// cgroup2 (which needs the cgroup namespace's) binds the container's own
+// cgroup: see ownCgroup2Dir.
 var userNSFallback = map[string]string{
 	"sysfs":  "/sys",
 	"mqueue": "/dev/mqueue",
@@ -53,11 +55,22 @@ func (p *preparer) mountSpec(i int, m specs.Mount) error {
 		}
 	}
 	err = p.mountFilesystem(m, opts)
-	if host, ok := userNSFallback[m.Type]; ok && p.c.InUserNS && errors.Is(err, unix.EPERM) {
-		opts.Flags |= unix.MS_BIND | unix.MS_REC
-		return p.mountBind(i, m, opts, host)
+	if !p.c.InUserNS || !errors.Is(err, unix.EPERM) {
+		return err
 	}
-	return err
+	host, ok := userNSFallback[m.Type]
+	if m.Type == "cgroup2" {
+		dir, cerr := ownCgroup2Dir()
+		if cerr != nil {
+			return fmt.Errorf("%w; binding the container's cgroup instead: %v", err, cerr)
+		}
+		host, ok = dir, true
+	}
+	if !ok {
+		return err
+	}
+	opts.Flags |= unix.MS_BIND | unix.MS_REC
+	return p.mountBind(i, m, opts, host)
 }
 
 // bindSource resolves a relative bind source against the bundle, where

@@ -131,3 +131,43 @@ func TestIDMapInUserNSNeedsParent(t *testing.T) {
 		t.Fatalf("child: %v, stderr %q; want an error containing %q", err, stderr, want)
 	}
 }
+
+func init() {
+	children["userns-cgroup2"] = func(c *Config) error {
+		if err := setupAll(c); err != nil {
+			return err
+		}
+		return all(
+			checkFSType("/sys/fs/cgroup", unix.CGROUP2_SUPER_MAGIC),
+			checkContains("/sys/fs/cgroup/cgroup.procs", "1\n"),
+			expectErrno("mkdir in ro cgroup2", os.Mkdir("/sys/fs/cgroup/x", 0o755), unix.EROFS),
+		)
+	}
+}
+
+// TestUserNamespaceCgroup2 mounts cgroup2 from a user namespace: directly
+// with a cgroup namespace, by binding the container's own cgroup without.
+func TestUserNamespaceCgroup2(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	for _, cgroupNS := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cgroupns=%v", cgroupNS), func(t *testing.T) {
+			t.Parallel()
+			c, attr := userNSBundle(t)
+			c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup2", Source: "cgroup",
+				Options: []string{"nosuid", "noexec", "nodev", "ro"}})
+			if !cgroupNS {
+				var ns []specs.LinuxNamespace
+				for _, n := range c.Spec.Linux.Namespaces {
+					if n.Type != specs.CgroupNamespace {
+						ns = append(ns, n)
+					}
+				}
+				c.Spec.Linux.Namespaces = ns
+			}
+			if _, stderr, err := runChild(t, "userns-cgroup2", c, attr); err != nil {
+				t.Fatalf("child: %v\n%s", err, stderr)
+			}
+		})
+	}
+}
