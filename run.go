@@ -38,6 +38,10 @@ then deletes it unless --keep is given.`,
 		defer c.Close()
 		t0 := time.Now()
 		if err := warnHook(c.Start()); err != nil {
+			// The init's own account of why it died beats "exited".
+			if ierr := p.ExecResult(); ierr != nil {
+				err = ierr
+			}
 			p.Detach()
 			c.Destroy(true)
 			return err

@@ -103,9 +103,6 @@ func initContainer(sock *syncSocket) error {
 	if err := in.waitForStart(); err != nil {
 		return err
 	}
-	if err := in.startHooks(); err != nil {
-		return err
-	}
 	in.proc.close()
 	return proc.exec()
 }
@@ -172,13 +169,18 @@ func (in *initProc) setKernelState() error {
 }
 
 // waitForStart blocks on the exec fifo until `start` (or `run`) opens it
-// for reading: that is the created state.
+// for reading: that is the created state. The startContainer hooks run
+// between that open and the byte `start` waits for, so that `start` runs
+// the poststart hooks only after them.
 func (in *initProc) waitForStart() error {
 	f, err := in.proc.reopen(in.cfg.FifoFD, unix.O_WRONLY)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer f.Close()
+	if err := in.startHooks(); err != nil {
+		return err
+	}
 	if _, err := f.Write([]byte{0}); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}

@@ -86,33 +86,62 @@ func (c *Container) signalInit(sig unix.Signal) error {
 	return nil
 }
 
-// signalAll signals every process in the container's pid namespace. (With
+// signalAll signals the init and every process of the container: those in
+// its pid namespace and the init's descendants (which is all of them when
+// the container shares the host's pid namespace). The list is taken before
+// the first signal, while children still hang below their parents. (With
 // the cgroups work this becomes every process in the container's cgroup.)
 func (c *Container) signalAll(sig unix.Signal) error {
+	pids, err := c.processes()
+	if err != nil {
+		return err
+	}
 	if err := c.signalInit(sig); err != nil {
 		return err
 	}
-	if !hasOwnNamespace(c.State.Config, specs.PIDNamespace) {
-		return nil
+	for _, pid := range pids {
+		unix.Kill(pid, sig)
 	}
-	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", c.State.InitPid))
-	if err != nil {
-		return nil // the init is already gone
+	return nil
+}
+
+// processes lists the container's processes other than the init.
+func (c *Container) processes() ([]int, error) {
+	init := c.State.InitPid
+	ns := ""
+	if hasOwnNamespace(c.State.Config, specs.PIDNamespace) {
+		ns, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", init))
 	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return fmt.Errorf("kill --all: %w", err)
+		return nil, fmt.Errorf("list processes: %w", err)
 	}
+	parent := map[int]int{}
+	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == c.State.InitPid {
+		if err != nil || pid == init {
 			continue
 		}
-		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && l == ns {
-			unix.Kill(pid, sig)
+		if ns != "" {
+			if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && l == ns {
+				pids = append(pids, pid)
+				continue
+			}
+		}
+		if ppid := parentPid(pid); ppid > 0 {
+			parent[pid] = ppid
 		}
 	}
-	return nil
+	for pid := range parent {
+		for p := parent[pid]; p > 0; p = parent[p] {
+			if p == init {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids, nil
 }
 
 func hasOwnNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {

@@ -71,19 +71,21 @@ type InitProcess struct {
 // Create makes the container: state directory, init process, namespaces,
 // rootfs and process setup, up to the point where the init waits for
 // start. On failure nothing is left behind.
-func Create(root string, o CreateOpts) (c *Container, p *InitProcess, err error) {
-	c, err = newContainer(root, o.ID)
+func Create(root string, o CreateOpts) (*Container, *InitProcess, error) {
+	c, err := newContainer(root, o.ID)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer func() {
-		if err != nil {
-			if p != nil {
-				p.kill()
-			}
-			c.removeState()
-		}
-	}()
+	p, err := c.create(&o)
+	if err != nil {
+		// startInit has already killed the init if it got that far.
+		c.removeState()
+		return nil, nil, err
+	}
+	return c, p, nil
+}
+
+func (c *Container) create(o *CreateOpts) (*InitProcess, error) {
 	rootfs := o.Spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(o.Bundle, rootfs)
@@ -97,14 +99,15 @@ func Create(root string, o CreateOpts) (c *Container, p *InitProcess, err error)
 		Annotations: o.Spec.Annotations,
 		Config:      o.Spec,
 	}
-	if err := unix.Mkfifo(c.fifoPath(), 0o600); err != nil {
-		return nil, nil, fmt.Errorf("create exec fifo: %w", err)
+	// Writable by all: the init may have become the container's user by
+	// the time it opens the fifo. Only the 0700 state dir guards the path.
+	if err := unix.Mkfifo(c.fifoPath(), 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
 	}
-	p, err = c.startInit(&o)
-	if err != nil {
-		return nil, nil, err
+	if err := os.Chmod(c.fifoPath(), 0o622); err != nil { // past the umask
+		return nil, fmt.Errorf("create exec fifo: %w", err)
 	}
-	return c, p, nil
+	return c.startInit(o)
 }
 
 func (c *Container) startInit(o *CreateOpts) (p *InitProcess, err error) {

@@ -25,28 +25,46 @@ func statusError(op, id string, st Status, want string) error {
 	return fmt.Errorf("cannot %s container %q: status is %s (expected %s)", op, id, st, want)
 }
 
+// statFields returns the fields of /proc/PID/stat from field 3 (state)
+// on. The command name (field 2) may hold spaces and parentheses: the
+// fields come after its last ')'.
+func statFields(pid int) ([]string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return nil, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	return f, nil
+}
+
 // procStartTime returns field 22 of /proc/PID/stat (start time in clock
 // ticks since boot) and whether the process is a zombie. Recorded at create
 // and compared later, it tells our init from an unrelated process that was
 // given the same pid after ours died.
 func procStartTime(pid int) (start uint64, zombie bool, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f, err := statFields(pid)
 	if err != nil {
 		return 0, false, err
 	}
-	// The command name (field 2) may hold spaces and parentheses: the
-	// fields we want come after its last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false, fmt.Errorf("/proc/%d/stat: malformed", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); field 22 is f[19].
-	if len(f) < 20 {
-		return 0, false, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
 	start, err = strconv.ParseUint(f[19], 10, 64)
 	return start, f[0] == "Z" || f[0] == "X", err
+}
+
+// parentPid returns field 4 of /proc/PID/stat, or 0.
+func parentPid(pid int) int {
+	f, err := statFields(pid)
+	if err != nil {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // alive says whether pid is still the process that had startTime.

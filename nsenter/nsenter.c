@@ -167,7 +167,9 @@ void strata_nsenter(void)
 	if ((size_t)len >= sizeof(msg))
 		bail("nsenter: bootstrap message of %zd bytes is too large", len);
 	msg[len] = '\0';
-	for (char *rec = msg + 1; rec < msg + len; rec += strlen(rec) + 1) {
+	for (char *rec = msg + 1, *next; rec < msg + len; rec = next) {
+		/* Taken before the record is cut in two at its colon. */
+		next = rec + strlen(rec) + 1;
 		if (!strncmp(rec, "clone=", 6)) {
 			cloneflags = atoi(rec + 6);
 		} else if (!strncmp(rec, "join=", 5)) {
