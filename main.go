@@ -57,6 +57,7 @@ func newApp() *cli.App {
 
 func commands() []*cli.Command {
 	return []*cli.Command{
+		bundleCommand,
 		createCommand,
 		deleteCommand,
 		featuresCommand,
