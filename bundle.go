@@ -23,14 +23,65 @@ var bundleCommand = &cli.Command{
 or docker-archive:FILE[:NAME:TAG]. Layers are unpacked once into the store and
 composed with overlayfs on BUNDLE/rootfs.`,
 	Subcommands: []*cli.Command{
-		bundleCreateCommand,
+		interspersed(bundleCreateCommand),
 		bundleRmCommand,
 		bundleLsCommand,
 		bundleGCCommand,
 		bundleMountCommand,
-		bundleDiffCommand,
-		bundleCommitCommand,
+		interspersed(bundleDiffCommand),
+		interspersed(bundleCommitCommand),
 	},
+}
+
+// interspersed lets a command take its flags after its positional argument,
+// as in `strata bundle create BUNDLE --image REF -- ARGS`: urfave/cli v2
+// stops parsing flags at the first positional one. The returned command
+// takes its arguments raw, moves the flags (up to "--") to the front, and
+// runs cmd on them.
+func interspersed(cmd *cli.Command) *cli.Command {
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	outer := *cmd
+	outer.SkipFlagParsing = true
+	outer.Action = func(ctx *cli.Context) error {
+		var flags, positional []string
+		args := ctx.Args().Slice()
+		for i := 0; i < len(args); i++ {
+			a := args[i]
+			switch {
+			case a == "--":
+				positional = append(positional, args[i:]...)
+				i = len(args)
+			case strings.HasPrefix(a, "-") && a != "-":
+				flags = append(flags, a)
+				name := strings.TrimLeft(a, "-")
+				if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(args) {
+					i++
+					flags = append(flags, args[i])
+				}
+			default:
+				positional = append(positional, a)
+			}
+		}
+		return cmd.Run(ctx, append(append([]string{cmd.Name}, flags...), positional...)...)
+	}
+	return &outer
+}
+
+// splitArgs separates BUNDLE from the container arguments after "--".
+func splitArgs(ctx *cli.Context) (positional, after []string) {
+	args := ctx.Args().Slice()
+	for i, a := range args {
+		if a == "--" {
+			return args[:i], args[i+1:]
+		}
+	}
+	return args, nil
 }
 
 var bundleCreateCommand = &cli.Command{
@@ -38,7 +89,7 @@ var bundleCreateCommand = &cli.Command{
 	Usage:     "create a bundle from an image",
 	ArgsUsage: "BUNDLE [-- ARGS...]",
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "image", Required: true, Usage: "image reference: oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG]"},
+		&cli.StringFlag{Name: "image", Usage: "image reference (required): oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG]"},
 		storeFlag,
 		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pick from an image index (default: the host's)"},
 		&cli.BoolFlag{Name: "copy", Usage: "flatten the layers into a plain rootfs instead of an overlay"},
@@ -48,8 +99,12 @@ var bundleCreateCommand = &cli.Command{
 		&cli.StringFlag{Name: "net", Value: "none", Usage: "network: none (own namespace, loopback only) or host"},
 	},
 	Action: func(ctx *cli.Context) error {
-		if ctx.NArg() < 1 {
-			return errors.New("bundle create: BUNDLE argument missing")
+		positional, args := splitArgs(ctx)
+		if len(positional) != 1 {
+			return fmt.Errorf("bundle create: expected one BUNDLE argument before --, got %q", positional)
+		}
+		if ctx.String("image") == "" {
+			return errors.New("bundle create: --image is required")
 		}
 		ref, err := image.ParseRef(ctx.String("image"))
 		if err != nil {
@@ -57,13 +112,13 @@ var bundleCreateCommand = &cli.Command{
 		}
 		start := time.Now()
 		_, err = bundle.Create(bundle.CreateOptions{
-			Bundle:   ctx.Args().First(),
+			Bundle:   positional[0],
 			Image:    ref,
 			Platform: ctx.String("platform"),
 			Store:    ctx.String("store"),
 			Copy:     ctx.Bool("copy"),
 			Spec: bundle.SpecOptions{
-				Args:     ctx.Args().Tail(),
+				Args:     args,
 				Env:      ctx.StringSlice("env"),
 				Hostname: ctx.String("hostname"),
 				Readonly: ctx.Bool("readonly"),
@@ -71,7 +126,7 @@ var bundleCreateCommand = &cli.Command{
 			},
 			Debugf: log.Debugf,
 		})
-		log.Debugf("bundle create %s took %v", ctx.Args().First(), time.Since(start))
+		log.Debugf("bundle create %s took %v", positional[0], time.Since(start))
 		return err
 	},
 }
@@ -154,12 +209,15 @@ var bundleDiffCommand = &cli.Command{
 	Usage:     "write a bundle's changes as an OCI layer tar",
 	ArgsUsage: "BUNDLE",
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "layer file to write"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "layer file to write (required)"},
 		compressFlag,
 	},
 	Action: func(ctx *cli.Context) error {
 		if ctx.NArg() != 1 {
 			return errors.New("bundle diff: expected one BUNDLE argument")
+		}
+		if ctx.String("output") == "" {
+			return errors.New("bundle diff: -o/--output is required")
 		}
 		c, err := image.ParseCompression(ctx.String("compress"))
 		if err != nil {
@@ -179,7 +237,7 @@ var bundleCommitCommand = &cli.Command{
 	Usage:     "write a bundle's changes as a new image in an OCI layout",
 	ArgsUsage: "BUNDLE",
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "image", Required: true, Usage: "target oci:DIR:TAG"},
+		&cli.StringFlag{Name: "image", Usage: "target oci:DIR:TAG (required)"},
 		&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "history comment for the new layer"},
 		compressFlag,
 	},
@@ -189,7 +247,7 @@ var bundleCommitCommand = &cli.Command{
 		}
 		ref, err := image.ParseRef(ctx.String("image"))
 		if err != nil {
-			return err
+			return fmt.Errorf("bundle commit: --image: %w", err)
 		}
 		if ref.Transport != image.OCILayout || ref.Tag == "" || strings.Contains(ref.Tag, ":") {
 			return fmt.Errorf("--image %q: commit writes to oci:DIR:TAG", ctx.String("image"))

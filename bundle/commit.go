@@ -200,6 +200,7 @@ func extendConfig(raw []byte, diffID digest.Digest, baseLayers int, message stri
 	}
 	// History must keep one non-empty entry per layer; an image without
 	// history gets placeholder entries for its base layers.
+	now := time.Now().UTC()
 	nonEmpty := 0
 	for _, h := range history {
 		if !h.EmptyLayer {
@@ -207,9 +208,8 @@ func extendConfig(raw []byte, diffID digest.Digest, baseLayers int, message stri
 		}
 	}
 	for ; nonEmpty < baseLayers; nonEmpty++ {
-		history = append(history, v1.History{CreatedBy: "(base layer)"})
+		history = append(history, v1.History{Created: &now, CreatedBy: "(base layer)"})
 	}
-	now := time.Now().UTC()
 	rootfs.DiffIDs = append(rootfs.DiffIDs, diffID)
 	history = append(history, v1.History{Created: &now, CreatedBy: "strata bundle commit", Comment: message})
 	for k, v := range map[string]any{"rootfs": rootfs, "history": history, "created": now} {
