@@ -35,10 +35,6 @@ func createIt(t *testing.T, c *tu.Container) { tu.Must(t, c.Create()) }
 
 func runDetached(t *testing.T, c *tu.Container) { tu.Must(t, c.Run("--detach")) }
 
-func withoutNamespace(typ specs.LinuxNamespaceType) func(*specs.Spec) {
-	return func(s *specs.Spec) { s.Linux.Namespaces = removeNamespace(s.Linux.Namespaces, typ) }
-}
-
 func badCases(t *testing.T) []badCase {
 	hostIPForward, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	if err != nil {

@@ -22,10 +22,8 @@ func TestKillSignalSpellings(t *testing.T) {
 			out := t.TempDir()
 			// PID 1 of a PID namespace only gets signals it handles: the trap
 			// is what makes USR1 arrive, and it reports through the host dir.
-			c := tu.NewContainer(t, with(sh(`trap "echo got USR1 > /out/f; exit 0" USR1; echo ready > /out/ready; while :; do sleep 0.1; done`),
-				func(s *specs.Spec) {
-					s.Mounts = append(s.Mounts, specs.Mount{Destination: "/out", Type: "bind", Source: out, Options: []string{"rbind"}})
-				}))
+			c := tu.NewContainer(t, with(bindMount(out, "/out"),
+				sh(`trap "echo got USR1 > /out/f; exit 0" USR1; echo ready > /out/ready; while :; do sleep 0.1; done`)))
 			tu.Must(t, c.Run("--detach"))
 			waitFile(t, filepath.Join(out, "ready"))
 			tu.Must(t, c.Runtime("kill", c.ID, sig))
@@ -38,28 +36,12 @@ func TestKillSignalSpellings(t *testing.T) {
 	}
 }
 
-// waitFile waits for a container to write a line to path and returns it.
-func waitFile(t *testing.T, path string) string {
-	t.Helper()
-	for range 200 {
-		if data, err := os.ReadFile(path); err == nil && strings.HasSuffix(string(data), "\n") {
-			return string(data)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s never got a line", path)
-	return ""
-}
-
 func TestKillAll(t *testing.T) {
 	t.Parallel()
 	out := t.TempDir()
 	// Without a PID namespace, killing the init leaves its child running:
 	// only --all (every process in the container's cgroup) reaches it.
-	c := tu.NewContainer(t, with(sh("sleep 1000 & echo $! > /out/child; wait"), withoutNamespace(specs.PIDNamespace),
-		func(s *specs.Spec) {
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/out", Type: "bind", Source: out, Options: []string{"rbind"}})
-		}))
+	c := tu.NewContainer(t, with(sh("sleep 1000 & echo $! > /out/child; wait"), withoutNamespace(specs.PIDNamespace), bindMount(out, "/out")))
 	tu.Must(t, c.Run("--detach"))
 	data := waitFile(t, filepath.Join(out, "child"))
 	child, err := strconv.Atoi(strings.TrimSpace(data))

@@ -24,9 +24,8 @@ func TestHooksOrderAndNamespaces(t *testing.T) {
 	logDir := t.TempDir()
 	hostLog := filepath.Join(logDir, "log")
 	bb := tu.Busybox(t)
-	c := tu.NewContainer(t, sh("readlink /proc/self/ns/mnt"))
+	c := tu.NewContainer(t, with(sh("readlink /proc/self/ns/mnt"), bindMount(logDir, "/hooklog")))
 	id := c.ID
-	c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/hooklog", Type: "bind", Source: logDir, Options: []string{"rbind"}})
 	c.Spec.Hooks = &specs.Hooks{
 		Prestart:      []specs.Hook{hookRecorder(bb, "prestart", hostLog, id)},
 		CreateRuntime: []specs.Hook{hookRecorder(bb, "createRuntime", hostLog, id)},

@@ -15,22 +15,6 @@ import (
 	tu "github.com/strata-runtime/strata/tests/testutil"
 )
 
-func sleeper(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} }
-
-// pidGone waits for a process to disappear (it may take a moment to be reaped).
-func pidGone(t *testing.T, pid int) {
-	t.Helper()
-	for range 100 {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		// A zombie (state Z) has exited; only its parent's wait is missing.
-		if err != nil || strings.Contains(string(data), ") Z ") {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Errorf("process %d still alive", pid)
-}
-
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	c := tu.NewContainer(t, with(sleeper, func(s *specs.Spec) {
@@ -80,22 +64,10 @@ func TestRunKilledBySignal(t *testing.T) {
 	// Without a PID namespace of its own the shell is not PID 1, which the
 	// kernel shields from its own namespace's signals; SIGKILL then kills it
 	// and the runtime must exit 128+9.
-	c := tu.NewContainer(t, with(sh("kill -9 $$; exit 1"), func(s *specs.Spec) {
-		s.Linux.Namespaces = removeNamespace(s.Linux.Namespaces, specs.PIDNamespace)
-	}))
+	c := tu.NewContainer(t, with(sh("kill -9 $$; exit 1"), withoutNamespace(specs.PIDNamespace)))
 	if r := c.Run(); r.Code != 137 {
 		t.Errorf("want exit 137: %s", r)
 	}
-}
-
-func removeNamespace(nss []specs.LinuxNamespace, typ specs.LinuxNamespaceType) []specs.LinuxNamespace {
-	var out []specs.LinuxNamespace
-	for _, ns := range nss {
-		if ns.Type != typ {
-			out = append(out, ns)
-		}
-	}
-	return out
 }
 
 func TestRunDetachedPidFile(t *testing.T) {

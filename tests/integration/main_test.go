@@ -6,8 +6,11 @@
 package integration
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	tu "github.com/strata-runtime/strata/tests/testutil"
@@ -51,5 +54,56 @@ func wantErrorText(t *testing.T, r tu.Result, substr string) {
 	}
 	if !strings.Contains(r.Stderr, substr) {
 		t.Errorf("stderr does not mention %q: %q", substr, r.Stderr)
+	}
+}
+
+// sleeper makes the container's process sleep until killed.
+func sleeper(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} }
+
+// pidGone waits for a process to disappear (it may take a moment to be reaped).
+func pidGone(t *testing.T, pid int) {
+	t.Helper()
+	for range 100 {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		// A zombie (state Z) has exited; only its parent's wait is missing.
+		if err != nil || strings.Contains(string(data), ") Z ") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("process %d still alive", pid)
+}
+
+// waitFile waits for a container to write a line to path and returns it.
+func waitFile(t *testing.T, path string) string {
+	t.Helper()
+	for range 200 {
+		if data, err := os.ReadFile(path); err == nil && strings.HasSuffix(string(data), "\n") {
+			return string(data)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never got a line", path)
+	return ""
+}
+
+// withoutNamespace removes a namespace type from the spec: the container
+// shares the runtime's.
+func withoutNamespace(typ specs.LinuxNamespaceType) func(*specs.Spec) {
+	return func(s *specs.Spec) {
+		var kept []specs.LinuxNamespace
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type != typ {
+				kept = append(kept, ns)
+			}
+		}
+		s.Linux.Namespaces = kept
+	}
+}
+
+// bindMount adds a bind mount of the host path src at dst in the container.
+func bindMount(src, dst string, opts ...string) func(*specs.Spec) {
+	return func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "bind", Source: src, Options: append([]string{"rbind"}, opts...)})
 	}
 }

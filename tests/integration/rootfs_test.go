@@ -68,9 +68,7 @@ func TestBindMountReadOnly(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(host, "f"), []byte("from the host\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := runOutput(t, with(sh("cat /data/f; touch /data/new 2>&1; echo rc=$?"), func(s *specs.Spec) {
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: host, Options: []string{"rbind", "ro"}})
-	}))
+	out := runOutput(t, with(sh("cat /data/f; touch /data/new 2>&1; echo rc=$?"), bindMount(host, "/data", "ro")))
 	if !strings.HasPrefix(out, "from the host\n") || !strings.Contains(out, "Read-only file system") || !strings.HasSuffix(out, "rc=1\n") {
 		t.Errorf("read-only bind mount: %q", out)
 	}

@@ -11,7 +11,6 @@ package testutil
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -129,25 +128,30 @@ func (r Result) String() string {
 
 // Exec runs cmd with stdin from /dev/null and stdout/stderr into files, not
 // pipes: a detached container inherits them and would hold a pipe open past
-// the runtime's exit, making Wait hang.
+// the runtime's exit, making Wait hang. It reports problems with t.Errorf, not
+// t.Fatal, so tests may call it from several goroutines.
 func Exec(t testing.TB, cmd *exec.Cmd) Result {
 	t.Helper()
 	res := Result{Args: cmd.Args, Code: -1}
+	name := strings.Join(cmd.Args, " ")
 	outF, err := os.CreateTemp("", "strata-out-")
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("%s: %v", name, err)
+		return res
 	}
 	defer os.Remove(outF.Name())
 	defer outF.Close()
 	errF, err := os.CreateTemp("", "strata-err-")
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("%s: %v", name, err)
+		return res
 	}
 	defer os.Remove(errF.Name())
 	defer errF.Close()
 	cmd.Stdout, cmd.Stderr = outF, errF
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", strings.Join(cmd.Args, " "), err)
+		t.Errorf("%s: %v", name, err)
+		return res
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -156,8 +160,8 @@ func Exec(t testing.TB, cmd *exec.Cmd) Result {
 	case werr = <-done:
 	case <-time.After(CommandTimeout):
 		cmd.Process.Kill()
-		<-done
-		t.Errorf("%s: timed out after %v", strings.Join(cmd.Args, " "), CommandTimeout)
+		werr = <-done
+		t.Errorf("%s: timed out after %v", name, CommandTimeout)
 	}
 	var exitErr *exec.ExitError
 	switch {
@@ -175,7 +179,7 @@ func Exec(t testing.TB, cmd *exec.Cmd) Result {
 // Command returns the runtime invoked with --root root and args, marked with id
 // for the leak guard.
 func Command(root, id string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(context.Background(), runtimePath, append([]string{"--root", root}, args...)...)
+	cmd := exec.Command(runtimePath, append([]string{"--root", root}, args...)...)
 	cmd.Env = append(os.Environ(), markerEnv+"="+id)
 	return cmd
 }
