@@ -90,3 +90,17 @@ func TestFeaturesAndVersion(t *testing.T) {
 		t.Errorf("--version: %q", v.Stdout)
 	}
 }
+
+// The runtime re-executes itself (or helpers) while setting a container up:
+// that must work when it was started by a relative path, as `./strata` is.
+func TestRelativeBinaryPath(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, sh("echo hi"))
+	cmd := tu.Command(c.Root, c.ID, "run", "--bundle", c.Bundle, c.ID)
+	cmd.Dir = filepath.Dir(tu.RuntimePath())
+	cmd.Path = "./" + filepath.Base(tu.RuntimePath())
+	cmd.Args[0] = cmd.Path
+	if r := tu.Exec(t, cmd); r.Code != 0 || r.Stdout != "hi\n" {
+		t.Errorf("run by a relative path: %s", r)
+	}
+}
