@@ -4,6 +4,11 @@ GO      ?= go
 VERSION ?= 0.1.0-dev
 COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# The binary is static (nsenter's cgo LDFLAGS): the init's exec stage runs
+# inside the container. These tags keep glibc's NSS out of it.
+TAGS    := osusergo netgo
+# Where `make strata` writes the binary; the test suites build through it.
+OUT     ?= strata
 
 # Each recipe runs as one bash script that stops at the first failure.
 SHELL       := /bin/bash
@@ -17,7 +22,7 @@ all: strata
 # Always handed to go build: its cache knows better than make what changed.
 # cgo is required (nsenter's constructor, libseccomp).
 strata:
-	CGO_ENABLED=1 $(GO) build -ldflags "$(LDFLAGS)" -o strata .
+	CGO_ENABLED=1 $(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(OUT) .
 
 # Unit tests first, then the end-to-end suites under tests/ against the binary
 # just built (as root; they build the busybox rootfs themselves, cached under

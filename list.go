@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"strconv"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/moby/sys/user"
 	"github.com/urfave/cli/v2"
 
 	"github.com/strata-runtime/strata/libcontainer"
@@ -75,9 +75,10 @@ func ownerOf(e os.DirEntry) string {
 	if !ok {
 		return ""
 	}
-	uid := strconv.Itoa(int(st.Uid))
-	if u, err := user.LookupId(uid); err == nil {
-		return u.Username
+	// moby/sys/user reads /etc/passwd itself: os/user would pull glibc's
+	// NSS into the static binary.
+	if u, err := user.LookupUid(int(st.Uid)); err == nil {
+		return u.Name
 	}
-	return "#" + uid
+	return "#" + strconv.Itoa(int(st.Uid))
 }

@@ -100,11 +100,15 @@ func initContainer(sock *syncSocket) error {
 	if err := sock.sendJSON(msgReady, &readyReport{Timings: in.timings, Warnings: proc.warnings}); err != nil {
 		return err
 	}
-	if err := in.waitForStart(); err != nil {
-		return err
+	fds := launchFDs{sync: sock.fd, procfs: in.proc.fd, fifo: in.cfg.FifoFD, exe: in.cfg.ExeFD}
+	if h := in.spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+		// The hooks need Go: wait for start here, not in the exec stage.
+		if err := in.waitForStart(); err != nil {
+			return err
+		}
+		fds.fifo = -1
 	}
-	in.proc.close()
-	return proc.exec()
+	return proc.exec(fds, in.spec.Process.Rlimits)
 }
 
 // phase runs one step and records how long it took (--debug shows it).
@@ -168,32 +172,24 @@ func (in *initProc) setKernelState() error {
 	return nil
 }
 
-// waitForStart blocks on the exec fifo until `start` (or `run`) opens it
-// for reading: that is the created state. The startContainer hooks run
-// between that open and the byte `start` waits for, so that `start` runs
-// the poststart hooks only after them.
+// waitForStart is the created state of a container with startContainer
+// hooks: it blocks on the exec fifo until `start` opens it for reading,
+// runs the hooks, and only then writes the byte `start` waits for, so that
+// `start` runs the poststart hooks after them. (Without such hooks the
+// exec stage waits, in far less memory.)
 func (in *initProc) waitForStart() error {
 	f, err := in.proc.reopen(in.cfg.FifoFD, unix.O_WRONLY)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer f.Close()
-	if err := in.startHooks(); err != nil {
+	st := *in.cfg.State
+	st.Status = specs.StateCreated
+	if err := hooks.Run("startContainer", in.spec.Hooks.StartContainer, &st); err != nil {
 		return err
 	}
 	if _, err := f.Write([]byte{0}); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
 	return nil
-}
-
-// startHooks runs startContainer hooks in the container after start.
-func (in *initProc) startHooks() error {
-	h := in.spec.Hooks
-	if h == nil || len(h.StartContainer) == 0 {
-		return nil
-	}
-	st := *in.cfg.State
-	st.Status = specs.StateCreated
-	return hooks.Run("startContainer", h.StartContainer, &st)
 }

@@ -41,6 +41,7 @@ type initConfig struct {
 	NoNewKeyring bool        `json:"no_new_keyring"`
 	PreserveFDs  int         `json:"preserve_fds"`
 	FifoFD       int         `json:"fifo_fd"`
+	ExeFD        int         `json:"exe_fd"` // the sealed strata binary
 	// RuntimeHooks: the init must stop after its mounts and let the parent
 	// run the prestart/createRuntime hooks ('H'), and it needs the state
 	// the parent sends back for its createContainer hooks.
@@ -164,7 +165,7 @@ func (c *Container) startInit(o *CreateOpts) (p *InitProcess, err error) {
 			p.kill()
 		}
 	}()
-	if err := c.bootstrap(p, o, syncFD+1); err != nil {
+	if err := c.bootstrap(p, o, syncFD); err != nil {
 		return p, err
 	}
 	o.timing("start init", time.Since(t0))
@@ -172,7 +173,7 @@ func (c *Container) startInit(o *CreateOpts) (p *InitProcess, err error) {
 }
 
 // bootstrap speaks the nsenter half of the protocol and sends the config.
-func (c *Container) bootstrap(p *InitProcess, o *CreateOpts, fifoFD int) error {
+func (c *Container) bootstrap(p *InitProcess, o *CreateOpts, syncFD int) error {
 	payload, newUserNS := bootstrapMessage(o.Spec)
 	if err := p.sync.send(msgBootstrap, payload); err != nil {
 		return fmt.Errorf("send bootstrap to the init: %w", err)
@@ -212,7 +213,7 @@ func (c *Container) bootstrap(p *InitProcess, o *CreateOpts, fifoFD int) error {
 	cfg := initConfig{
 		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
-		FifoFD: fifoFD, RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(),
+		FifoFD: syncFD + 1, ExeFD: syncFD + 2, RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(),
 	}
 	cfg.State.Status = specs.StateCreating
 	if err := p.sync.sendJSON(msgConfig, &cfg); err != nil {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -139,11 +141,90 @@ func checkExecutable(path string) error {
 	return nil
 }
 
-// exec replaces the init with the user's program. It returns only on
-// failure.
-func (pp *preparedProcess) exec() error {
-	err := unix.Exec(pp.path, pp.args, pp.env)
-	return fmt.Errorf("exec %q: %w", pp.path, err)
+// launchFDs are the fds the exec stage (nsenter/execstage.c) works with.
+type launchFDs struct {
+	sync, procfs, fifo, exe int // fifo is -1 once start has been waited for
+}
+
+// exec hands the process over to the exec stage: strata re-executed from
+// its sealed copy, running only C, which waits for start when fifo is set
+// and then executes the program. It returns only on failure.
+func (pp *preparedProcess) exec(fds launchFDs, rlimits []specs.POSIXRlimit) error {
+	if err := restoreNofile(rlimits); err != nil {
+		return err
+	}
+	prog, err := pp.describe()
+	if err != nil {
+		return err
+	}
+	// prepareProcess marked everything close-on-exec; these few must
+	// reach the exec stage, which closes them itself.
+	for _, fd := range []int{fds.sync, fds.procfs, fds.fifo, prog} {
+		if fd < 0 {
+			continue
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("exec stage: fcntl fd %d: %w", fd, err)
+		}
+	}
+	env := fmt.Sprintf("_STRATA_EXEC=%d,%d,%d,%d", fds.sync, fds.procfs, fds.fifo, prog)
+	argv, err := syscall.SlicePtrFromStrings([]string{"strata", "init"})
+	if err != nil {
+		return err
+	}
+	envp, err := syscall.SlicePtrFromStrings([]string{env})
+	if err != nil {
+		return err
+	}
+	empty, _ := syscall.BytePtrFromString("")
+	// execveat on the sealed binary's fd: no path, so nothing in the
+	// container's filesystem can stand in for it.
+	_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fds.exe), uintptr(unsafe.Pointer(empty)),
+		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envp[0])), unix.AT_EMPTY_PATH, 0)
+	return fmt.Errorf("exec stage: execveat strata: %w", errno)
+}
+
+// describe writes path, argv and envp to a memfd for the exec stage.
+func (pp *preparedProcess) describe() (int, error) {
+	fd, err := unix.MemfdCreate("strata-program", unix.MFD_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("exec stage: memfd_create: %w", err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %d\x00%s\x00", len(pp.args), len(pp.env), pp.path)
+	for _, s := range append(append([]string(nil), pp.args...), pp.env...) {
+		if strings.IndexByte(s, 0) >= 0 {
+			unix.Close(fd)
+			return -1, fmt.Errorf("process: %q contains a NUL byte", s)
+		}
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	if _, err := unix.Write(fd, []byte(b.String())); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("exec stage: write memfd: %w", err)
+	}
+	return fd, nil
+}
+
+// restoreNofile gives the program the open-files limit strata was started
+// with (saved by nsenter before Go raised it), unless the spec sets one.
+func restoreNofile(rlimits []specs.POSIXRlimit) error {
+	for _, r := range rlimits {
+		if r.Type == "RLIMIT_NOFILE" {
+			return nil
+		}
+	}
+	cur, err := strconv.ParseUint(os.Getenv("_STRATA_NOFILE"), 10, 64)
+	if err != nil {
+		return nil
+	}
+	var lim unix.Rlimit
+	if err := unix.Prlimit(0, unix.RLIMIT_NOFILE, nil, &lim); err != nil {
+		return err
+	}
+	lim.Cur = cur
+	return unix.Prlimit(0, unix.RLIMIT_NOFILE, &lim, nil)
 }
 
 // setgroupsAllowed: in a user namespace whose setgroups file says "deny"

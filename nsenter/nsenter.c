@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -49,6 +50,9 @@
 #define MSG_MAX 65536
 
 static int syncfd = -1;
+
+/* execstage.c: the init's last stage; it does not return. */
+extern void strata_exec_stage(const char *spec) __attribute__((noreturn));
 
 static void send_msg(char type, const char *payload, size_t len)
 {
@@ -139,6 +143,24 @@ static void write_timens_offsets(const char *offsets)
 	close(fd);
 }
 
+/*
+ * Go raises its soft RLIMIT_NOFILE to the hard limit when it starts and
+ * puts the old value back only around its own execs. The init leaves Go
+ * through a raw execveat, so it passes the user's program the limit the
+ * init was started with, saved here, before Go changes it.
+ */
+static void save_nofile_limit(void)
+{
+	struct rlimit r;
+	char buf[64];
+
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+		bail("nsenter: getrlimit(RLIMIT_NOFILE)");
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r.rlim_cur);
+	if (setenv("_STRATA_NOFILE", buf, 1) < 0)
+		bail("nsenter: setenv");
+}
+
 void strata_nsenter(void)
 {
 	static char msg[MSG_MAX];
@@ -149,10 +171,14 @@ void strata_nsenter(void)
 	pid_t pid;
 	char pidbuf[32];
 
+	env = getenv("_STRATA_EXEC");
+	if (env)
+		strata_exec_stage(env);
 	env = getenv("_STRATA_INITPIPE");
 	if (!env)
 		return;
 	syncfd = atoi(env);
+	save_nofile_limit();
 
 	/*
 	 * Non-dumpable until the user's program is exec'd: a container process

@@ -15,6 +15,9 @@ package nsenter
 
 /*
 #cgo CFLAGS: -Wall -Werror -O2
+// Static: the exec stage runs after pivot_root, where the container may
+// have no dynamic loader; and an exec without one is faster.
+#cgo LDFLAGS: -static
 extern void strata_nsenter(void);
 void __attribute__((constructor)) strata_nsenter_init(void) { strata_nsenter(); }
 */

@@ -78,9 +78,9 @@ func resolveRuntime() (cleanup func(), err error) {
 	}
 	cleanup = func() { os.RemoveAll(dir) }
 	runtimePath = filepath.Join(dir, "strata")
-	build := exec.Command("go", "build", "-o", runtimePath, ".")
+	// Through the Makefile: the one place that knows how strata is built.
+	build := exec.Command("make", "--no-print-directory", "-s", "strata", "OUT="+runtimePath)
 	build.Dir = repo
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := build.CombinedOutput(); err != nil {
 		return cleanup, fmt.Errorf("building strata: %v\n%s", err, out)
 	}

@@ -1,0 +1,124 @@
+/*
+ * The last stage of the container init: wait for start, then execve the
+ * user's program.
+ *
+ * The Go init has done all the setup; it then executes strata again with
+ * _STRATA_EXEC set, and this stage runs from the ELF constructor, before
+ * the Go runtime would start. The process waiting in the created state is
+ * therefore this small C code (a couple of MB resident, like crun), not a
+ * Go runtime that has parsed the spec and mounted the rootfs (four times
+ * that). Re-executing a binary the kernel already has in its page cache,
+ * without starting its runtime, costs a fraction of a millisecond.
+ *
+ * _STRATA_EXEC=<sync fd>,<procfs fd>,<fifo fd>,<program fd>
+ *   sync fd     the parent's socket: an execve failure is reported on it
+ *   procfs fd   a private procfs of the container's pid namespace
+ *   fifo fd     O_PATH fd of the exec fifo, or -1 when the Go init has
+ *               already waited (it had startContainer hooks to run)
+ *   program fd  a memfd: "<argc> <envc>\0" path\0 argv...\0 envp...\0
+ *
+ * Capability sets are unchanged by this extra execve: the kernel's
+ * transformation is idempotent for the sets the Go init left.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int exec_sync = -1;
+
+static void __attribute__((noreturn)) exec_fail(const char *what, const char *arg)
+{
+	char msg[1024];
+	int n = snprintf(msg, sizeof(msg), "E%s %s: %s", what, arg, strerror(errno));
+
+	if (n > (int)sizeof(msg) - 1)
+		n = sizeof(msg) - 1;
+	/* The parent of `run` reads this; after `create` nobody does. */
+	if (exec_sync < 0 || send(exec_sync, msg, n, MSG_NOSIGNAL) < 0)
+		fprintf(stderr, "strata: %s\n", msg + 1);
+	_exit(127);
+}
+
+static char *read_program(int fd, size_t *len)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	char *buf;
+
+	if (size <= 0)
+		exec_fail("read the program description", "memfd");
+	buf = malloc(size + 1);
+	if (!buf || pread(fd, buf, size, 0) != size)
+		exec_fail("read the program description", "memfd");
+	buf[size] = '\0';
+	*len = size;
+	return buf;
+}
+
+/* Splits the NUL-separated strings starting at p into a NULL-terminated array. */
+static char **take(char **p, char *end, int n)
+{
+	char **v = calloc(n + 1, sizeof(char *));
+
+	if (!v)
+		exec_fail("allocate", "argv");
+	for (int i = 0; i < n; i++) {
+		if (*p >= end)
+			exec_fail("parse the program description", "memfd");
+		v[i] = *p;
+		*p += strlen(*p) + 1;
+	}
+	return v;
+}
+
+void strata_exec_stage(const char *spec)
+{
+	int procfd, fifofd, progfd, argc, envc;
+	size_t len;
+	char *buf, *p, *path, **argv, **envp, fdpath[64];
+
+	if (sscanf(spec, "%d,%d,%d,%d", &exec_sync, &procfd, &fifofd, &progfd) != 4)
+		exec_fail("parse _STRATA_EXEC", spec);
+	/* execve made the process dumpable again; nothing may attach to it. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		exec_fail("prctl", "PR_SET_DUMPABLE");
+
+	buf = read_program(progfd, &len);
+	if (sscanf(buf, "%d %d", &argc, &envc) != 2 || argc < 1 || envc < 0)
+		exec_fail("parse the program description", buf);
+	p = buf + strlen(buf) + 1;
+	path = p;
+	p += strlen(p) + 1;
+	argv = take(&p, buf + len, argc);
+	envp = take(&p, buf + len, envc);
+
+	if (fifofd >= 0) {
+		/*
+		 * The created state: opening the fifo for writing blocks until
+		 * `start` opens it for reading. Through the private procfs, as
+		 * the container's /proc may be anything by now.
+		 */
+		int fd;
+
+		snprintf(fdpath, sizeof(fdpath), "%d/fd/%d", getpid(), fifofd);
+		fd = openat(procfd, fdpath, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			exec_fail("open the exec fifo", fdpath);
+		if (write(fd, "", 1) != 1)
+			exec_fail("write the exec fifo", fdpath);
+		close(fd);
+		close(fifofd);
+	}
+	close(procfd);
+	close(progfd);
+	/* The socket closes on execve: `run` reads that as success. */
+	if (fcntl(exec_sync, F_SETFD, FD_CLOEXEC) < 0)
+		exec_fail("fcntl", "sync socket");
+	execve(path, argv, envp);
+	exec_fail("exec", path);
+}
