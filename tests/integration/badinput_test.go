@@ -40,6 +40,7 @@ func badCases(t *testing.T) []badCase {
 	if err != nil {
 		t.Fatal(err)
 	}
+	busybox := tu.Busybox(t)
 	return []badCase{
 		{name: "missing config.json", want: "config.json not found",
 			setup: func(t *testing.T, c *tu.Container) { os.Remove(filepath.Join(c.Bundle, "config.json")) }},
@@ -126,7 +127,7 @@ func badCases(t *testing.T) []badCase {
 			}},
 		{name: "failing createRuntime hook", want: "createRuntime",
 			mutate: func(s *specs.Spec) {
-				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: tu.Busybox(t), Args: []string{"busybox", "false"}}}}
+				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: busybox, Args: []string{"busybox", "false"}}}}
 			}},
 		{name: "console socket given", want: "console-socket",
 			cmd: func(c *tu.Container) tu.Result {
