@@ -45,15 +45,6 @@ func (p *preparer) mountSpec(i int, m specs.Mount) error {
 	case m.Type == "cgroup":
 		return p.mountCgroupV1(m, opts)
 	}
-	if m.Type == "proc" || m.Type == "sysfs" {
-		// A proc or sysfs mounted where a container-made symlink points
-		// would land wherever the container chose, and masks and
-		// read-only paths would then protect the wrong place
-		// (CVE-2019-19921, CVE-2019-16884).
-		if err := p.checkPlainDir(m.Destination); err != nil {
-			return err
-		}
-	}
 	err = p.mountFilesystem(m, opts)
 	if !p.c.InUserNS || !errors.Is(err, unix.EPERM) {
 		return err
@@ -82,30 +73,45 @@ func bindSource(bundle, source string) string {
 	return filepath.Join(bundle, source)
 }
 
-// checkPlainDir refuses a destination that exists as anything but a
-// directory; a missing one is created later.
-func (p *preparer) checkPlainDir(dest string) error {
+// plainDirTarget opens dest for proc and sysfs, which must be mounted
+// on a real directory: mounted where a container-made symlink points,
+// they would land wherever the container chose, and masked and read-only
+// paths would then protect the wrong place (CVE-2019-19921,
+// CVE-2019-16884). The fd mounted on is opened without following a last
+// symlink, so one swapped in after the check is refused too.
+func (p *preparer) plainDirTarget(dest string) (*os.File, error) {
 	st, err := p.root.lstat(dest)
-	if errors.Is(err, unix.ENOENT) {
-		return nil
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		dir, err := p.root.mkdirTarget(dest)
+		if err != nil {
+			return nil, err
+		}
+		dir.Close()
+	case err != nil:
+		return nil, err
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		return nil, errors.New("target is a symlink in the rootfs")
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return nil, errors.New("target is not a directory in the rootfs")
 	}
-	if err != nil {
-		return err
+	target, err := openInRoot(p.root.fd, dest, unix.O_NOFOLLOW|unix.O_DIRECTORY)
+	if errors.Is(err, unix.ENOTDIR) {
+		return nil, errors.New("target is not a directory (or became a symlink) in the rootfs")
 	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		return nil
-	case unix.S_IFLNK:
-		return errors.New("target is a symlink in the rootfs")
-	default:
-		return errors.New("target is not a directory in the rootfs")
-	}
+	return target, err
 }
 
 // mountFilesystem mounts a fresh filesystem instance (proc, tmpfs,
 // devpts...) on the destination through its O_PATH fd.
 func (p *preparer) mountFilesystem(m specs.Mount, opts MountOptions) error {
-	target, err := p.root.mkdirTarget(m.Destination)
+	var target *os.File
+	var err error
+	if m.Type == "proc" || m.Type == "sysfs" {
+		target, err = p.plainDirTarget(m.Destination)
+	} else {
+		target, err = p.root.mkdirTarget(m.Destination)
+	}
 	if err != nil {
 		return err
 	}
