@@ -40,8 +40,11 @@ type initConfig struct {
 	NoPivot      bool        `json:"no_pivot"`
 	NoNewKeyring bool        `json:"no_new_keyring"`
 	PreserveFDs  int         `json:"preserve_fds"`
-	FifoFD       int         `json:"fifo_fd"`
-	ExeFD        int         `json:"exe_fd"` // the sealed strata binary
+	// The init's fds for the exec fifo (-1 for exec), the sealed strata
+	// binary and the console socket (-1 without a terminal).
+	FifoFD    int `json:"fifo_fd"`
+	ExeFD     int `json:"exe_fd"`
+	ConsoleFD int `json:"console_fd"`
 	// RuntimeHooks: the init must stop after its mounts and let the parent
 	// run the prestart/createRuntime hooks ('H'), and it needs the state
 	// the parent sends back for its createContainer hooks.
@@ -113,76 +116,130 @@ func (c *Container) create(o *CreateOpts) (*InitProcess, error) {
 
 func (c *Container) startInit(o *CreateOpts) (p *InitProcess, err error) {
 	t0 := time.Now()
-	parent, child, err := newSyncPair()
+	fifo, err := os.OpenFile(c.fifoPath(), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifo.Close()
+	payload, newUserNS := bootstrapMessage(o.Spec)
+	l := &launch{bootstrap: payload, preserveFDs: o.PreserveFDs, fifo: fifo}
+	if newUserNS {
+		l.idMaps = o.Spec
+	}
+	p, err = l.start()
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			parent.close()
+			p.kill()
 		}
 	}()
-	exe, err := sealedExe()
+	start, _, err := procStartTime(p.Pid)
 	if err != nil {
-		child.close()
+		return p, p.failed(fmt.Errorf("container init pid %d: %w", p.Pid, err))
+	}
+	// Saved only once the init is ready: should this create be killed
+	// before, the init dies with it (its parent death signal) and the
+	// state directory reads as stopped.
+	c.State.InitPid, c.State.InitStart = p.Pid, start
+	cfg := initConfig{
+		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
+		RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(),
+	}
+	l.setFDs(&cfg)
+	cfg.State.Status = specs.StateCreating
+	if err := p.sync.sendJSON(msgConfig, &cfg); err != nil {
+		return p, p.failed(fmt.Errorf("send config to the init: %w", err))
+	}
+	o.timing("start init", time.Since(t0))
+	return p, c.awaitReady(p, o)
+}
+
+// launch is one start of `strata init`, for a container's init or for a
+// process exec'd into it: the same binary, protocol and setup code.
+type launch struct {
+	bootstrap   []byte      // nsenter's bootstrap payload
+	idMaps      *specs.Spec // set when a new user namespace needs its maps written
+	preserveFDs int
+	fifo        *os.File // the exec fifo (create only)
+	console     *os.File // connected console socket (terminal: true only)
+	syncFD      int      // the child's fd numbers, known once started
+	exeFD       int
+	fifoFD      int
+	consoleFD   int
+}
+
+// start runs `strata init` from the sealed binary and speaks the nsenter
+// half of the protocol: it returns once the process is in its namespaces.
+func (l *launch) start() (p *InitProcess, err error) {
+	parent, child, err := newSyncPair()
+	if err != nil {
 		return nil, err
 	}
-	fifo, err := os.OpenFile(c.fifoPath(), unix.O_PATH|unix.O_CLOEXEC, 0)
+	defer child.close()
+	exe, err := sealedExe()
 	if err != nil {
-		exe.Close()
-		child.close()
-		return nil, fmt.Errorf("open exec fifo: %w", err)
+		parent.close()
+		return nil, err
 	}
-	// The child's fds: 0-2 stdio, then the preserved fds in place, then
-	// the sync socket, the fifo and the binary it is executed from.
+	defer exe.Close()
+	// The child's fds: 0-2 stdio, the preserved fds in place, then the
+	// sync socket, the binary it runs from, and the optional ones.
 	var extra []*os.File
-	for i := 0; i < o.PreserveFDs; i++ {
+	for i := 0; i < l.preserveFDs; i++ {
 		extra = append(extra, os.NewFile(uintptr(3+i), "preserved"))
 	}
-	syncFD := 3 + len(extra)
+	l.syncFD, l.exeFD, l.fifoFD, l.consoleFD = 3+len(extra), 4+len(extra), -1, -1
 	childSync := child.file()
-	extra = append(extra, childSync, fifo, exe)
+	defer childSync.Close()
+	extra = append(extra, childSync, exe)
+	if l.fifo != nil {
+		l.fifoFD = 3 + len(extra)
+		extra = append(extra, l.fifo)
+	}
+	if l.console != nil {
+		l.consoleFD = 3 + len(extra)
+		extra = append(extra, l.console)
+	}
 	cmd := &exec.Cmd{
-		Path:        fmt.Sprintf("/proc/self/fd/%d", 3+len(extra)-1),
+		Path:        fmt.Sprintf("/proc/self/fd/%d", l.exeFD),
 		Args:        []string{"strata", "init"},
-		Env:         []string{"_STRATA_INITPIPE=" + strconv.Itoa(syncFD)},
+		Env:         []string{"_STRATA_INITPIPE=" + strconv.Itoa(l.syncFD)},
 		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		ExtraFiles:  extra,
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
 	}
-	err = cmd.Start()
-	childSync.Close()
-	fifo.Close()
-	exe.Close()
-	if err != nil {
-		return nil, fmt.Errorf("start the container init: %w", err)
+	if err := cmd.Start(); err != nil {
+		parent.close()
+		return nil, fmt.Errorf("start strata init: %w", err)
 	}
 	p = &InitProcess{cmd: cmd, sync: parent}
-	defer func() {
-		if err != nil {
-			p.kill()
-		}
-	}()
-	if err := c.bootstrap(p, o, syncFD); err != nil {
-		return p, err
+	if err := l.enterNamespaces(p); err != nil {
+		p.kill()
+		return nil, err
 	}
-	o.timing("start init", time.Since(t0))
-	return p, c.awaitReady(p, o)
+	return p, nil
 }
 
-// bootstrap speaks the nsenter half of the protocol and sends the config.
-func (c *Container) bootstrap(p *InitProcess, o *CreateOpts, syncFD int) error {
-	payload, newUserNS := bootstrapMessage(o.Spec)
-	if err := p.sync.send(msgBootstrap, payload); err != nil {
+// setFDs tells the Go init where start put its files.
+func (l *launch) setFDs(cfg *initConfig) {
+	cfg.ExeFD, cfg.FifoFD, cfg.ConsoleFD = l.exeFD, l.fifoFD, l.consoleFD
+}
+
+// enterNamespaces drives nsenter.c: bootstrap, user namespace maps, pid.
+func (l *launch) enterNamespaces(p *InitProcess) error {
+	if err := p.sync.send(msgBootstrap, l.bootstrap); err != nil {
 		return fmt.Errorf("send bootstrap to the init: %w", err)
 	}
-	if newUserNS {
+	if l.idMaps != nil {
 		if _, err := p.sync.expect(msgUsernsReady); err != nil {
 			return p.failed(err)
 		}
-		if err := writeIDMaps(p.cmd.Process.Pid, o.Spec); err != nil {
+		if err := writeIDMaps(p.cmd.Process.Pid, l.idMaps); err != nil {
 			return err
 		}
 		if err := p.sync.send(msgUsernsMapped, nil); err != nil {
@@ -201,23 +258,6 @@ func (c *Container) bootstrap(p *InitProcess, o *CreateOpts, syncFD int) error {
 		if err := p.cmd.Wait(); err != nil {
 			return p.failed(fmt.Errorf("nsenter: %w", err))
 		}
-	}
-	start, _, err := procStartTime(p.Pid)
-	if err != nil {
-		return p.failed(fmt.Errorf("container init pid %d: %w", p.Pid, err))
-	}
-	// Saved only once the init is ready (one fsync per create): should
-	// this create be killed before, the init dies with it (its parent
-	// death signal) and the state directory reads as stopped.
-	c.State.InitPid, c.State.InitStart = p.Pid, start
-	cfg := initConfig{
-		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
-		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
-		FifoFD: syncFD + 1, ExeFD: syncFD + 2, RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(),
-	}
-	cfg.State.Status = specs.StateCreating
-	if err := p.sync.sendJSON(msgConfig, &cfg); err != nil {
-		return p.failed(fmt.Errorf("send config to the init: %w", err))
 	}
 	return nil
 }

@@ -15,6 +15,8 @@ func KnownOptions() []string {
 	for o := range recAttrOptions {
 		opts = append(opts, o)
 	}
+	// Handled by ParseOptions outside the tables above.
+	opts = append(opts, "idmap", "ridmap", "tmpcopyup")
 	sort.Strings(opts)
 	return opts
 }
