@@ -35,12 +35,20 @@ func requireID(ctx *cli.Context) (string, error) {
 
 // createContainer loads and validates the bundle and creates the container:
 // the part create and run share.
-func createContainer(ctx *cli.Context, id string) (*libcontainer.Container, *libcontainer.InitProcess, error) {
+func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Container, *libcontainer.InitProcess, *console, error) {
+	c, p, cons, err := createContainerIn(ctx, id, detach)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("create container %q: %w", id, err)
+	}
+	return c, p, cons, nil
+}
+
+func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.Container, *libcontainer.InitProcess, *console, error) {
 	if err := libcontainer.ValidateID(id); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if os.Geteuid() != 0 {
-		return nil, nil, errors.New("rootless containers are not supported yet: run strata as root")
+		return nil, nil, nil, errors.New("rootless containers are not supported yet: run strata as root")
 	}
 	bundle := ctx.String("bundle")
 	if bundle == "" {
@@ -48,37 +56,34 @@ func createContainer(ctx *cli.Context, id string) (*libcontainer.Container, *lib
 	}
 	bundle, err := filepath.Abs(bundle)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--bundle: %w", err)
+		return nil, nil, nil, fmt.Errorf("--bundle: %w", err)
 	}
 	// As runc: the runtime works from the bundle, so relative paths in
 	// config.json resolve against it and hooks start there.
 	if err := os.Chdir(bundle); err != nil {
-		return nil, nil, fmt.Errorf("--bundle %s: %w", bundle, err)
+		return nil, nil, nil, fmt.Errorf("--bundle %s: %w", bundle, err)
 	}
 	spec, err := specconv.Load(bundle)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := specconv.Validate(spec, bundle); err != nil {
-		return nil, nil, err
-	}
-	// Terminals arrive with the exec and terminals work; until then a
-	// clear refusal, never a hang waiting for a pty nobody made.
-	if ctx.String("console-socket") != "" {
-		return nil, nil, errors.New("--console-socket: terminals are not supported yet")
-	}
-	if spec.Process.Terminal {
-		return nil, nil, errors.New("process.terminal: terminals are not supported yet (set it to false)")
+		return nil, nil, nil, err
 	}
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
-		return nil, nil, errors.New("linux.seccomp: seccomp filters are not supported yet")
+		return nil, nil, nil, errors.New("linux.seccomp: seccomp filters are not supported yet")
 	}
 	n := ctx.Int("preserve-fds")
 	if n < 0 {
-		return nil, nil, fmt.Errorf("--preserve-fds %d: must not be negative", n)
+		return nil, nil, nil, fmt.Errorf("--preserve-fds %d: must not be negative", n)
+	}
+	cons, err := newConsole(spec.Process.Terminal, ctx.String("console-socket"), detach)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	opts := libcontainer.CreateOpts{
-		ID: id, Bundle: bundle, Spec: spec, PreserveFDs: n,
+		Console: cons.passFile(),
+		ID:      id, Bundle: bundle, Spec: spec, PreserveFDs: n,
 		NoPivot: ctx.Bool("no-pivot"), NoNewKeyring: ctx.Bool("no-new-keyring"),
 		Warn: func(msg string) { log.Warnf("%s", msg) },
 	}
@@ -89,16 +94,21 @@ func createContainer(ctx *cli.Context, id string) (*libcontainer.Container, *lib
 	}
 	c, p, err := libcontainer.Create(ctx.String("root"), opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create container %q: %w", id, err)
+		cons.close()
+		return nil, nil, nil, err
+	}
+	if cons != nil {
+		cons.pass.Close() // the init has sent the pty master on it
 	}
 	if pf := ctx.String("pid-file"); pf != "" {
 		if err := writePidFile(pf, p.Pid); err != nil {
+			cons.close()
 			p.Detach()
 			c.Destroy(true)
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return c, p, nil
+	return c, p, cons, nil
 }
 
 // writePidFile writes atomically: a reader (containerd's shim polls it)

@@ -14,7 +14,7 @@ its init waiting: "strata start" runs the user's program.`,
 		if err != nil {
 			return err
 		}
-		c, p, err := createContainer(ctx, id)
+		c, p, _, err := createContainer(ctx, id, true)
 		if err != nil {
 			return err
 		}

@@ -60,6 +60,7 @@ func commands() []*cli.Command {
 		bundleCommand,
 		createCommand,
 		deleteCommand,
+		execCommand,
 		featuresCommand,
 		killCommand,
 		listCommand,

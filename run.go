@@ -31,11 +31,18 @@ then deletes it unless --keep is given.`,
 			signal.Notify(sigs)
 			defer signal.Stop(sigs)
 		}
-		c, p, err := createContainer(ctx, id)
+		c, p, cons, err := createContainer(ctx, id, ctx.Bool("detach"))
 		if err != nil {
 			return err
 		}
 		defer c.Close()
+		restore, err := cons.proxy()
+		if err != nil {
+			p.Detach()
+			c.Destroy(true)
+			return err
+		}
+		defer restore()
 		t0 := time.Now()
 		if err := warnHook(c.Start()); err != nil {
 			// The init's own account of why it died beats "exited".

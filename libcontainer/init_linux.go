@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -55,14 +56,26 @@ func initContainer(sock *syncSocket) error {
 		return fmt.Errorf("init: bad config from the parent: %w", err)
 	}
 	in.spec = in.cfg.Spec
-	in.rootfs = &rootfs.Config{
-		Spec: in.spec, Rootfs: in.cfg.Rootfs, Bundle: in.cfg.Bundle,
-		NoPivot: in.cfg.NoPivot, InUserNS: hasNamespace(in.spec, specs.UserNamespace),
-	}
 	// Opened first, while nothing in this mount namespace is the
 	// container's doing yet.
 	if in.proc, err = openProcfs(); err != nil {
 		return err
+	}
+	if !in.cfg.Exec {
+		if err := in.setupContainer(); err != nil {
+			return err
+		}
+	}
+	return in.startProcess()
+}
+
+// setupContainer builds the container around the init: mounts, hooks,
+// pivot_root, masked paths and the namespaces' kernel state. An exec'd
+// process skips it: it joins what the init built.
+func (in *initProc) setupContainer() error {
+	in.rootfs = &rootfs.Config{
+		Spec: in.spec, Rootfs: in.cfg.Rootfs, Bundle: in.cfg.Bundle,
+		NoPivot: in.cfg.NoPivot, InUserNS: hasNamespace(in.spec, specs.UserNamespace),
 	}
 	// Mounts, in config order, then /dev: all before the hooks that may
 	// want to see or add to them.
@@ -82,7 +95,14 @@ func initContainer(sock *syncSocket) error {
 	if err := in.phase("masked and read-only paths", func() error { return rootfs.Finalize(in.rootfs) }); err != nil {
 		return err
 	}
-	if err := in.phase("sysctl, hostname, keyring", in.setKernelState); err != nil {
+	return in.phase("sysctl, hostname, keyring", in.setKernelState)
+}
+
+// startProcess gives the process its terminal and attributes, reports
+// ready and hands over to the exec stage: the same for the container's
+// init and for exec'd processes.
+func (in *initProc) startProcess() error {
+	if err := in.phase("terminal", in.setupTerminal); err != nil {
 		return err
 	}
 	var proc *preparedProcess
@@ -93,15 +113,15 @@ func initContainer(sock *syncSocket) error {
 		return err
 	}
 	// The parent may exit once it has 'R': the death signal that guards a
-	// half-made container must not kill the finished one.
+	// half-made process must not kill the finished one.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("init: clear the parent death signal: %w", err)
 	}
-	if err := sock.sendJSON(msgReady, &readyReport{Timings: in.timings, Warnings: proc.warnings}); err != nil {
+	if err := in.sock.sendJSON(msgReady, &readyReport{Timings: in.timings, Warnings: proc.warnings}); err != nil {
 		return err
 	}
-	fds := launchFDs{sync: sock.fd, procfs: in.proc.fd, fifo: in.cfg.FifoFD, exe: in.cfg.ExeFD}
-	if h := in.spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+	fds := launchFDs{sync: in.sock.fd, procfs: in.proc.fd, fifo: in.cfg.FifoFD, exe: in.cfg.ExeFD}
+	if h := in.spec.Hooks; !in.cfg.Exec && h != nil && len(h.StartContainer) > 0 {
 		// The hooks need Go: wait for start here, not in the exec stage.
 		if err := in.waitForStart(); err != nil {
 			return err
@@ -109,6 +129,27 @@ func initContainer(sock *syncSocket) error {
 		fds.fifo = -1
 	}
 	return proc.exec(fds, in.spec.Process.Rlimits)
+}
+
+// setupTerminal makes a pty for a process with terminal: true and, for the
+// container's init, binds it over /dev/console.
+func (in *initProc) setupTerminal() error {
+	p := in.spec.Process
+	if !p.Terminal {
+		return nil
+	}
+	if in.cfg.ConsoleFD < 0 {
+		return errors.New("process.terminal: no console socket to send the pty to")
+	}
+	slave, err := setupConsole(in.cfg.ConsoleFD, p.ConsoleSize)
+	if err != nil {
+		return err
+	}
+	defer slave.Close()
+	if in.cfg.Exec {
+		return nil
+	}
+	return bindConsole(slave)
 }
 
 // phase runs one step and records how long it took (--debug shows it).

@@ -25,6 +25,9 @@ type CreateOpts struct {
 	NoPivot      bool
 	NoNewKeyring bool
 	PreserveFDs  int
+	// Console is a connected console socket: the init sends the pty
+	// master over it when process.terminal is set.
+	Console *os.File
 	// Timing, when set, receives the duration of each setup phase.
 	Timing func(phase string, d time.Duration)
 	// Warn, when set, receives what the init skipped but did not fail on.
@@ -42,9 +45,12 @@ type initConfig struct {
 	PreserveFDs  int         `json:"preserve_fds"`
 	// The init's fds for the exec fifo (-1 for exec), the sealed strata
 	// binary and the console socket (-1 without a terminal).
-	FifoFD    int `json:"fifo_fd"`
-	ExeFD     int `json:"exe_fd"`
-	ConsoleFD int `json:"console_fd"`
+	FifoFD int `json:"fifo_fd"`
+	// Exec: a process joining a running container; Spec.Process is its
+	// process, the rest of Spec the container's.
+	Exec      bool `json:"exec"`
+	ExeFD     int  `json:"exe_fd"`
+	ConsoleFD int  `json:"console_fd"`
 	// RuntimeHooks: the init must stop after its mounts and let the parent
 	// run the prestart/createRuntime hooks ('H'), and it needs the state
 	// the parent sends back for its createContainer hooks.
@@ -122,7 +128,7 @@ func (c *Container) startInit(o *CreateOpts) (p *InitProcess, err error) {
 	}
 	defer fifo.Close()
 	payload, newUserNS := bootstrapMessage(o.Spec)
-	l := &launch{bootstrap: payload, preserveFDs: o.PreserveFDs, fifo: fifo}
+	l := &launch{bootstrap: payload, preserveFDs: o.PreserveFDs, fifo: fifo, console: o.Console}
 	if newUserNS {
 		l.idMaps = o.Spec
 	}
@@ -165,10 +171,15 @@ type launch struct {
 	preserveFDs int
 	fifo        *os.File // the exec fifo (create only)
 	console     *os.File // connected console socket (terminal: true only)
-	syncFD      int      // the child's fd numbers, known once started
-	exeFD       int
-	fifoFD      int
-	consoleFD   int
+	// placed, when set, runs between the start of the process and its
+	// first namespace change: the moment to put it in the container's
+	// cgroups, so that all it does, and all its children, are counted
+	// there, and a new cgroup namespace is rooted at that cgroup.
+	placed    func(pid int) error
+	syncFD    int // the child's fd numbers, known once started
+	exeFD     int
+	fifoFD    int
+	consoleFD int
 }
 
 // start runs `strata init` from the sealed binary and speaks the nsenter
@@ -218,6 +229,12 @@ func (l *launch) start() (p *InitProcess, err error) {
 		return nil, fmt.Errorf("start strata init: %w", err)
 	}
 	p = &InitProcess{cmd: cmd, sync: parent}
+	if l.placed != nil {
+		if err := l.placed(cmd.Process.Pid); err != nil {
+			p.kill()
+			return nil, err
+		}
+	}
 	if err := l.enterNamespaces(p); err != nil {
 		p.kill()
 		return nil, err

@@ -81,3 +81,17 @@ func jsonKind(t reflect.Type) string {
 	}
 	return t.String()
 }
+
+// LoadProcess reads a process.json (`strata exec --process`): a Process as
+// config.json's "process" holds it.
+func LoadProcess(path string) (*specs.Process, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--process %s: %w", path, err)
+	}
+	var p specs.Process
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("--process %s: %s", path, describeJSONError(data, err))
+	}
+	return &p, nil
+}

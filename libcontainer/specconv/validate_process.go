@@ -1,6 +1,7 @@
 package specconv
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -77,4 +78,12 @@ func (v *validator) rlimits(rls []specs.POSIXRlimit) {
 			v.fail(field, "soft limit %d exceeds hard limit %d", rl.Soft, rl.Hard)
 		}
 	}
+}
+
+// ValidateProcess checks a process started by exec with the same rules as
+// config.json's process.
+func ValidateProcess(p *specs.Process) error {
+	v := &validator{spec: &specs.Spec{Process: p}}
+	v.process()
+	return errors.Join(v.errs...)
 }

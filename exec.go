@@ -1,0 +1,201 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+
+	"github.com/strata-runtime/strata/libcontainer"
+	"github.com/strata-runtime/strata/libcontainer/specconv"
+)
+
+var execCommand = &cli.Command{
+	Name:      "exec",
+	Usage:     "run a new process inside a container",
+	ArgsUsage: "<container-id> <command> [args...]",
+	Description: `Starts a process in every namespace of the container, with the
+container's process attributes unless flags or --process override them. In
+the foreground it exits with the process's status (128+N for signal N).`,
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive the pty master"},
+		&cli.StringFlag{Name: "cwd", Usage: "current working directory in the container"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable (KEY=VALUE)"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "UID[:GID] to run as"},
+		&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
+		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "path to a process.json"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the process has started"},
+		&cli.StringFlag{Name: "pid-file", Usage: "file to write the process's host pid to"},
+		&cli.StringFlag{Name: "process-label", Usage: "SELinux label for the process"},
+		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile for the process"},
+		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
+		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding, effective and permitted sets"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors (3 .. 3+N-1) to the process"},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even if the container is paused"},
+	},
+	Action: func(ctx *cli.Context) error {
+		if ctx.NArg() < 1 {
+			return fmt.Errorf("exec: expected a container ID and a command")
+		}
+		id := ctx.Args().First()
+		c, err := libcontainer.Load(ctx.String("root"), id)
+		if err != nil {
+			return err
+		}
+		proc, err := execProcess(ctx, c.State.Config)
+		if err != nil {
+			c.Close()
+			return err
+		}
+		detach := ctx.Bool("detach")
+		cons, err := newConsole(proc.Terminal, ctx.String("console-socket"), detach)
+		if err != nil {
+			c.Close()
+			return err
+		}
+		var sigs chan os.Signal
+		if !detach {
+			sigs = make(chan os.Signal, 32)
+			signal.Notify(sigs)
+			defer signal.Stop(sigs)
+		}
+		n := ctx.Int("preserve-fds")
+		if n < 0 {
+			c.Close()
+			return fmt.Errorf("--preserve-fds %d: must not be negative", n)
+		}
+		opts := libcontainer.ExecOpts{Process: proc, PreserveFDs: n, Console: cons.passFile(), IgnorePaused: ctx.Bool("ignore-paused")}
+		if log.debug {
+			opts.Timing = func(phase string, d time.Duration) { log.Debugf("exec in %s: %s took %v", id, phase, d) }
+		}
+		p, err := c.Exec(opts)
+		// The lock guards the container's state, not a process that may
+		// run for hours.
+		c.Close()
+		if err != nil {
+			cons.close()
+			return fmt.Errorf("exec in container %q: %w", id, err)
+		}
+		if cons != nil {
+			cons.pass.Close()
+		}
+		if pf := ctx.String("pid-file"); pf != "" {
+			if err := writePidFile(pf, p.Pid); err != nil {
+				p.Detach()
+				return err
+			}
+		}
+		restore, err := cons.proxy()
+		if err != nil {
+			p.Detach()
+			return err
+		}
+		defer restore()
+		if err := p.ExecResult(); err != nil {
+			p.Wait()
+			return fmt.Errorf("exec in container %q: %w", id, err)
+		}
+		if detach {
+			p.Detach()
+			return nil
+		}
+		go forwardSignals(sigs, p.Pid)
+		code, err := p.Wait()
+		if err != nil {
+			return err
+		}
+		return &exitError{code}
+	},
+}
+
+// execProcess builds the process to exec: --process as given, or the
+// container's own process with the command and flags laid over it, as
+// runc does.
+func execProcess(ctx *cli.Context, spec *specs.Spec) (*specs.Process, error) {
+	var p specs.Process
+	if path := ctx.String("process"); path != "" {
+		loaded, err := specconv.LoadProcess(path)
+		if err != nil {
+			return nil, err
+		}
+		p = *loaded
+	} else {
+		if ctx.NArg() < 2 {
+			return nil, fmt.Errorf("exec: expected a command to run after the container ID")
+		}
+		if spec.Process != nil {
+			p = *spec.Process
+		}
+		p.Args = ctx.Args().Slice()[1:]
+		p.Terminal = ctx.Bool("tty")
+		p.ConsoleSize = nil
+		p.Env = append(append([]string(nil), p.Env...), ctx.StringSlice("env")...)
+		if cwd := ctx.String("cwd"); cwd != "" {
+			p.Cwd = cwd
+		}
+		if u := ctx.String("user"); u != "" {
+			uid, gid, err := parseUser(u)
+			if err != nil {
+				return nil, err
+			}
+			p.User.UID, p.User.GID = uid, gid
+		}
+		for _, g := range ctx.Int64Slice("additional-gids") {
+			if g < 0 || g > 1<<32-1 {
+				return nil, fmt.Errorf("--additional-gids %d: not a gid", g)
+			}
+			p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+		}
+		if caps := ctx.StringSlice("cap"); len(caps) > 0 {
+			p.Capabilities = withCaps(p.Capabilities, caps)
+		}
+		if ctx.Bool("no-new-privs") {
+			p.NoNewPrivileges = true
+		}
+		if a := ctx.String("apparmor"); a != "" {
+			p.ApparmorProfile = a
+		}
+		if l := ctx.String("process-label"); l != "" {
+			p.SelinuxLabel = l
+		}
+	}
+	if err := specconv.ValidateProcess(&p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// parseUser reads -u UID[:GID]; runc takes numbers only.
+func parseUser(s string) (uid, gid uint32, err error) {
+	us, gs, hasGID := strings.Cut(s, ":")
+	u, err := strconv.ParseUint(us, 10, 32)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--user %q: expected UID[:GID] as numbers", s)
+	}
+	if !hasGID {
+		return uint32(u), 0, nil
+	}
+	g, err := strconv.ParseUint(gs, 10, 32)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--user %q: expected UID[:GID] as numbers", s)
+	}
+	return uint32(u), uint32(g), nil
+}
+
+// withCaps adds capabilities to a copy of the sets --cap reaches.
+func withCaps(c *specs.LinuxCapabilities, add []string) *specs.LinuxCapabilities {
+	n := &specs.LinuxCapabilities{}
+	if c != nil {
+		*n = *c
+	}
+	n.Bounding = append(append([]string(nil), n.Bounding...), add...)
+	n.Effective = append(append([]string(nil), n.Effective...), add...)
+	n.Permitted = append(append([]string(nil), n.Permitted...), add...)
+	return n
+}

@@ -1,0 +1,94 @@
+package libcontainer
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// ExecOpts describe a process to start in a running container.
+type ExecOpts struct {
+	Process      *specs.Process // validated
+	PreserveFDs  int
+	Console      *os.File // connected console socket, for Process.Terminal
+	IgnorePaused bool
+	Timing       func(phase string, d time.Duration)
+}
+
+// Exec starts a process in the container: it joins every namespace of the
+// container's init and gets its attributes through the same init code as
+// the container's own first process. It returns once the process is set
+// up; the exec stage then runs the program (ExecResult tells how that went).
+func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
+	switch st := c.Status(); {
+	case st == Paused && !o.IgnorePaused:
+		return nil, fmt.Errorf("cannot exec in container %q: it is paused (resume it, or use --ignore-paused)", c.State.ID)
+	case st != Running && st != Created && st != Paused:
+		return nil, statusError("exec in", c.State.ID, st, "created or running")
+	}
+	t0 := time.Now()
+	bootstrap, err := c.joinMessage()
+	if err != nil {
+		return nil, err
+	}
+	l := &launch{bootstrap: bootstrap, preserveFDs: o.PreserveFDs, console: o.Console}
+	p, err := l.start()
+	if err != nil {
+		return nil, err
+	}
+	spec := *c.State.Config
+	spec.Process = o.Process
+	cfg := initConfig{ID: c.State.ID, Spec: &spec, PreserveFDs: o.PreserveFDs, Exec: true, State: c.OCIState()}
+	l.setFDs(&cfg)
+	if err := p.sync.sendJSON(msgConfig, &cfg); err != nil {
+		p.kill()
+		return nil, fmt.Errorf("send config to the process: %w", p.failed(err))
+	}
+	if _, err := p.sync.expect(msgReady); err != nil {
+		err = p.failed(err)
+		p.kill()
+		return nil, err
+	}
+	if o.Timing != nil {
+		o.Timing("exec setup", time.Since(t0))
+	}
+	return p, nil
+}
+
+// joinMessage is a bootstrap that joins each namespace of the container's
+// init that this process is not already in. (setns into one's own user
+// namespace fails, and the rest would only cost a syscall.)
+func (c *Container) joinMessage() ([]byte, error) {
+	var b strings.Builder
+	b.WriteString("clone=0\x00")
+	for _, t := range joinOrder {
+		name := procNSName[t]
+		theirs := fmt.Sprintf("/proc/%d/ns/%s", c.State.InitPid, name)
+		var a, o unix.Stat_t
+		if err := unix.Stat(theirs, &a); err != nil {
+			if t == specs.TimeNamespace || t == specs.CgroupNamespace {
+				continue // kernels without them
+			}
+			return nil, fmt.Errorf("container %q: %s namespace of init %d: %w", c.State.ID, name, c.State.InitPid, err)
+		}
+		if err := unix.Stat("/proc/self/ns/"+name, &o); err == nil && a.Ino == o.Ino && a.Dev == o.Dev {
+			continue
+		}
+		fmt.Fprintf(&b, "join=%d:%s\x00", nsFlags[t], theirs)
+	}
+	if !alive(c.State.InitPid, c.State.InitStart) {
+		return nil, statusError("exec in", c.State.ID, Stopped, "created or running")
+	}
+	return []byte(b.String()), nil
+}
+
+// procNSName is each namespace's file name under /proc/PID/ns.
+var procNSName = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
