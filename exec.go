@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"time"
@@ -59,12 +57,8 @@ the foreground it exits with the process's status (128+N for signal N).`,
 			c.Close()
 			return err
 		}
-		var sigs chan os.Signal
-		if !detach {
-			sigs = make(chan os.Signal, 32)
-			signal.Notify(sigs)
-			defer signal.Stop(sigs)
-		}
+		relay := catchSignals(detach)
+		defer relay.stop()
 		n := ctx.Int("preserve-fds")
 		if n < 0 {
 			c.Close()
@@ -105,8 +99,7 @@ the foreground it exits with the process's status (128+N for signal N).`,
 			p.Detach()
 			return nil
 		}
-		go forwardSignals(sigs, p.Pid)
-		code, err := p.Wait()
+		code, err := relay.waitFor(p)
 		if err != nil {
 			return err
 		}

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"os"
-	"os/signal"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 )
 
 var runCommand = &cli.Command{
@@ -25,12 +22,9 @@ then deletes it unless --keep is given.`,
 		if err != nil {
 			return err
 		}
-		// Forward signals from the first moment the container exists.
-		sigs := make(chan os.Signal, 32)
-		if !ctx.Bool("detach") {
-			signal.Notify(sigs)
-			defer signal.Stop(sigs)
-		}
+		// Caught from before the container exists, so none is lost.
+		relay := catchSignals(ctx.Bool("detach"))
+		defer relay.stop()
 		c, p, cons, err := createContainer(ctx, id, ctx.Bool("detach"))
 		if err != nil {
 			return err
@@ -63,8 +57,7 @@ then deletes it unless --keep is given.`,
 			p.Detach()
 			return nil
 		}
-		go forwardSignals(sigs, p.Pid)
-		code, err := p.Wait()
+		code, err := relay.waitFor(p)
 		if err != nil {
 			return err
 		}
@@ -75,18 +68,4 @@ then deletes it unless --keep is given.`,
 		}
 		return &exitError{code}
 	},
-}
-
-// forwardSignals passes what strata receives on to the container's init,
-// as runc does, except what belongs to strata itself: SIGCHLD (its child
-// exiting), SIGURG (the Go runtime's preemption) and SIGWINCH.
-func forwardSignals(sigs <-chan os.Signal, pid int) {
-	for s := range sigs {
-		sig := s.(unix.Signal)
-		switch sig {
-		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
-			continue
-		}
-		unix.Kill(pid, sig)
-	}
 }
