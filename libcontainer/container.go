@@ -15,6 +15,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/cgroups"
 )
 
 const (
@@ -51,6 +53,9 @@ type State struct {
 	// file without it belongs to a create in progress or one that crashed.
 	Ready  bool        `json:"ready"`
 	Config *specs.Spec `json:"config"`
+	// CgroupPaths are the container's cgroup directories by controller
+	// ("" for the v2 one), as the cgroup manager made them.
+	CgroupPaths map[string]string `json:"cgroup_paths,omitempty"`
 }
 
 // Container is a loaded container. Mutating operations hold an exclusive
@@ -202,6 +207,9 @@ func (c *Container) Status() Status {
 	}
 	if !c.State.Ready {
 		return Creating
+	}
+	if cgroups.Frozen(c.State.CgroupPaths) {
+		return Paused
 	}
 	if _, err := os.Lstat(c.fifoPath()); err == nil {
 		return Created

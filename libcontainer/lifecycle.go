@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -86,62 +85,28 @@ func (c *Container) signalInit(sig unix.Signal) error {
 	return nil
 }
 
-// signalAll signals the init and every process of the container: those in
-// its pid namespace and the init's descendants (which is all of them when
-// the container shares the host's pid namespace). The list is taken before
-// the first signal, while children still hang below their parents. (With
-// the cgroups work this becomes every process in the container's cgroup.)
+// signalAll signals every process in the container's cgroup, the init
+// first (through its pidfd). The cgroup is frozen while the list is taken,
+// so nothing forks past it, and thawed after a SIGKILL, so that a paused
+// container's processes can die.
 func (c *Container) signalAll(sig unix.Signal) error {
-	pids, err := c.processes()
-	if err != nil {
-		return err
-	}
 	if err := c.signalInit(sig); err != nil {
 		return err
 	}
-	for _, pid := range pids {
-		unix.Kill(pid, sig)
+	m, err := c.cgroupManager()
+	if err != nil {
+		return fmt.Errorf("kill container %q: %w", c.State.ID, err)
 	}
-	return nil
+	return m.SignalAll(sig)
 }
 
-// processes lists the container's processes other than the init.
+// processes lists the pids in the container's cgroup, the init included.
 func (c *Container) processes() ([]int, error) {
-	init := c.State.InitPid
-	ns := ""
-	if hasOwnNamespace(c.State.Config, specs.PIDNamespace) {
-		ns, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", init))
-	}
-	entries, err := os.ReadDir("/proc")
+	m, err := c.cgroupManager()
 	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
+		return nil, err
 	}
-	parent := map[int]int{}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == init {
-			continue
-		}
-		if ns != "" {
-			if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && l == ns {
-				pids = append(pids, pid)
-				continue
-			}
-		}
-		if ppid := parentPid(pid); ppid > 0 {
-			parent[pid] = ppid
-		}
-	}
-	for pid := range parent {
-		for p := parent[pid]; p > 0; p = parent[p] {
-			if p == init {
-				pids = append(pids, pid)
-				break
-			}
-		}
-	}
-	return pids, nil
+	return m.Pids()
 }
 
 func hasOwnNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
@@ -168,6 +133,18 @@ func (c *Container) Destroy(force bool) error {
 			return err
 		}
 	}
+	// Whatever is left in the cgroup (children of a stopped init without
+	// a pid namespace) is killed; the directories go, with retries while
+	// the kernel still counts exiting processes in them.
+	if len(c.State.CgroupPaths) > 0 {
+		m, err := c.cgroupManager()
+		if err == nil {
+			err = m.Destroy()
+		}
+		if err != nil {
+			return fmt.Errorf("delete container %q: %w", c.State.ID, err)
+		}
+	}
 	var warn error
 	if h := c.State.Config; h != nil && h.Hooks != nil && len(h.Hooks.Poststop) > 0 {
 		st := c.OCIState()
@@ -182,8 +159,8 @@ func (c *Container) Destroy(force bool) error {
 	return warn
 }
 
-// killAndWait SIGKILLs the init (which takes its pid namespace with it)
-// and waits until it has exited.
+// killAndWait SIGKILLs the container's processes and waits until the init
+// has exited.
 func (c *Container) killAndWait() error {
 	pidfd, err := unix.PidfdOpen(c.State.InitPid, 0)
 	if errors.Is(err, unix.ESRCH) {
@@ -196,10 +173,12 @@ func (c *Container) killAndWait() error {
 	if !alive(c.State.InitPid, c.State.InitStart) {
 		return nil
 	}
-	if hasOwnNamespace(c.State.Config, specs.PIDNamespace) {
-		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-	} else {
-		c.signalAll(unix.SIGKILL)
+	unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+	// Every other process too (without a pid namespace they outlive the
+	// init); this thaws a paused container, whose frozen processes could
+	// not die otherwise.
+	if m, err := c.cgroupManager(); err == nil {
+		m.SignalAll(unix.SIGKILL)
 	}
 	// A pidfd polls readable once its process has exited.
 	deadline := time.Now().Add(10 * time.Second)

@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-runtime/strata/libcontainer/cgroups"
 	"github.com/strata-runtime/strata/libcontainer/hooks"
 )
 
@@ -117,10 +118,22 @@ func (c *Container) create(o *CreateOpts) (*InitProcess, error) {
 	if err := os.Chmod(c.fifoPath(), 0o622); err != nil { // past the umask
 		return nil, fmt.Errorf("create exec fifo: %w", err)
 	}
-	return c.startInit(o)
+	// Converted and checked against the host before anything is made;
+	// removed on failure, once startInit has killed the init.
+	cg, err := cgroups.New(o.ID, o.Spec, false)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.startInit(o, cg)
+	if err != nil {
+		if derr := cg.Destroy(); derr != nil {
+			err = fmt.Errorf("%w (and %v)", err, derr)
+		}
+	}
+	return p, err
 }
 
-func (c *Container) startInit(o *CreateOpts) (p *InitProcess, err error) {
+func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProcess, err error) {
 	t0 := time.Now()
 	fifo, err := os.OpenFile(c.fifoPath(), unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -131,6 +144,18 @@ func (c *Container) startInit(o *CreateOpts) (p *InitProcess, err error) {
 	l := &launch{bootstrap: payload, preserveFDs: o.PreserveFDs, fifo: fifo, console: o.Console}
 	if newUserNS {
 		l.idMaps = o.Spec
+	}
+	// The init joins its cgroup before its first namespace change, so that
+	// every process of the container starts in it and a new cgroup
+	// namespace is rooted there.
+	l.placed = func(pid int) error {
+		t1 := time.Now()
+		if err := cg.Apply(pid); err != nil {
+			return err
+		}
+		c.State.CgroupPaths = cg.Paths()
+		o.timing("join cgroup", time.Since(t1))
+		return nil
 	}
 	p, err = l.start()
 	if err != nil {
@@ -160,7 +185,19 @@ func (c *Container) startInit(o *CreateOpts) (p *InitProcess, err error) {
 		return p, p.failed(fmt.Errorf("send config to the init: %w", err))
 	}
 	o.timing("start init", time.Since(t0))
-	return p, c.awaitReady(p, o)
+	if err := c.awaitReady(p, o); err != nil {
+		return p, err
+	}
+	// The limits are written once the init has set the container up (its
+	// mknods pass the device rules, its own memory is not the user's) and
+	// before the user's program runs (the init waits on the exec fifo).
+	// The state awaitReady saved already holds the cgroup paths.
+	t2 := time.Now()
+	if err := cg.Set(cg.Resources()); err != nil {
+		return p, err
+	}
+	o.timing("cgroup limits", time.Since(t2))
+	return p, nil
 }
 
 // launch is one start of `strata init`, for a container's init or for a
