@@ -60,13 +60,18 @@ func commands() []*cli.Command {
 		bundleCommand,
 		createCommand,
 		deleteCommand,
+		eventsCommand,
 		execCommand,
 		featuresCommand,
 		killCommand,
 		listCommand,
+		pauseCommand,
+		psCommand,
+		resumeCommand,
 		runCommand,
 		specCommand,
 		startCommand,
 		stateCommand,
+		updateCommand,
 	}
 }

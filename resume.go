@@ -1,0 +1,25 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/strata-runtime/strata/libcontainer"
+)
+
+var resumeCommand = &cli.Command{
+	Name:      "resume",
+	Usage:     "resume every process of a paused container",
+	ArgsUsage: "<container-id>",
+	Action: func(ctx *cli.Context) error {
+		id, err := requireID(ctx)
+		if err != nil {
+			return err
+		}
+		c, err := libcontainer.Load(ctx.String("root"), id)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return c.Resume()
+	},
+}
