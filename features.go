@@ -39,7 +39,7 @@ func strataFeatures() *features.Features {
 		Linux: &features.Linux{
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities: caps,
-			Cgroup:       &features.Cgroup{V1: &no, V2: &no, Systemd: &no, SystemdUser: &no, Rdma: &no},
+			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &yes},
 			Seccomp:      &features.Seccomp{Enabled: &no},
 			Apparmor:     &features.Apparmor{Enabled: &no},
 			Selinux:      &features.Selinux{Enabled: &no},
