@@ -220,6 +220,10 @@ func (m *Manager) Destroy() error {
 // cgroup (memory.oom_control's oom_kill on v1, memory.events on v2).
 func (m *Manager) OOMKillCount() (uint64, error) { return m.m.OOMKillCount() }
 
+// v2Root is the cgroup v2 mount whose controllers containers can use (a
+// variable for the tests, which use a hybrid host's unified hierarchy).
+var v2Root = "/sys/fs/cgroup"
+
 // need is a resource field asked for and the v1 hierarchy and v2
 // controller that implement it (notOnV2: v2 has no equivalent).
 type need struct {
@@ -264,7 +268,7 @@ func (m *Manager) checkControllers(r *cg.Resources) error {
 	var avail map[string]bool
 	if m.v2 {
 		avail = map[string]bool{}
-		b, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+		b, err := os.ReadFile(filepath.Join(v2Root, "cgroup.controllers"))
 		if err != nil {
 			return fmt.Errorf("cgroup v2: %w", err)
 		}
@@ -272,14 +276,20 @@ func (m *Manager) checkControllers(r *cg.Resources) error {
 			avail[c] = true
 		}
 	}
+	if m.v2 {
+		// What v2 cannot do at all first: a more useful error than a
+		// missing controller.
+		for _, n := range needs(r) {
+			if n.asked && n.notOnV2 {
+				return fmt.Errorf("linux.resources.%s: cgroup v2 has no equivalent; this host uses cgroup v2", n.field)
+			}
+		}
+	}
 	for _, n := range needs(r) {
 		if !n.asked {
 			continue
 		}
 		if m.v2 {
-			if n.notOnV2 {
-				return fmt.Errorf("linux.resources.%s: cgroup v2 has no equivalent; this host uses cgroup v2", n.field)
-			}
 			if n.v2 != "" && !avail[n.v2] {
 				return fmt.Errorf("linux.resources.%s: the cgroup v2 %q controller is not available on this host", n.field, n.v2)
 			}
