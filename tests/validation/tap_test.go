@@ -26,7 +26,10 @@ func TestVerdict(t *testing.T) {
 		{"hook failure, JSON", "TAP version 13\n  ---\n  {\n    \"error\": \"hook not run\"\n  }\n  ...\n1..0\n", 0, false, "error diagnostic"},
 		{"skipped", "TAP version 13\n1..1\nok 1 # SKIP no cgroup v2\n", 0, false, "all skipped"},
 		{"crash midway", "TAP version 13\n1..3\nok 1 - a\n", 2, false, "exit status 2, plan 3, ran 1"},
-		{"nothing", "", 1, false, "exit status 1, no test point"},
+		{"silent failure", "", 1, false, "exit status 1, no TAP"},
+		{"silent success (*_fail tests)", "", 0, true, ""},
+		{"two streams", "TAP version 13\nok 1 - a\n1..1\nTAP version 13\n1..0\n", 0, true, ""},
+		{"no plan, no test point", "TAP version 13\n", 0, false, "no test point"},
 		{"ok but exit 1", "TAP version 13\nok 1 - a\n1..1\n", 1, false, "exit status 1"},
 	}
 	for _, c := range cases {
