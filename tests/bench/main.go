@@ -1,0 +1,116 @@
+// Command bench measures strata against runc and crun on one busybox bundle
+// and prints a markdown table; `make bench` runs it (not in CI: too noisy).
+//
+// Every item is measured for all runtimes within each repetition, in an
+// order that rotates from one repetition to the next, so that whatever else
+// the machine does hits the three alike. Each item reports the median over
+// the repetitions and the spread (min-max), and the ratios strata/runc and
+// strata/crun of the medians.
+//
+// Every container gets its own absolute cgroupsPath /strata-bench/<id>; the
+// runner removes those directories in every hierarchy afterwards, and mounts
+// the v1 hugetlb hierarchy crun 1.8 needs on a hybrid host for the run only.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	var (
+		strata  = flag.String("strata", "./strata", "strata binary")
+		runc    = flag.String("runc", "/usr/sbin/runc", "runc binary")
+		crun    = flag.String("crun", "/usr/bin/crun", "crun binary")
+		reps    = flag.Int("reps", 5, "repetitions of each item")
+		out     = flag.String("out", "", "also write the report (markdown) to this file")
+		seconds = flag.Float64("throughput-seconds", 3, "length of each throughput measurement")
+	)
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fatal(fmt.Errorf("bench needs root"))
+	}
+	b, err := setup([]string{*strata, *runc, *crun})
+	if err != nil {
+		fatal(err)
+	}
+	// Cleanup runs on return and on SIGINT/SIGTERM alike.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		b.cleanup()
+		os.Exit(130)
+	}()
+	defer b.cleanup()
+
+	items := []item{
+		{name: "`run` of /bin/true, 30 in a row", unit: "ms/run", lowerIsBetter: true, measure: b.runSeries},
+		{name: "create + start + wait + delete", unit: "ms/cycle", lowerIsBetter: true, measure: b.cycle},
+		{name: "`exec` of /bin/true into a running container", unit: "ms/exec", lowerIsBetter: true, measure: b.exec},
+		{name: "init RSS in the created state", unit: "KiB", lowerIsBetter: true, measure: b.createdRSS},
+		{name: "peak RSS of the runtime process (`run`)", unit: "KiB", lowerIsBetter: true, measure: b.peakRSS},
+		{name: "`run` with a docker-style default seccomp profile", unit: "ms/run", lowerIsBetter: true, measure: b.seccompRun},
+		{name: "8 parallel `run` loops", unit: "runs/s", measure: func(rt *runtime) (float64, error) { return b.throughput(rt, 8, *seconds) }},
+	}
+	start := time.Now()
+	results := measureAll(b.runtimes, items, *reps)
+	report := render(b, items, results, *reps, time.Since(start))
+	fmt.Print(report)
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
+			fatal(err)
+		}
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+// measureAll runs every item reps times for every runtime, rotating the
+// runtimes' order each repetition. A runtime that fails an item (strata
+// without exec, say) keeps the error and is not asked again.
+func measureAll(rts []*runtime, items []item, reps int) [][]*samples {
+	res := make([][]*samples, len(items))
+	for i := range items {
+		res[i] = make([]*samples, len(rts))
+		for j := range rts {
+			res[i][j] = &samples{}
+		}
+	}
+	for rep := range reps {
+		for i, it := range items {
+			for k := range rts {
+				j := (k + rep) % len(rts)
+				s := res[i][j]
+				if s.err != nil {
+					continue
+				}
+				v, err := it.measure(rts[j])
+				if err != nil {
+					s.err = err
+					continue
+				}
+				s.values = append(s.values, v)
+			}
+		}
+		fmt.Fprintf(os.Stderr, "bench: repetition %d/%d done\n", rep+1, reps)
+	}
+	return res
+}
+
+type item struct {
+	name, unit    string
+	lowerIsBetter bool
+	measure       func(*runtime) (float64, error)
+}
+
+// binName is what the report calls a runtime.
+func binName(path string) string { return filepath.Base(path) }

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// preamble opens docs/benchmarks.md, which `make bench` rewrites whole.
+const preamble = `# Benchmarks: strata, runc and crun
+
+Written by ` + "`make bench`" + ` (tests/bench; not run in CI, where timings are too
+noisy to gate on). Run as root; it builds ./strata and measures it with
+/usr/sbin/runc and /usr/bin/crun on one busybox bundle (tests/rootfs, a read-only
+root shared by every container; each container has its own config.json and an
+absolute cgroupsPath /strata-bench/<id>, removed afterwards; ociVersion 1.0.2
+because crun 1.8 refuses 1.3.0). For crun 1.8 on this hybrid host a v1 hugetlb
+hierarchy is mounted in a temp dir for the run and unmounted after.
+` + "`make bench BENCH_FLAGS='-reps 9'`" + ` changes the repetitions.
+
+Items: 30 foreground ` + "`run`" + `s of /bin/true in a row (ms per run); create +
+start + wait (pidfd of the pid from --pid-file) + delete, 10 cycles; 10 ` + "`exec`" + `s
+of /bin/true into a running container; VmRSS of the init in the created state, at
+the pid ` + "`state`" + ` reports; peak RSS of the ` + "`run`" + ` process from wait4's
+rusage (what /usr/bin/time -f %M prints; it includes children the runtime
+waited for); completed runs per second of 8 parallel ` + "`run`" + ` loops.
+The project's targets: ` + "`run`" + ` latency strata/crun <= 1.0, created-state init
+RSS <= crun's.
+
+The machine is shared with other work while this runs, so absolute numbers
+drift; the interleaving makes the ratios the figures to read.
+
+`
+
+// samples are one item's values for one runtime, one per repetition, or the
+// error that stopped its measurement.
+type samples struct {
+	values []float64
+	err    error
+}
+
+func (s *samples) median() float64 {
+	v := append([]float64(nil), s.values...)
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func (s *samples) cell() string {
+	if s.err != nil || len(s.values) == 0 {
+		return "n/a"
+	}
+	v := append([]float64(nil), s.values...)
+	sort.Float64s(v)
+	return fmt.Sprintf("%s (%s–%s)", num(s.median()), num(v[0]), num(v[len(v)-1]))
+}
+
+func num(f float64) string {
+	switch {
+	case f >= 100:
+		return fmt.Sprintf("%.0f", f)
+	case f >= 10:
+		return fmt.Sprintf("%.1f", f)
+	default:
+		return fmt.Sprintf("%.2f", f)
+	}
+}
+
+func ratio(a, b *samples) string {
+	if a.err != nil || b.err != nil || len(a.values) == 0 || len(b.values) == 0 || b.median() == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", a.median()/b.median())
+}
+
+// render writes the report as markdown: the machine, the versions, the table
+// (runtime order as given: strata, runc, crun) and why any cell is n/a.
+func render(b *bench, items []item, res [][]*samples, reps int, took time.Duration) string {
+	var w strings.Builder
+	w.WriteString(preamble)
+	kernel, _ := exec.Command("uname", "-r").Output()
+	fmt.Fprintf(&w, "Measured %s on %d cores, Linux %s, cgroups %s; %d repetitions, runtimes interleaved (order rotated each repetition); took %s.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), goruntime.NumCPU(), strings.TrimSpace(string(kernel)), cgroupMode(), reps, took.Round(time.Second))
+	for _, rt := range b.runtimes {
+		fmt.Fprintf(&w, "- %s: `%s` (%s)\n", rt.name, rt.path, rt.version)
+	}
+	fmt.Fprintf(&w, "\nEach cell: median (min–max) over the repetitions. Ratios are of medians; for runs/s higher is better, for the others lower.\n\n")
+	fmt.Fprintf(&w, "| item | unit |")
+	for _, rt := range b.runtimes {
+		fmt.Fprintf(&w, " %s |", rt.name)
+	}
+	fmt.Fprintf(&w, " %s/%s | %s/%s |\n|---|---|", b.runtimes[0].name, b.runtimes[1].name, b.runtimes[0].name, b.runtimes[2].name)
+	for range b.runtimes {
+		fmt.Fprintf(&w, "---|")
+	}
+	fmt.Fprintf(&w, "---|---|\n")
+	var notes []string
+	for i, it := range items {
+		fmt.Fprintf(&w, "| %s | %s |", it.name, it.unit)
+		for j, s := range res[i] {
+			fmt.Fprintf(&w, " %s |", s.cell())
+			if s.err != nil {
+				notes = append(notes, fmt.Sprintf("- %s, %s: n/a: %s", it.name, b.runtimes[j].name, oneLine(s.err.Error(), 200)))
+			}
+		}
+		fmt.Fprintf(&w, " %s | %s |\n", ratio(res[i][0], res[i][1]), ratio(res[i][0], res[i][2]))
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(&w, "\n%s\n", strings.Join(notes, "\n"))
+	}
+	return w.String()
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return s
+}
+
+// cgroupMode tells v2 (unified), hybrid (v1 controllers plus a cgroup2 tree)
+// or v1 apart.
+func cgroupMode() string {
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		return "v2 (unified)"
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.controllers"); err == nil {
+		return "hybrid (v1 controllers, cgroup2 at /sys/fs/cgroup/unified)"
+	}
+	return "v1"
+}
