@@ -70,8 +70,18 @@ func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.
 	if err := specconv.Validate(spec, bundle); err != nil {
 		return nil, nil, nil, err
 	}
-	if spec.Linux != nil && spec.Linux.Seccomp != nil {
-		return nil, nil, nil, errors.New("linux.seccomp: seccomp filters are not supported yet")
+	if err := libcontainer.ValidateAttributes(spec); err != nil {
+		return nil, nil, nil, err
+	}
+	// Compiled here, before anything is made, and only on a cache miss.
+	filter, warnings, err := libcontainer.CompileSeccomp(ctx.String("root"), spec)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// Unknown syscall names are normal (one profile serves many kernels):
+	// debug level, as runc logs them.
+	for _, w := range warnings {
+		log.Debugf("%s", w)
 	}
 	n := ctx.Int("preserve-fds")
 	if n < 0 {
@@ -85,7 +95,8 @@ func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.
 		Console: cons.passFile(),
 		ID:      id, Bundle: bundle, Spec: spec, PreserveFDs: n,
 		NoPivot: ctx.Bool("no-pivot"), NoNewKeyring: ctx.Bool("no-new-keyring"),
-		Warn: func(msg string) { log.Warnf("%s", msg) },
+		Warn:    func(msg string) { log.Warnf("%s", msg) },
+		Seccomp: filter,
 	}
 	if log.debug {
 		opts.Timing = func(phase string, d time.Duration) {

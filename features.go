@@ -9,8 +9,10 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/urfave/cli/v2"
 
+	"github.com/strata-runtime/strata/libcontainer"
 	"github.com/strata-runtime/strata/libcontainer/capabilities"
 	"github.com/strata-runtime/strata/libcontainer/rootfs"
+	"github.com/strata-runtime/strata/libcontainer/seccomp"
 )
 
 var featuresCommand = &cli.Command{
@@ -27,6 +29,7 @@ var featuresCommand = &cli.Command{
 // merely accepts: clients decide what to ask for from this.
 func strataFeatures() *features.Features {
 	yes, no := true, false
+	lsm := libcontainer.HostLSMs()
 	var caps []string
 	for _, c := range capability.ListKnown() {
 		caps = append(caps, capabilities.Name(c))
@@ -40,10 +43,20 @@ func strataFeatures() *features.Features {
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities: caps,
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &yes},
-			Seccomp:      &features.Seccomp{Enabled: &no},
-			Apparmor:     &features.Apparmor{Enabled: &no},
-			Selinux:      &features.Selinux{Enabled: &no},
+			Seccomp: &features.Seccomp{
+				Enabled:        &yes,
+				Actions:        seccomp.Actions(),
+				Operators:      seccomp.Operators(),
+				Archs:          seccomp.SupportedArchs(),
+				KnownFlags:     seccomp.Flags(),
+				SupportedFlags: seccomp.SupportedFlags(),
+			},
+			// Applied when the host has the LSM enabled, refused otherwise.
+			Apparmor:     &features.Apparmor{Enabled: &lsm.AppArmor},
+			Selinux:      &features.Selinux{Enabled: &lsm.SELinux},
 			IntelRdt:     &features.IntelRdt{Enabled: &no},
+			NetDevices:   &features.NetDevices{Enabled: &no},
+			MemoryPolicy: &features.MemoryPolicy{Modes: libcontainer.MemoryPolicyModes(), Flags: libcontainer.MemoryPolicyFlags()},
 			MountExtensions: &features.MountExtensions{
 				IDMap: &features.IDMap{Enabled: &yes},
 			},

@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -35,20 +36,34 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The container's filter, from the cache its create filled.
+	sc, err := c.seccompProgram()
+	if err != nil {
+		return nil, err
+	}
 	l := &launch{bootstrap: bootstrap, preserveFDs: o.PreserveFDs, console: o.Console}
-	p, err := l.start()
+	// execCPUAffinity.initial: the process starts on those CPUs, until it
+	// is moved to the container's cgroup.
+	var p *InitProcess
+	runtime.LockOSThread()
+	err = applyInitialAffinity(o.Process, func() (err error) {
+		p, err = l.start()
+		return err
+	})
+	runtime.UnlockOSThread()
 	if err != nil {
 		return nil, err
 	}
 	spec := *c.State.Config
 	spec.Process = o.Process
 	cfg := initConfig{ID: c.State.ID, Spec: &spec, PreserveFDs: o.PreserveFDs, Exec: true, State: c.OCIState()}
+	cfg.Seccomp = sc
 	l.setFDs(&cfg)
 	if err := p.sync.sendJSON(msgConfig, &cfg); err != nil {
 		p.kill()
 		return nil, fmt.Errorf("send config to the process: %w", p.failed(err))
 	}
-	if _, err := p.sync.expect(msgReady); err != nil {
+	if err := c.awaitExecReady(p); err != nil {
 		err = p.failed(err)
 		p.kill()
 		return nil, err

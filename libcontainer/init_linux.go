@@ -106,10 +106,19 @@ func (in *initProc) startProcess() error {
 		return err
 	}
 	var proc *preparedProcess
-	if err := in.phase("process", func() (err error) {
-		proc, err = prepareProcess(in.spec.Process, in.proc, in.cfg.PreserveFDs)
+	filter := newSeccompLoader(in.cfg.Seccomp, in.spec.Process, in.sock)
+	if err := in.phase("process", func() error {
+		x, err := newProcessExtras(in.spec, in.cfg.Exec, filter)
+		if err != nil {
+			return err
+		}
+		proc, err = prepareProcess(in.spec, in.proc, in.cfg.PreserveFDs, x)
 		return err
 	}); err != nil {
+		return err
+	}
+	// A filter with a listener: loaded now, its fd sent before 'R'.
+	if err := filter.beforeReady(); err != nil {
 		return err
 	}
 	// The parent may exit once it has 'R': the death signal that guards a
@@ -120,7 +129,7 @@ func (in *initProc) startProcess() error {
 	if err := in.sock.sendJSON(msgReady, &readyReport{Timings: in.timings, Warnings: proc.warnings}); err != nil {
 		return err
 	}
-	fds := launchFDs{sync: in.sock.fd, procfs: in.proc.fd, fifo: in.cfg.FifoFD, exe: in.cfg.ExeFD}
+	fds := launchFDs{sync: in.sock.fd, procfs: in.proc.fd, fifo: in.cfg.FifoFD, exe: in.cfg.ExeFD, seccomp: filter}
 	if h := in.spec.Hooks; !in.cfg.Exec && h != nil && len(h.StartContainer) > 0 {
 		// The hooks need Go: wait for start here, not in the exec stage.
 		if err := in.waitForStart(); err != nil {

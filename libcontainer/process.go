@@ -16,6 +16,7 @@ import (
 
 	"github.com/strata-runtime/strata/libcontainer/cgroups"
 	"github.com/strata-runtime/strata/libcontainer/hooks"
+	"github.com/strata-runtime/strata/libcontainer/seccomp"
 )
 
 // CreateOpts are the inputs of Create. Spec must already be validated.
@@ -33,6 +34,8 @@ type CreateOpts struct {
 	Timing func(phase string, d time.Duration)
 	// Warn, when set, receives what the init skipped but did not fail on.
 	Warn func(msg string)
+	// Seccomp is linux.seccomp compiled (CompileSeccomp), nil without.
+	Seccomp *seccomp.Program
 }
 
 // initConfig is what the Go half of the init receives in the 'C' message.
@@ -59,6 +62,9 @@ type initConfig struct {
 	// State is the container's state (status creating, host pid) for
 	// the hooks the init runs.
 	State *specs.State `json:"state"`
+	// Seccomp is the compiled linux.seccomp filter; the parent compiles,
+	// the init only loads (seccomp_linux.go).
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 }
 
 // readyReport is the 'R' payload.
@@ -177,7 +183,7 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	cfg := initConfig{
 		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
-		RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(),
+		RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(), Seccomp: o.Seccomp,
 	}
 	l.setFDs(&cfg)
 	cfg.State.Status = specs.StateCreating
@@ -325,11 +331,18 @@ func needsRuntimeHooks(s *specs.Spec) bool {
 func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
 	t0 := time.Now()
 	for {
-		t, payload, err := p.sync.recv()
+		t, payload, fd, err := p.sync.recvMsg()
 		if err != nil {
 			return p.failed(err)
 		}
 		switch t {
+		case msgSeccompFd:
+			if fd < 0 {
+				return fmt.Errorf("sync: %q without an fd", t)
+			}
+			if err := c.serveSeccompFd(p.Pid, fd, true); err != nil {
+				return err
+			}
 		case msgRunHooks:
 			o.timing("mounts", time.Since(t0))
 			t1 := time.Now()
@@ -354,6 +367,7 @@ func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
 			c.State.Ready = true
 			return c.save()
 		default:
+			closeIfValid(fd)
 			return fmt.Errorf("sync: unexpected message %q from the init", t)
 		}
 	}

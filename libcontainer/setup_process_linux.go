@@ -34,7 +34,8 @@ type preparedProcess struct {
 // with capabilities kept; then the other capability sets; no_new_privs;
 // the working directory last, checked as the container user. The caller
 // holds the OS thread (capabilities are per thread).
-func prepareProcess(p *specs.Process, proc *procfs, preserveFDs int) (*preparedProcess, error) {
+func prepareProcess(spec *specs.Spec, proc *procfs, preserveFDs int, x *processExtras) (*preparedProcess, error) {
+	p := spec.Process
 	if p == nil || len(p.Args) == 0 {
 		return nil, errors.New("process.args: must name a program to run")
 	}
@@ -47,7 +48,17 @@ func prepareProcess(p *specs.Process, proc *procfs, preserveFDs int) (*preparedP
 	if err := rlimit.Apply(p.Rlimits); err != nil {
 		return nil, err
 	}
+	// Scheduler, I/O priority, CPU affinity, personality, memory policy:
+	// some need privileges the capability drop takes away.
+	if err := applyAttributes(x.attrs); err != nil {
+		return nil, err
+	}
 	if err := caps.ApplyBounding(); err != nil {
+		return nil, err
+	}
+	// Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN:
+	// this is the last moment the process has it.
+	if err := x.filter.beforeCredentials(); err != nil {
 		return nil, err
 	}
 	if err := identity.Apply(p.User, proc.setgroupsAllowed()); err != nil {
@@ -67,6 +78,10 @@ func prepareProcess(p *specs.Process, proc *procfs, preserveFDs int) (*preparedP
 		return nil, err
 	}
 	if pp.path, err = lookPath(p.Args[0], pp.env); err != nil {
+		return nil, err
+	}
+	// AppArmor profile, SELinux label: they take effect at execve.
+	if err := x.lsm.apply(proc); err != nil {
 		return nil, err
 	}
 	// Nothing but stdio and the preserved fds may reach the user's program
@@ -144,6 +159,7 @@ func checkExecutable(path string) error {
 // launchFDs are the fds the exec stage (nsenter/execstage.c) works with.
 type launchFDs struct {
 	sync, procfs, fifo, exe int // fifo is -1 once start has been waited for
+	seccomp                 *seccompLoader
 }
 
 // exec hands the process over to the exec stage: strata re-executed from
@@ -157,9 +173,15 @@ func (pp *preparedProcess) exec(fds launchFDs, rlimits []specs.POSIXRlimit) erro
 	if err != nil {
 		return err
 	}
+	// The seccomp filter, unless the Go init had to load it: the exec
+	// stage loads it right before execve.
+	filter, filterFlags, err := fds.seccomp.execStage()
+	if err != nil {
+		return err
+	}
 	// prepareProcess marked everything close-on-exec; these few must
 	// reach the exec stage, which closes them itself.
-	for _, fd := range []int{fds.sync, fds.procfs, fds.fifo, prog} {
+	for _, fd := range []int{fds.sync, fds.procfs, fds.fifo, prog, filter} {
 		if fd < 0 {
 			continue
 		}
@@ -167,7 +189,7 @@ func (pp *preparedProcess) exec(fds launchFDs, rlimits []specs.POSIXRlimit) erro
 			return fmt.Errorf("exec stage: fcntl fd %d: %w", fd, err)
 		}
 	}
-	env := fmt.Sprintf("_STRATA_EXEC=%d,%d,%d,%d", fds.sync, fds.procfs, fds.fifo, prog)
+	env := fmt.Sprintf("_STRATA_EXEC=%d,%d,%d,%d,%d,%d", fds.sync, fds.procfs, fds.fifo, prog, filter, filterFlags)
 	argv, err := syscall.SlicePtrFromStrings([]string{"strata", "init"})
 	if err != nil {
 		return err

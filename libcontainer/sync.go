@@ -26,6 +26,10 @@ import (
 //	prestart, createRuntime hooks
 //	'h' hooks done ---------------------> createContainer hooks, pivot_root,
 //	                                      masked paths, process attributes
+//	                                      seccomp filter with SCMP_ACT_NOTIFY:
+//	    <-------------------------------- 'S' + listener fd (SCM_RIGHTS)
+//	send fd and state to the agent at
+//	linux.seccomp.listenerPath
 //	    <-------------------------------- 'R' ready (phase timings as JSON)
 //	write state.json: created             open the exec fifo: blocks until
 //	                                      `start` (or `run`) opens it to read
@@ -45,6 +49,7 @@ const (
 	msgRunHooks     msgType = 'H'
 	msgHooksDone    msgType = 'h'
 	msgReady        msgType = 'R'
+	msgSeccompFd    msgType = 'S' // carries the seccomp listener fd
 	msgError        msgType = 'E'
 )
 
@@ -119,6 +124,65 @@ func (s *syncSocket) recv() (msgType, []byte, error) {
 		return t, nil, errors.New(string(payload))
 	}
 	return t, payload, nil
+}
+
+// sendFD sends a message of type t carrying fd (SCM_RIGHTS).
+func (s *syncSocket) sendFD(t msgType, fd int) error {
+	for {
+		err := unix.Sendmsg(s.fd, []byte{byte(t)}, unix.UnixRights(fd), nil, 0)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// recvMsg is recv for messages that may carry an fd (-1 when none came;
+// received fds are O_CLOEXEC).
+func (s *syncSocket) recvMsg() (msgType, []byte, int, error) {
+	var (
+		n   int
+		err error
+	)
+	for {
+		n, _, err = unix.Recvfrom(s.fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil || n == 0 {
+		return 0, nil, -1, errInitGone
+	}
+	buf, oob := make([]byte, n), make([]byte, unix.CmsgSpace(4))
+	var oobn int
+	for {
+		n, oobn, _, _, err = unix.Recvmsg(s.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil || n == 0 {
+		return 0, nil, -1, errInitGone
+	}
+	fd := -1
+	if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+		for _, m := range cmsgs {
+			if fds, err := unix.ParseUnixRights(&m); err == nil {
+				for _, f := range fds {
+					if fd < 0 {
+						fd = f
+					} else {
+						unix.Close(f)
+					}
+				}
+			}
+		}
+	}
+	t, payload := msgType(buf[0]), buf[1:n]
+	if t == msgError {
+		closeIfValid(fd)
+		return t, nil, -1, errors.New(string(payload))
+	}
+	return t, payload, fd, nil
 }
 
 // expect reads one message and fails unless it has the wanted type.

@@ -10,12 +10,18 @@
  * that). Re-executing a binary the kernel already has in its page cache,
  * without starting its runtime, costs a fraction of a millisecond.
  *
- * _STRATA_EXEC=<sync fd>,<procfs fd>,<fifo fd>,<program fd>
+ * _STRATA_EXEC=<sync fd>,<procfs fd>,<fifo fd>,<program fd>,<seccomp fd>,<flags>
  *   sync fd     the parent's socket: an execve failure is reported on it
  *   procfs fd   a private procfs of the container's pid namespace
  *   fifo fd     O_PATH fd of the exec fifo, or -1 when the Go init has
  *               already waited (it had startContainer hooks to run)
  *   program fd  a memfd: "<argc> <envc>\0" path\0 argv...\0 envp...\0
+ *   seccomp fd  a memfd holding the container's seccomp filter (struct
+ *               sock_filter[], compiled by the parent), or -1 when there is
+ *               none or the Go init had to load it (see
+ *               libcontainer/seccomp_linux.go); flags are seccomp(2)'s.
+ *               Loaded as the very last step before execve: nothing the
+ *               runtime does runs under the container's filter.
  *
  * Capability sets are unchanged by this extra execve: the kernel's
  * transformation is idempotent for the sets the Go init left.
@@ -26,8 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int exec_sync = -1;
@@ -76,13 +85,33 @@ static char **take(char **p, char *end, int n)
 	return v;
 }
 
+/* Reads the seccomp filter from its memfd into prog. */
+static void read_filter(int fd, struct sock_fprog *prog)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	void *buf;
+
+	if (size <= 0 || size % sizeof(struct sock_filter) != 0 ||
+	    size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		exec_fail("read the seccomp filter", "memfd");
+	buf = malloc(size);
+	if (!buf || pread(fd, buf, size, 0) != size)
+		exec_fail("read the seccomp filter", "memfd");
+	prog->len = size / sizeof(struct sock_filter);
+	prog->filter = buf;
+	close(fd);
+}
+
 void strata_exec_stage(const char *spec)
 {
-	int procfd, fifofd, progfd, argc, envc;
+	int procfd, fifofd, progfd, filterfd, argc, envc;
+	unsigned int filterflags;
 	size_t len;
 	char *buf, *p, *path, **argv, **envp, fdpath[64];
+	struct sock_fprog filter = { 0 };
 
-	if (sscanf(spec, "%d,%d,%d,%d", &exec_sync, &procfd, &fifofd, &progfd) != 4)
+	if (sscanf(spec, "%d,%d,%d,%d,%d,%u", &exec_sync, &procfd, &fifofd, &progfd,
+		   &filterfd, &filterflags) != 6)
 		exec_fail("parse _STRATA_EXEC", spec);
 	/* execve made the process dumpable again; nothing may attach to it. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
@@ -96,6 +125,8 @@ void strata_exec_stage(const char *spec)
 	p += strlen(p) + 1;
 	argv = take(&p, buf + len, argc);
 	envp = take(&p, buf + len, envc);
+	if (filterfd >= 0)
+		read_filter(filterfd, &filter);
 
 	if (fifofd >= 0) {
 		/*
@@ -119,6 +150,13 @@ void strata_exec_stage(const char *spec)
 	/* The socket closes on execve: `run` reads that as success. */
 	if (fcntl(exec_sync, F_SETFD, FD_CLOEXEC) < 0)
 		exec_fail("fcntl", "sync socket");
+	/*
+	 * linux.seccomp: the process is single-threaded, so no TSYNC; the Go
+	 * init set no_new_privs, or left CAP_SYS_ADMIN, as loading needs.
+	 */
+	if (filter.len > 0 &&
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filterflags, &filter) < 0)
+		exec_fail("load the seccomp filter", "linux.seccomp");
 	execve(path, argv, envp);
 	exec_fail("exec", path);
 }
