@@ -169,7 +169,9 @@ func lastLines(b []byte, n int) string {
 func cleanup(o options, hs []string, cgName, dir, root string) (left []string) {
 	entries, _ := os.ReadDir(root)
 	for _, e := range entries {
-		if !e.IsDir() {
+		// Dot entries are a runtime's own (strata's .cache~ of seccomp
+		// programs), not containers.
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		left = append(left, "container "+e.Name())
