@@ -86,7 +86,7 @@ func (b *bench) cleanup() {
 	for _, rt := range b.runtimes {
 		entries, _ := os.ReadDir(rt.root)
 		for _, e := range entries {
-			if e.IsDir() {
+			if e.IsDir() && !strings.HasPrefix(e.Name(), ".") { // not strata's .cache~
 				exec.Command(rt.path, "--root", rt.root, "delete", "--force", e.Name()).Run()
 			}
 		}
