@@ -66,6 +66,10 @@ func ApplyTar(dir string, r io.Reader, opts ApplyOptions) error {
 		created:    map[string]bool{},
 		buf:        make([]byte, 256<<10),
 	}
+	if a.mode == OverlayWhiteouts {
+		// A fresh layer directory: names rarely clash, so parallel writes pay.
+		a.startPool()
+	}
 	defer a.close()
 	tr := tar.NewReader(r)
 	last := "(start of archive)"
@@ -79,8 +83,15 @@ func ApplyTar(dir string, r io.Reader, opts ApplyOptions) error {
 		}
 		last = hdr.Name
 		if err := a.entry(hdr, tr); err != nil {
-			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+			var named *entryError
+			if errors.As(err, &named) {
+				return err
+			}
+			return &entryError{hdr.Name, err}
 		}
+	}
+	if err := a.wait(); err != nil {
+		return err
 	}
 	return a.setDirTimes()
 }
@@ -98,6 +109,7 @@ type applier struct {
 	// not delete (layer.md: whiteouts apply to lower layers only).
 	created map[string]bool
 	buf     []byte
+	pool    *writerPool // nil: every file is written in line
 }
 
 type dirTime struct {
@@ -106,6 +118,7 @@ type dirTime struct {
 }
 
 func (a *applier) close() {
+	a.stopPool()
 	a.closeDirs()
 	unix.Close(a.rootFd)
 }
@@ -175,13 +188,26 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	if strings.HasPrefix(base, whiteoutPrefix) {
 		return a.whiteout(dir, base)
 	}
+	if a.busy(name) {
+		if err := a.wait(); err != nil {
+			return err
+		}
+	}
 	pfd, err := a.parent(dir, true)
 	if err != nil {
 		return err
 	}
+	if queued, err := a.dispatch(pfd, base, name, hdr, r); queued || err != nil {
+		return err
+	}
+	return a.place(pfd, base, name, hdr, r)
+}
+
+// place writes an entry in line: its file, then its metadata.
+func (a *applier) place(pfd int, base, name string, hdr *tar.Header, r io.Reader) error {
 	// Creating first and clearing only on EEXIST saves a stat per entry in
 	// the common case, a fresh layer directory.
-	err = a.create(pfd, base, name, hdr, r)
+	err := a.create(pfd, base, name, hdr, r)
 	if errors.Is(err, unix.EEXIST) {
 		var isDir bool
 		if isDir, err = a.clear(pfd, name, base, hdr.Typeflag == tar.TypeDir); err == nil && !isDir {
@@ -249,6 +275,9 @@ func (a *applier) parent(dir string, create bool) (int, error) {
 		return -1, fmt.Errorf("parent directory %q: %w", dir, err)
 	}
 	if len(a.dirs) >= maxOpenDirs {
+		if err := a.wait(); err != nil { // workers may hold these fds
+			return -1, err
+		}
 		a.closeDirs()
 	}
 	a.dirs[dir] = fd
@@ -275,6 +304,9 @@ func openBeneath(root int, dir string) (int, error) {
 // directory stays when the entry is a directory too (its metadata is
 // updated); anything else goes.
 func (a *applier) clear(pfd int, name, base string, wantDir bool) (bool, error) {
+	if err := a.wait(); err != nil { // what goes may be a directory being written into
+		return false, err
+	}
 	var st unix.Stat_t
 	if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return false, fmt.Errorf("stat: %w", err)
@@ -329,6 +361,9 @@ func writeAll(fd int, b []byte) error {
 }
 
 func (a *applier) hardlink(pfd int, base, name, linkname string) error {
+	if err := a.wait(); err != nil { // the target must be complete
+		return err
+	}
 	target, err := entryName(linkname)
 	if err != nil {
 		return fmt.Errorf("hard link target %q: %w", linkname, err)

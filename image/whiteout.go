@@ -11,6 +11,9 @@ import (
 
 // whiteout handles a .wh.* entry in directory dir of the layer.
 func (a *applier) whiteout(dir, base string) error {
+	if err := a.wait(); err != nil { // deletions must not race the writers
+		return err
+	}
 	// In a flattened rootfs a whiteout under a missing directory has nothing to delete.
 	pfd, err := a.parent(dir, a.mode == OverlayWhiteouts)
 	if a.mode == ApplyWhiteouts && errors.Is(err, unix.ENOENT) {
