@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	specsv "github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-runtime/strata/image"
 )
@@ -18,7 +21,11 @@ import (
 // Diff writes the bundle's changes (its overlay upper directory) as an OCI
 // layer to out, replacing out only once the whole layer is written.
 func Diff(dir, out string, c image.Compression) (image.DiffBlob, error) {
-	upper, _, err := overlayUpper(dir)
+	upper, rec, err := overlayUpper(dir)
+	if err != nil {
+		return image.DiffBlob{}, err
+	}
+	exclude, err := runtimeMountpoints(dir, rec)
 	if err != nil {
 		return image.DiffBlob{}, err
 	}
@@ -27,7 +34,7 @@ func Diff(dir, out string, c image.Compression) (image.DiffBlob, error) {
 		return image.DiffBlob{}, err
 	}
 	defer os.Remove(tmp.Name())
-	blob, err := image.WriteDiffBlob(upper, tmp, c)
+	blob, err := image.WriteDiffBlob(upper, tmp, c, exclude)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -38,6 +45,65 @@ func Diff(dir, out string, c image.Compression) (image.DiffBlob, error) {
 		return image.DiffBlob{}, fmt.Errorf("bundle diff %s: %w", dir, err)
 	}
 	return blob, nil
+}
+
+// runtimeMountpoints finds the directories the runtime made in upper only to
+// mount on (/proc, /dev, /sys when the image lacks them): empty, plain, named
+// by a mount in config.json and absent from every layer. They are not the
+// container's changes, so diff leaves them out, as docker's init layer does.
+func runtimeMountpoints(dir string, rec *Record) (map[string]bool, error) {
+	var spec struct {
+		Mounts []struct {
+			Destination string `json:"destination"`
+		} `json:"mounts"`
+	}
+	if err := readJSONFile(filepath.Join(dir, "config.json"), &spec); err != nil {
+		return nil, err
+	}
+	store, err := image.OpenStore(rec.Store)
+	if err != nil {
+		return nil, err
+	}
+	exclude := map[string]bool{}
+	for _, m := range spec.Mounts {
+		rel := strings.TrimPrefix(path.Clean("/"+m.Destination), "/")
+		if rel == "" || !emptyPlainDir(filepath.Join(dir, upperDir, rel)) {
+			continue
+		}
+		inLayer := false
+		for _, d := range rec.Layers {
+			if _, err := os.Lstat(filepath.Join(store.LayerDir(d), rel)); err == nil {
+				inLayer = true
+				break
+			}
+		}
+		if !inLayer {
+			exclude[rel] = true
+		}
+	}
+	return exclude, nil
+}
+
+// emptyPlainDir reports whether p is an empty directory without xattrs
+// (an opaque directory is a change even when empty).
+func emptyPlainDir(p string) bool {
+	entries, err := os.ReadDir(p)
+	if err != nil || len(entries) > 0 {
+		return false
+	}
+	n, err := unix.Llistxattr(p, nil)
+	return err == nil && n == 0
+}
+
+func readJSONFile(p string, v any) error {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return nil
 }
 
 func overlayUpper(dir string) (string, *Record, error) {
@@ -91,10 +157,14 @@ func Commit(o CommitOptions) (v1.Descriptor, error) {
 	if err := copyBaseLayers(w, rec, base.Layers); err != nil {
 		return v1.Descriptor{}, err
 	}
+	exclude, err := runtimeMountpoints(o.Bundle, rec)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
 	var diff image.DiffBlob
 	layer, err := w.WriteBlob(func(out io.Writer) (v1.Descriptor, error) {
 		var err error
-		diff, err = image.WriteDiffBlob(upper, out, o.Compress)
+		diff, err = image.WriteDiffBlob(upper, out, o.Compress, exclude)
 		return diff.Descriptor, err
 	})
 	if err != nil {

@@ -21,7 +21,8 @@ import (
 // whiteout devices become .wh.NAME entries and opaque directories a
 // .wh..wh..opq entry. Entries come in lexical walk order with times in whole
 // seconds and no user or group names, so the same changes give the same bytes.
-func WriteDiff(upper string, w io.Writer) error {
+// Paths in exclude (slash-separated, relative to upper) are left out.
+func WriteDiff(upper string, w io.Writer, exclude map[string]bool) error {
 	tw := tar.NewWriter(w)
 	links := map[[2]uint64]string{}
 	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
@@ -35,7 +36,14 @@ func WriteDiff(upper string, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return diffEntry(tw, p, filepath.ToSlash(rel), links)
+		rel = filepath.ToSlash(rel)
+		if exclude[rel] {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		return diffEntry(tw, p, rel, links)
 	})
 	if err != nil {
 		return fmt.Errorf("diff of %s: %w", upper, err)
@@ -162,9 +170,9 @@ type DiffBlob struct {
 	DiffID     digest.Digest
 }
 
-// WriteDiffBlob writes the diff of upper to w compressed with c, computing
-// the blob digest and the diff ID on the way.
-func WriteDiffBlob(upper string, w io.Writer, c Compression) (DiffBlob, error) {
+// WriteDiffBlob writes the diff of upper (without exclude) to w compressed
+// with c, computing the blob digest and the diff ID on the way.
+func WriteDiffBlob(upper string, w io.Writer, c Compression, exclude map[string]bool) (DiffBlob, error) {
 	blobHash := digest.SHA256.Digester()
 	counter := &countingWriter{w: io.MultiWriter(w, blobHash.Hash())}
 	zw, err := compress(counter, c)
@@ -172,7 +180,7 @@ func WriteDiffBlob(upper string, w io.Writer, c Compression) (DiffBlob, error) {
 		return DiffBlob{}, err
 	}
 	diffHash := digest.SHA256.Digester()
-	if err := WriteDiff(upper, io.MultiWriter(zw, diffHash.Hash())); err != nil {
+	if err := WriteDiff(upper, io.MultiWriter(zw, diffHash.Hash()), exclude); err != nil {
 		zw.Close()
 		return DiffBlob{}, err
 	}

@@ -135,3 +135,32 @@ func TestPlatformIndex(t *testing.T) {
 		strata(t, "bundle", "rm", b)
 	}
 }
+
+// TestDiffSkipsRuntimeMountpoints: /proc, /dev and /sys, which the runtime
+// makes in an image that lacks them, are not the container's changes.
+func TestDiffSkipsRuntimeMountpoints(t *testing.T) {
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := filepath.Join(t.TempDir(), "layout")
+	imagetest.WriteLayout(t, layout, "v1", imagetest.Image{Config: imageConfig(), Layers: [][]byte{imagetest.Tar(t,
+		E{Name: "bin/", Type: '5', Mode: 0o755},
+		E{Name: "bin/busybox", Body: string(bb), Mode: 0o755},
+		E{Name: "bin/sh", Type: '2', Link: "busybox"},
+	)}})
+	b := newBundle(t)
+	strata(t, "bundle", "create", b, "--image", "oci:"+layout+":v1", "--store", t.TempDir(), "--", "sh", "-c", "echo x > /made")
+	runBundle(t, b)
+	for _, d := range []string{"proc", "dev", "sys"} {
+		if _, err := os.Stat(filepath.Join(b, "upper", d)); err != nil {
+			t.Fatalf("the runtime did not make /%s in upper, so this test proves nothing: %v", d, err)
+		}
+	}
+	diff := filepath.Join(t.TempDir(), "layer.tar")
+	strata(t, "bundle", "diff", b, "-o", diff, "--compress", "none")
+	if got := tarEntries(t, diff); strings.Join(got, "|") != "made 0 x" {
+		t.Fatalf("diff entries %q, want only the new file", got)
+	}
+	strata(t, "bundle", "rm", b)
+}
