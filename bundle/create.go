@@ -19,7 +19,7 @@ type CreateOptions struct {
 	Bundle   string
 	Image    image.Ref
 	Platform string // os/arch[/variant]; empty for the host's
-	Store    string
+	Store    string // default image.DefaultStore
 	// Copy flattens the layers into a plain rootfs instead of an overlay, for
 	// hosts or filesystems without overlayfs.
 	Copy bool
@@ -49,6 +49,9 @@ func Create(o CreateOptions) (rec *Record, err error) {
 			undo()
 		}
 	}()
+	if o.Store == "" {
+		o.Store = image.DefaultStore
+	}
 	store, err := image.OpenStore(o.Store)
 	if err != nil {
 		return nil, err

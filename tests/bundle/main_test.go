@@ -45,6 +45,10 @@ func run(m *testing.M) int {
 			return 1
 		}
 	}
+	if out, err := exec.Command(strataBin, "bundle", "--help").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s has no working bundle command (is bundleCommand in main.go's commands()?): %v\n%s", strataBin, err, out)
+		return 1
+	}
 	runtimeBin = os.Getenv("STRATA_RUNTIME")
 	if runtimeBin == "" {
 		runtimeBin = strataBin
