@@ -380,25 +380,13 @@ func onPty(t *testing.T, cmd *exec.Cmd, rows, cols int) (master, slave *os.File,
 // type, resize the terminal, exit; then checks the exit status and that
 // the terminal's mode is what it was.
 func interactive(t *testing.T, cmd *exec.Cmd) {
-	master, slave, before := onPty(t, cmd, 33, 101)
-	out := readPty(t, master)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		select {
-		case <-done:
-		default:
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Helper()
+	s := startOnPty(t, cmd)
+	master, out := s.master, s.out
 	// The shell's prompt (busybox may follow it with a cursor position
 	// query, ESC [6n): the runtime is proxying by now.
 	out.waitFor(t, regexp.MustCompile(`/ # `), 20*time.Second)
-	during, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	during, err := unix.IoctlGetTermios(int(s.slave.Fd()), unix.TCGETS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +395,7 @@ func interactive(t *testing.T, cmd *exec.Cmd) {
 	}
 	typeInto(t, master, "stty size; echo hi-$((6*7))\n")
 	got := out.waitFor(t, regexp.MustCompile(`(?s)(.*)hi-42\n`), 20*time.Second)[1]
-	wantSize(t, got, 33, 101)
+	wantSize(t, got, 24, 80)
 
 	// Resizing the outer terminal sends the runtime SIGWINCH; it passes the
 	// size on. It does so asynchronously: ask until it shows.
@@ -423,26 +411,8 @@ func interactive(t *testing.T, cmd *exec.Cmd) {
 	if !resized {
 		t.Error("the container's terminal never got the new size 45x132")
 	}
-
 	typeInto(t, master, "exit 3\n")
-	var werr error
-	select {
-	case werr = <-done:
-		done <- werr // for the cleanup
-	case <-time.After(30 * time.Second):
-		t.Fatal("the runtime did not exit after the shell did")
-	}
-	var ee *exec.ExitError
-	if !errors.As(werr, &ee) || ee.ExitCode() != 3 {
-		t.Errorf("runtime exit: %v, want status 3", werr)
-	}
-	after, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *after != *before {
-		t.Errorf("terminal mode not restored:\nbefore %+v\nafter  %+v", *before, *after)
-	}
+	s.exit(t, 3)
 }
 
 func TestInteractiveRun(t *testing.T) {
@@ -473,4 +443,151 @@ func TestInteractiveExec(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ptySession is a runtime started by onPty: its terminal's master, the
+// output read from it, and its exit.
+type ptySession struct {
+	master, slave *os.File
+	before        *unix.Termios
+	out           *ptyOutput
+	done          chan error
+}
+
+func startOnPty(t *testing.T, cmd *exec.Cmd) *ptySession {
+	t.Helper()
+	s := &ptySession{done: make(chan error, 1)}
+	s.master, s.slave, s.before = onPty(t, cmd, 24, 80)
+	s.out = readPty(t, s.master)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case err := <-s.done:
+			s.done <- err
+		default:
+			cmd.Process.Kill()
+		}
+	})
+	return s
+}
+
+// exit waits for the runtime to exit, checks its status is code and that
+// it left the terminal in the mode it found it in.
+func (s *ptySession) exit(t *testing.T, code int) {
+	t.Helper()
+	var werr error
+	select {
+	case werr = <-s.done:
+		s.done <- werr
+	case <-time.After(30 * time.Second):
+		t.Fatal("the runtime did not exit")
+	}
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(werr, &ee) {
+		got = ee.ExitCode()
+	}
+	if got != code {
+		t.Errorf("runtime exit status %d (%v), want %d", got, werr, code)
+	}
+	after, err := unix.IoctlGetTermios(int(s.slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *after != *s.before {
+		t.Errorf("terminal mode not restored:\nbefore %+v\nafter  %+v", *s.before, *after)
+	}
+}
+
+// TestInteractiveFailureRestoresTerminal: a program that cannot start fails
+// the runtime, which still gives the terminal back as it was.
+func TestInteractiveFailureRestoresTerminal(t *testing.T) {
+	t.Parallel()
+	t.Run("run", func(t *testing.T) {
+		t.Parallel()
+		c := tu.NewContainer(t, func(s *specs.Spec) {
+			s.Process.Args = []string{"/no/such/binary"}
+			s.Process.Terminal = true
+		})
+		s := startOnPty(t, tu.Command(c.Root, c.ID, "run", "--bundle", c.Bundle, c.ID))
+		s.exit(t, exitCodeFailed())
+		if tu.IsStrata() {
+			s.out.waitFor(t, regexp.MustCompile(`strata: .*/no/such/binary`), 5*time.Second)
+		}
+	})
+	t.Run("exec", func(t *testing.T) {
+		t.Parallel()
+		c, _ := runningContainer(t, nil)
+		s := startOnPty(t, tu.Command(c.Root, c.ID, "exec", "-t", c.ID, "/no/such/binary"))
+		s.exit(t, exitCodeFailed(255))
+		if tu.IsStrata() {
+			s.out.waitFor(t, regexp.MustCompile(`strata: .*/no/such/binary`), 5*time.Second)
+		}
+	})
+}
+
+// exitCodeFailed is the status the runtime exits with when it fails: 1 for
+// strata; runc gives 1 for run and 255 for exec.
+func exitCodeFailed(runc ...int) int {
+	if !tu.IsStrata() && len(runc) > 0 {
+		return runc[0]
+	}
+	return 1
+}
+
+// TestInteractiveOutputDrained: all the output of a process that exits at
+// once reaches the terminal before the runtime exits.
+func TestInteractiveOutputDrained(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, with(sh("seq 1 30000; exit 3"), func(s *specs.Spec) { s.Process.Terminal = true }))
+	s := startOnPty(t, tu.Command(c.Root, c.ID, "run", "--bundle", c.Bundle, c.ID))
+	s.exit(t, 3)
+	// The test's own reader may lag behind the runtime's exit.
+	out := s.out.waitFor(t, regexp.MustCompile(`(?s)^.*\n30000\n`), 10*time.Second)[0]
+	if n := strings.Count(out, "\n"); n != 30000 || !strings.HasPrefix(out, "1\n2\n3\n") {
+		t.Errorf("the terminal got %d lines, want 30000", n)
+	}
+}
+
+// TestInteractiveCtrlC: ^C typed at the outer terminal goes, raw, to the
+// container's pty, whose line discipline interrupts the foreground job
+// there; the runtime itself goes on.
+func TestInteractiveCtrlC(t *testing.T) {
+	t.Parallel()
+	c, initPid := runningContainer(t, nil)
+	s := startOnPty(t, tu.Command(c.Root, c.ID, "exec", "-t", c.ID, "sh"))
+	s.out.waitFor(t, regexp.MustCompile(`/ # `), 20*time.Second)
+	typeInto(t, s.master, "sleep 567 && echo slept-$((1+1))\n")
+	pidns := nsLinks(t, initPid, []string{"pid"})["pid"]
+	waitForProcess(t, pidns, "sleep\x00567\x00")
+	typeInto(t, s.master, "\x03")
+	typeInto(t, s.master, "echo rc-$((2+3)); exit 9\n")
+	got := s.out.waitFor(t, regexp.MustCompile(`(?s)(.*)rc-5\n`), 20*time.Second)[1]
+	if strings.Contains(got, "slept-2") {
+		t.Errorf("sleep was not interrupted:\n%s", got)
+	}
+	s.exit(t, 9)
+}
+
+// waitForProcess waits for a process in the PID namespace pidns with the
+// given command line.
+func waitForProcess(t *testing.T, pidns, cmdline string) {
+	t.Helper()
+	for range 200 {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if err != nil || string(cmd) != cmdline {
+				continue
+			}
+			if ns, _ := os.Readlink("/proc/" + e.Name() + "/ns/pid"); ns == pidns {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no process %q in %s", cmdline, pidns)
 }
