@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,5 +77,40 @@ func TestCompileWarnsAndCaches(t *testing.T) {
 	s.Syscalls[0].Names = []string{"read"}
 	if p4, _, _ := Cached(dir, s); string(p4.BPF) == "12345678" {
 		t.Error("a different profile hit the cache")
+	}
+}
+
+func defaultProfile(b *testing.B) *specs.LinuxSeccomp {
+	data, err := os.ReadFile("../../tests/seccomp/default.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s specs.LinuxSeccomp
+	if err := json.Unmarshal(data, &s); err != nil {
+		b.Fatal(err)
+	}
+	return &s
+}
+
+// BenchmarkCompileDefault is what runc and crun pay per container for the
+// docker-style profile; BenchmarkCachedDefault what strata pays.
+func BenchmarkCompileDefault(b *testing.B) {
+	s := defaultProfile(b)
+	for b.Loop() {
+		if _, _, err := Compile(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCachedDefault(b *testing.B) {
+	s, dir := defaultProfile(b), b.TempDir()
+	if _, _, err := Cached(dir, s); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, _, err := Cached(dir, s); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
