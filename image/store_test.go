@@ -169,3 +169,23 @@ func TestUnpackPreservesMetadata(t *testing.T) {
 		t.Errorf("bin/sh owner %d", uid)
 	}
 }
+
+// TestCompressions: zstd and uncompressed layers unpack like gzip ones.
+func TestCompressions(t *testing.T) {
+	requireRoot(t)
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"zstd", "none"} {
+		raw := imagetest.Tar(t, E{Name: c, Body: c})
+		mt, blob := imagetest.Compress(t, raw, c)
+		l := Layer{Blob: v1.Descriptor{MediaType: mt, Digest: digest.FromBytes(blob), Size: int64(len(blob))}, DiffID: digest.FromBytes(raw)}
+		if _, err := s.EnsureLayer(l, opener(blob)); err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		if got := readFile(t, filepath.Join(s.LayerDir(l.DiffID), c)); got != c {
+			t.Fatalf("%s layer: file holds %q", c, got)
+		}
+	}
+}
