@@ -29,11 +29,12 @@ type preparedProcess struct {
 }
 
 // prepareProcess gives the calling thread the process's attributes, in the
-// order the kernel allows: rlimits while still privileged; the capability
-// bounding set before the user change (it needs CAP_SETPCAP); uid and gid
-// with capabilities kept; then the other capability sets; no_new_privs;
-// the working directory last, checked as the container user. The caller
-// holds the OS thread (capabilities are per thread).
+// order the kernel allows: rlimits and scheduling while still privileged;
+// the capability bounding set before the user change (it needs
+// CAP_SETPCAP); cwd, LSM label and fd cleanup before a filter that may have
+// to be loaded early; uid and gid with capabilities kept; then the other
+// capability sets and no_new_privs. The caller holds the OS thread
+// (capabilities are per thread).
 func prepareProcess(spec *specs.Spec, proc *procfs, preserveFDs int, x *processExtras) (*preparedProcess, error) {
 	p := spec.Process
 	if p == nil || len(p.Args) == 0 {
@@ -56,8 +57,30 @@ func prepareProcess(spec *specs.Spec, proc *procfs, preserveFDs int, x *processE
 	if err := caps.ApplyBounding(); err != nil {
 		return nil, err
 	}
+	// Into the working directory while still root, as runc does: a cwd
+	// the host lets root reach but the container user cannot still works;
+	// on EACCES it is tried again as the user below.
+	cwdDone := true
+	if err := enterCwd(p.Cwd); errors.Is(err, unix.EACCES) {
+		cwdDone = false
+	} else if err != nil {
+		return nil, err
+	}
+	// AppArmor profile, SELinux label: they take effect at execve.
+	if err := x.lsm.apply(proc); err != nil {
+		return nil, err
+	}
+	// Nothing but stdio and the preserved fds may reach the user's program
+	// (CVE-2024-21626 leaked a host directory fd). One syscall marks every
+	// other fd close-on-exec, including the sync socket, which so tells
+	// the parent that execve happened. Nothing opened later is inheritable.
+	if err := unix.CloseRange(uint(3+preserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("mark fds close-on-exec: %w", err)
+	}
 	// Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN:
-	// this is the last moment the process has it.
+	// this is the last moment the process has it. Every syscall from here
+	// to execve must then pass the container's filter, which is why the
+	// cwd, the LSM label and the fds are dealt with above.
 	if err := x.filter.beforeCredentials(); err != nil {
 		return nil, err
 	}
@@ -74,22 +97,13 @@ func prepareProcess(spec *specs.Spec, proc *procfs, preserveFDs int, x *processE
 			return nil, fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
 	}
-	if err := enterCwd(p.Cwd); err != nil {
-		return nil, err
+	if !cwdDone {
+		if err := enterCwd(p.Cwd); err != nil {
+			return nil, err
+		}
 	}
 	if pp.path, err = lookPath(p.Args[0], pp.env); err != nil {
 		return nil, err
-	}
-	// AppArmor profile, SELinux label: they take effect at execve.
-	if err := x.lsm.apply(proc); err != nil {
-		return nil, err
-	}
-	// Nothing but stdio and the preserved fds may reach the user's program
-	// (CVE-2024-21626 leaked a host directory fd). One syscall marks every
-	// other fd close-on-exec, including the sync socket, which so tells
-	// the parent that execve happened.
-	if err := unix.CloseRange(uint(3+preserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("mark fds close-on-exec: %w", err)
 	}
 	return pp, nil
 }

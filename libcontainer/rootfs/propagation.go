@@ -24,7 +24,12 @@ func isolateRoot(c *Config) error {
 		if err != nil {
 			return err
 		}
-		flag = f | unix.MS_REC
+		// Unbindable stays for Finalize, on the new root alone: on "/"
+		// now it would forbid the binds still to come (of the rootfs
+		// onto itself, of host paths into it) with EINVAL.
+		if f&unix.MS_UNBINDABLE == 0 {
+			flag = f | unix.MS_REC
+		}
 	}
 	if err := unix.Mount("", "/", "", flag, ""); err != nil {
 		return fmt.Errorf("set propagation of / (linux.rootfsPropagation): %w", err)
