@@ -73,6 +73,9 @@ func initContainer(sock *syncSocket) error {
 // pivot_root, masked paths and the namespaces' kernel state. An exec'd
 // process skips it: it joins what the init built.
 func (in *initProc) setupContainer() error {
+	if !hasNamespace(in.spec, specs.MountNamespace) {
+		return in.shareHostMounts()
+	}
 	in.rootfs = &rootfs.Config{
 		Spec: in.spec, Rootfs: in.cfg.Rootfs, Bundle: in.cfg.Bundle,
 		NoPivot: in.cfg.NoPivot, InUserNS: hasNamespace(in.spec, specs.UserNamespace),
@@ -94,6 +97,22 @@ func (in *initProc) setupContainer() error {
 	// the container's view, and root.readonly last of the mount work.
 	if err := in.phase("masked and read-only paths", func() error { return rootfs.Finalize(in.rootfs) }); err != nil {
 		return err
+	}
+	return in.phase("sysctl, hostname, keyring", in.setKernelState)
+}
+
+// shareHostMounts sets up a container without a mount namespace: every
+// mount would be the host's, so there are none (nor masked paths); the
+// container's root is a chroot, as runc makes it.
+func (in *initProc) shareHostMounts() error {
+	if err := in.phase("createContainer hooks", in.createHooks); err != nil {
+		return err
+	}
+	if err := unix.Chroot(in.cfg.Rootfs); err != nil {
+		return fmt.Errorf("root.path %q: chroot: %w", in.cfg.Rootfs, err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("root.path %q: %w", in.cfg.Rootfs, err)
 	}
 	return in.phase("sysctl, hostname, keyring", in.setKernelState)
 }

@@ -48,7 +48,7 @@ func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 // and the ones to join, as NUL-terminated records.
 func bootstrapMessage(s *specs.Spec) (payload []byte, newUserNS bool) {
 	var b strings.Builder
-	clone := unix.CLONE_NEWNS // a mount namespace of its own, always: the rootfs is set up in it
+	clone := 0
 	byType := map[specs.LinuxNamespaceType]string{}
 	if s.Linux != nil {
 		for _, ns := range s.Linux.Namespaces {
@@ -58,9 +58,6 @@ func bootstrapMessage(s *specs.Spec) (payload []byte, newUserNS bool) {
 				byType[ns.Type] = ns.Path
 			}
 		}
-	}
-	if _, joined := byType[specs.MountNamespace]; joined {
-		clone &^= unix.CLONE_NEWNS
 	}
 	fmt.Fprintf(&b, "clone=%d\x00", clone)
 	for _, t := range joinOrder {

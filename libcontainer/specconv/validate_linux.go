@@ -42,10 +42,12 @@ func (v *validator) linux() {
 		if f.value == "" {
 			continue
 		}
-		// Setting it in a shared UTS namespace would rename the host (or the
-		// container whose namespace is joined).
-		if n, ok := ns[specs.UTSNamespace]; !ok || n.Path != "" {
-			v.fail(f.field, "%q needs a new uts namespace in linux.namespaces", f.value)
+		// Without a uts namespace of the container's it would rename the
+		// host. A joined one is renamed, as runc does and the spec allows
+		// ("the container UTS namespace may be the runtime UTS namespace"
+		// is about the absent case, which stays refused).
+		if _, ok := ns[specs.UTSNamespace]; !ok {
+			v.fail(f.field, "%q needs a uts namespace in linux.namespaces", f.value)
 		}
 	}
 	v.sysctls(l.Sysctl, ns)

@@ -114,12 +114,11 @@ func TestValidateRejects(t *testing.T) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{HostID: 1000, Size: 0}}
 			s.Linux.GIDMappings = []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}
 		}, "linux.uidMappings[0].size: 0"},
-		{"hostname without uts", func(s *specs.Spec, _ string) { s.Linux.Namespaces[3].Type = "time" }, `hostname: "strata" needs a new uts namespace`},
-		{"hostname in joined uts", func(s *specs.Spec, _ string) { s.Linux.Namespaces[3].Path = "/proc/self/ns/uts" }, `hostname: "strata" needs a new uts namespace`},
+		{"hostname without uts", func(s *specs.Spec, _ string) { s.Linux.Namespaces[3].Type = "time" }, `hostname: "strata" needs a uts namespace`},
 		{"domainname without uts", func(s *specs.Spec, _ string) {
 			s.Hostname, s.Domainname = "", "example.org"
 			s.Linux.Namespaces = s.Linux.Namespaces[:3]
-		}, `domainname: "example.org" needs a new uts namespace`},
+		}, `domainname: "example.org" needs a uts namespace`},
 		{"net sysctl in host netns", func(s *specs.Spec, _ string) {
 			s.Linux.Namespaces[1].Path = "/proc/self/ns/net"
 			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
@@ -208,6 +207,7 @@ func TestValidateAccepts(t *testing.T) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{HostID: 100000, Size: 65536}}
 			s.Linux.GIDMappings = []specs.LinuxIDMapping{{HostID: 100000, Size: 65536}}
 		}},
+		{"hostname in a joined uts namespace", func(s *specs.Spec, _ string) { s.Linux.Namespaces[3].Path = "/proc/self/ns/uts" }},
 		{"joined user namespace needs no mappings", func(s *specs.Spec, _ string) {
 			withNS(s, specs.LinuxNamespace{Type: "user", Path: "/proc/self/ns/user"})
 		}},
