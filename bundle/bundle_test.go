@@ -191,3 +191,39 @@ func assertNoBundle(t *testing.T, dir string) {
 		t.Fatalf("failed create left a mount under %s", dir)
 	}
 }
+
+// TestMountMissingLayer: remounting a bundle whose layer was deleted by hand
+// names the layer.
+func TestMountMissingLayer(t *testing.T) {
+	requireRoot(t)
+	layout := fixtureLayout(t, v1.ImageConfig{})
+	storeDir := t.TempDir()
+	b := create(t, CreateOptions{Image: ociRef(layout, "v1"), Store: storeDir})
+	if err := unmount(filepath.Join(b, rootfsDir)); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := ReadRecord(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := image.OpenStore(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.RemoveLayer(rec.Layers[1]); err != nil {
+		t.Fatal(err)
+	}
+	err = Mount(b)
+	if err == nil || !strings.Contains(err.Error(), rec.Layers[1].String()+" is missing from the store") {
+		t.Fatalf("mount with a missing layer: %v", err)
+	}
+	assertNoBundleMount(t, b)
+}
+
+func assertNoBundleMount(t *testing.T, dir string) {
+	t.Helper()
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), dir) {
+		t.Fatalf("a mount under %s is left", dir)
+	}
+}

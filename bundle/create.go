@@ -163,9 +163,6 @@ func mountRecord(dir string, rec *Record) error {
 	}
 	lowers := make([]string, 0, len(rec.Layers))
 	for _, d := range slices.Backward(rec.Layers) {
-		if !store.HasLayer(d) {
-			return fmt.Errorf("bundle %s: layer %s is missing from the store %s", dir, d, store.Root())
-		}
 		lowers = append(lowers, store.LayerDir(d))
 	}
 	for _, d := range []string{upperDir, workDir} {
@@ -173,7 +170,16 @@ func mountRecord(dir string, rec *Record) error {
 			return err
 		}
 	}
-	return mountOverlay(filepath.Join(dir, rootfsDir), lowers, filepath.Join(dir, upperDir), filepath.Join(dir, workDir))
+	err = mountOverlay(filepath.Join(dir, rootfsDir), lowers, filepath.Join(dir, upperDir), filepath.Join(dir, workDir))
+	if err != nil {
+		// Checked only on failure: a stat per layer would cost every mount.
+		for _, d := range rec.Layers {
+			if !store.HasLayer(d) {
+				return fmt.Errorf("bundle %s: layer %s is missing from the store %s (was it removed by hand?)", dir, d, store.Root())
+			}
+		}
+	}
+	return err
 }
 
 // flatten applies every layer, bottom first, straight from its blob into a
