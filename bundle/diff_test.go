@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -153,5 +154,43 @@ func TestCommitThenCreate(t *testing.T) {
 	entries, err := List(store)
 	if err != nil || len(entries) != 1 || entries[0].Dir != b || !entries[0].Mounted {
 		t.Fatalf("ls: %+v %v", entries, err)
+	}
+}
+
+// TestGCDuringCreate: gc running while bundles are created never removes a
+// layer a create has unpacked but not yet recorded (the store lock).
+func TestGCDuringCreate(t *testing.T) {
+	requireRoot(t)
+	layout := fixtureLayout(t, v1.ImageConfig{})
+	store := t.TempDir()
+	done := make(chan struct{})
+	gcErr := make(chan error, 1)
+	stop := sync.OnceValue(func() error { close(done); return <-gcErr })
+	t.Cleanup(func() { stop() }) // before t.TempDir's removal, even on failure
+	go func() {
+		defer close(gcErr)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := GC(store); err != nil {
+				gcErr <- err
+				return
+			}
+		}
+	}()
+	for i := 0; i < 15; i++ {
+		b := create(t, CreateOptions{Image: ociRef(layout, "v1"), Store: store})
+		if _, err := os.Stat(filepath.Join(b, rootfsDir, "bin/busybox")); err != nil {
+			t.Fatalf("create %d: rootfs incomplete while gc ran: %v", i, err)
+		}
+		if err := Remove(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }
