@@ -40,6 +40,12 @@ func Create(o CreateOptions) (rec *Record, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Reading the image first means a bad reference touches nothing.
+	img, err := image.Open(o.Image, o.Platform)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
 	undo, err := claimDir(dir)
 	if err != nil {
 		return nil, err
@@ -62,11 +68,6 @@ func Create(o CreateOptions) (rec *Record, err error) {
 	}
 	defer unlock()
 
-	img, err := image.Open(o.Image, o.Platform)
-	if err != nil {
-		return nil, err
-	}
-	defer img.Close()
 	rec = &Record{
 		Store:    store.Root(),
 		Image:    o.Image.String(),
