@@ -150,11 +150,13 @@ func (in *initProc) startProcess() error {
 	}
 	fds := launchFDs{sync: in.sock.fd, procfs: in.proc.fd, fifo: in.cfg.FifoFD, exe: in.cfg.ExeFD, seccomp: filter}
 	if h := in.spec.Hooks; !in.cfg.Exec && h != nil && len(h.StartContainer) > 0 {
-		// The hooks need Go: wait for start here, not in the exec stage.
-		if err := in.waitForStart(); err != nil {
+		// The hooks need Go: wait for start here, not in the exec stage,
+		// which gets the fifo's written end to hold until execve.
+		fifo, err := in.waitForStart()
+		if err != nil {
 			return err
 		}
-		fds.fifo = -1
+		fds.fifo = fifo
 	}
 	return proc.exec(fds, in.spec.Process.Rlimits)
 }
@@ -246,19 +248,26 @@ func (in *initProc) setKernelState() error {
 // runs the hooks, and only then writes the byte `start` waits for, so that
 // `start` runs the poststart hooks after them. (Without such hooks the
 // exec stage waits, in far less memory.)
-func (in *initProc) waitForStart() error {
+func (in *initProc) waitForStart() (int, error) {
 	f, err := in.proc.reopen(in.cfg.FifoFD, unix.O_WRONLY)
 	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+		return -1, fmt.Errorf("open exec fifo: %w", err)
 	}
-	defer f.Close()
 	st := *in.cfg.State
 	st.Status = specs.StateCreated
 	if err := hooks.Run("startContainer", in.spec.Hooks.StartContainer, &st); err != nil {
-		return err
+		f.Close()
+		return -1, err
 	}
 	if _, err := f.Write([]byte{0}); err != nil {
-		return fmt.Errorf("write exec fifo: %w", err)
+		f.Close()
+		return -1, fmt.Errorf("write exec fifo: %w", err)
 	}
-	return nil
+	// Detached from the *os.File so no finalizer closes it early.
+	fd, err := unix.Dup(int(f.Fd()))
+	f.Close()
+	if err != nil {
+		return -1, fmt.Errorf("exec fifo: %w", err)
+	}
+	return fd, nil
 }

@@ -40,11 +40,24 @@ func (c *Container) Start() error {
 		}
 		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
 	}
+	// The byte released the init; the end of file says it has executed
+	// the program (the stage holds the write end close-on-exec). The
+	// poststart hooks run after that, as the spec orders.
+	for {
+		n, err := unix.Read(fd, buf)
+		if n == 0 && err == nil {
+			break
+		}
+		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			return fmt.Errorf("start container %q: read exec fifo: %w", c.State.ID, err)
+		}
+		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
+	}
 	if err := os.Remove(c.fifoPath()); err != nil {
 		return fmt.Errorf("start container %q: remove exec fifo: %w", c.State.ID, err)
 	}
 	if h := c.State.Config.Hooks; h != nil && len(h.Poststart) > 0 {
-		if err := hooks.Run("poststart", h.Poststart, c.OCIState()); err != nil {
+		if err := hooks.RunAll("poststart", h.Poststart, c.OCIState()); err != nil {
 			return &HookWarning{err}
 		}
 	}
@@ -149,7 +162,7 @@ func (c *Container) Destroy(force bool) error {
 	if h := c.State.Config; h != nil && h.Hooks != nil && len(h.Hooks.Poststop) > 0 {
 		st := c.OCIState()
 		st.Status = specs.StateStopped
-		if err := hooks.Run("poststop", h.Hooks.Poststop, st); err != nil {
+		if err := hooks.RunAll("poststop", h.Hooks.Poststop, st); err != nil {
 			warn = &HookWarning{err}
 		}
 	}

@@ -381,10 +381,13 @@ func (c *Container) runRuntimeHooks() error {
 		return nil
 	}
 	st := c.OCIState()
-	st.Status = specs.StateCreating
+	// prestart comes from the days when hooks ran at start; the
+	// validation suite and crun still give it "created".
+	st.Status = specs.StateCreated
 	if err := hooks.Run("prestart", h.Prestart, st); err != nil {
 		return err
 	}
+	st.Status = specs.StateCreating
 	return hooks.Run("createRuntime", h.CreateRuntime, st)
 }
 

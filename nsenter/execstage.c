@@ -13,8 +13,9 @@
  * _STRATA_EXEC=<sync fd>,<procfs fd>,<fifo fd>,<program fd>,<seccomp fd>,<flags>
  *   sync fd     the parent's socket: an execve failure is reported on it
  *   procfs fd   a private procfs of the container's pid namespace
- *   fifo fd     O_PATH fd of the exec fifo, or -1 when the Go init has
- *               already waited (it had startContainer hooks to run)
+ *   fifo fd     O_PATH fd of the exec fifo; or its write end, opened and
+ *               written, when the Go init has already waited (it had
+ *               startContainer hooks to run); -1 for exec'd processes
  *   program fd  a memfd: "<argc> <envc>\0" path\0 argv...\0 envp...\0
  *   seccomp fd  a memfd holding the container's seccomp filter (struct
  *               sock_filter[], compiled by the parent), or -1 when there is
@@ -128,7 +129,7 @@ void strata_exec_stage(const char *spec)
 	if (filterfd >= 0)
 		read_filter(filterfd, &filter);
 
-	if (fifofd >= 0) {
+	if (fifofd >= 0 && (fcntl(fifofd, F_GETFL) & O_PATH)) {
 		/*
 		 * The created state: opening the fifo for writing blocks until
 		 * `start` opens it for reading. Through the private procfs, as
@@ -142,9 +143,17 @@ void strata_exec_stage(const char *spec)
 			exec_fail("open the exec fifo", fdpath);
 		if (write(fd, "", 1) != 1)
 			exec_fail("write the exec fifo", fdpath);
-		close(fd);
 		close(fifofd);
+		fifofd = fd;
 	}
+	/*
+	 * The fifo's write end stays open until execve closes it (O_CLOEXEC):
+	 * `start` reads that end of file as "the program runs", and only then
+	 * runs the poststart hooks. (A Go init that waited for start itself
+	 * passes the end it wrote, already open.)
+	 */
+	if (fifofd >= 0 && fcntl(fifofd, F_SETFD, FD_CLOEXEC) < 0)
+		exec_fail("fcntl", "exec fifo");
 	close(procfd);
 	close(progfd);
 	/* The socket closes on execve: `run` reads that as success. */

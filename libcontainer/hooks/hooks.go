@@ -34,6 +34,17 @@ const waitDelay = time.Second
 //
 //	hooks.prestart[0] "/usr/bin/foo": exit status 1: <end of its output>
 func Run(kind string, hooks []specs.Hook, state *specs.State) error {
+	return run(kind, hooks, state, false)
+}
+
+// RunAll runs every hook even after failures, for the poststart and
+// poststop hooks: the spec has the runtime log their failures and go on
+// "as if the hook had succeeded". It returns the failures joined.
+func RunAll(kind string, hooks []specs.Hook, state *specs.State) error {
+	return run(kind, hooks, state, true)
+}
+
+func run(kind string, hooks []specs.Hook, state *specs.State, all bool) error {
 	if len(hooks) == 0 {
 		return nil
 	}
@@ -41,12 +52,17 @@ func Run(kind string, hooks []specs.Hook, state *specs.State) error {
 	if err != nil {
 		return fmt.Errorf("hooks.%s: encode state: %w", kind, err)
 	}
+	var errs []error
 	for i, h := range hooks {
 		if err := runOne(h, data); err != nil {
-			return fmt.Errorf("hooks.%s[%d] %q: %w", kind, i, h.Path, err)
+			err = fmt.Errorf("hooks.%s[%d] %q: %w", kind, i, h.Path, err)
+			if !all {
+				return err
+			}
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func runOne(h specs.Hook, state []byte) error {

@@ -207,3 +207,20 @@ func TestRunBadHooks(t *testing.T) {
 		t.Errorf("no hooks: %v", err)
 	}
 }
+
+// poststart and poststop failures are warnings: the later hooks still run.
+func TestRunAllGoesOnAfterFailures(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := script(t, dir, "bad", "exit 2")
+	after := script(t, dir, "after", `touch "$0.ran"`)
+	err := RunAll("poststop", []specs.Hook{{Path: bad}, {Path: after}, {Path: bad}}, testState)
+	for _, want := range []string{`hooks.poststop[0] "` + bad + `": exit status 2`, `hooks.poststop[2] "` + bad + `": exit status 2`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to contain %s", err, want)
+		}
+	}
+	if _, err := os.Stat(after + ".ran"); err != nil {
+		t.Error("the hook after a failed one did not run")
+	}
+}
