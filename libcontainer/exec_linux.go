@@ -56,13 +56,16 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	}
 	spec := *c.State.Config
 	spec.Process = o.Process
-	cfg := initConfig{ID: c.State.ID, Spec: &spec, PreserveFDs: o.PreserveFDs, Exec: true, State: c.OCIState()}
+	cfg := initConfig{ID: c.State.ID, Spec: &spec, PreserveFDs: o.PreserveFDs, Exec: true, State: c.OCIState(), Placement: true}
 	cfg.Seccomp = sc
 	l.setFDs(&cfg)
 	if err := p.sync.sendJSON(msgConfig, &cfg); err != nil {
 		p.kill()
 		return nil, fmt.Errorf("send config to the process: %w", p.failed(err))
 	}
+	// Into the container's cgroups (limits, freezer, kill --all, ps) while
+	// the process starts; it waits for that before it runs the program.
+	p.placeAsync(c.JoinCgroup)
 	if err := c.awaitExecReady(p); err != nil {
 		err = p.failed(err)
 		p.kill()

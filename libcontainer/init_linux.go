@@ -61,12 +61,42 @@ func initContainer(sock *syncSocket) error {
 	if in.proc, err = openProcfs(); err != nil {
 		return err
 	}
+	if err := in.awaitPlacement(); err != nil {
+		return err
+	}
 	if !in.cfg.Exec {
 		if err := in.setupContainer(); err != nil {
 			return err
 		}
 	}
 	return in.startProcess()
+}
+
+// awaitPlacement waits until the parent has moved this process into the
+// container's cgroups, and only then makes a new cgroup namespace, so
+// that its root is the container's cgroup. unshare changes only this
+// thread's namespace, which is the one that execs (Init locks it).
+func (in *initProc) awaitPlacement() error {
+	if !in.cfg.Placement {
+		return nil
+	}
+	t, payload, err := in.sock.recv()
+	if err != nil {
+		return err
+	}
+	switch t {
+	case msgPlaced:
+	case msgPlaceFailed:
+		return fmt.Errorf("cgroups: %s", payload)
+	default:
+		return fmt.Errorf("sync: got message %q, expected %q", t, msgPlaced)
+	}
+	if in.cfg.NewCgroupNS {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("linux.namespaces: create cgroup namespace: %w", err)
+		}
+	}
+	return nil
 }
 
 // setupContainer builds the container around the init: mounts, hooks,

@@ -53,7 +53,12 @@ func bootstrapMessage(s *specs.Spec) (payload []byte, newUserNS bool) {
 	if s.Linux != nil {
 		for _, ns := range s.Linux.Namespaces {
 			if ns.Path == "" {
-				clone |= nsFlags[ns.Type]
+				// A new cgroup namespace is rooted at the cgroup of the
+				// process that unshares it: the Go init makes it once it
+				// is in the container's cgroups (msgPlaced).
+				if ns.Type != specs.CgroupNamespace {
+					clone |= nsFlags[ns.Type]
+				}
 			} else {
 				byType[ns.Type] = ns.Path
 			}

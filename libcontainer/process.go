@@ -49,12 +49,16 @@ type initConfig struct {
 	PreserveFDs  int         `json:"preserve_fds"`
 	// The init's fds for the exec fifo (-1 for exec), the sealed strata
 	// binary and the console socket (-1 without a terminal).
-	FifoFD int `json:"fifo_fd"`
+	FifoFD    int `json:"fifo_fd"`
+	ExeFD     int `json:"exe_fd"`
+	ConsoleFD int `json:"console_fd"`
 	// Exec: a process joining a running container; Spec.Process is its
 	// process, the rest of Spec the container's.
-	Exec      bool `json:"exec"`
-	ExeFD     int  `json:"exe_fd"`
-	ConsoleFD int  `json:"console_fd"`
+	Exec bool `json:"exec"`
+	// Placement: the parent is moving the process into the container's
+	// cgroups and sends 'G' when done; NewCgroupNS: then unshare one.
+	Placement   bool `json:"placement"`
+	NewCgroupNS bool `json:"new_cgroupns"`
 	// RuntimeHooks: the init must stop after its mounts and let the parent
 	// run the prestart/createRuntime hooks ('H'), and it needs the state
 	// the parent sends back for its createContainer hooks.
@@ -80,9 +84,11 @@ type phaseTiming struct {
 
 // InitProcess is a started container init, as seen by the process that made it.
 type InitProcess struct {
-	Pid  int
-	cmd  *exec.Cmd
-	sync *syncSocket
+	Pid      int
+	cmd      *exec.Cmd
+	sync     *syncSocket
+	placing  chan error // placeAsync's result, until placed() takes it
+	placeErr error
 }
 
 // Create makes the container: state directory, init process, namespaces,
@@ -151,18 +157,6 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	if newUserNS {
 		l.idMaps = o.Spec
 	}
-	// The init joins its cgroup before its first namespace change, so that
-	// every process of the container starts in it and a new cgroup
-	// namespace is rooted there.
-	l.placed = func(pid int) error {
-		t1 := time.Now()
-		if err := cg.Apply(pid); err != nil {
-			return err
-		}
-		c.State.CgroupPaths = cg.Paths()
-		o.timing("join cgroup", time.Since(t1))
-		return nil
-	}
 	p, err = l.start()
 	if err != nil {
 		return nil, err
@@ -184,12 +178,24 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
 		RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(), Seccomp: o.Seccomp,
+		Placement: true, NewCgroupNS: hasOwnNamespace(o.Spec, specs.CgroupNamespace),
 	}
 	l.setFDs(&cfg)
 	cfg.State.Status = specs.StateCreating
 	if err := p.sync.sendJSON(msgConfig, &cfg); err != nil {
 		return p, p.failed(fmt.Errorf("send config to the init: %w", err))
 	}
+	// Into the container's cgroups while the init's Go runtime starts; it
+	// waits for that before anything the cgroups must count or see.
+	p.placeAsync(func(pid int) error {
+		t1 := time.Now()
+		if err := cg.Apply(pid); err != nil {
+			return err
+		}
+		c.State.CgroupPaths = cg.Paths()
+		o.timing("join cgroup", time.Since(t1))
+		return nil
+	})
 	o.timing("start init", time.Since(t0))
 	if err := c.awaitReady(p, o); err != nil {
 		return p, err
@@ -214,11 +220,6 @@ type launch struct {
 	preserveFDs int
 	fifo        *os.File // the exec fifo (create only)
 	console     *os.File // connected console socket (terminal: true only)
-	// placed, when set, runs between the start of the process and its
-	// first namespace change: the moment to put it in the container's
-	// cgroups, so that all it does, and all its children, are counted
-	// there, and a new cgroup namespace is rooted at that cgroup.
-	placed    func(pid int) error
 	syncFD    int // the child's fd numbers, known once started
 	exeFD     int
 	fifoFD    int
@@ -272,12 +273,6 @@ func (l *launch) start() (p *InitProcess, err error) {
 		return nil, fmt.Errorf("start strata init: %w", err)
 	}
 	p = &InitProcess{cmd: cmd, sync: parent}
-	if l.placed != nil {
-		if err := l.placed(cmd.Process.Pid); err != nil {
-			p.kill()
-			return nil, err
-		}
-	}
 	if err := l.enterNamespaces(p); err != nil {
 		p.kill()
 		return nil, err
@@ -333,6 +328,11 @@ func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
 	for {
 		t, payload, fd, err := p.sync.recvMsg()
 		if err != nil {
+			// A failed move into the cgroups is the real reason the
+			// init gave up.
+			if perr := p.placed(); perr != nil {
+				return perr
+			}
 			return p.failed(err)
 		}
 		switch t {
@@ -363,6 +363,11 @@ func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
 			}
 			for _, w := range r.Warnings {
 				o.warn(w)
+			}
+			// The init waited for 'G'; this only collects the result
+			// (and the cgroup paths, for the state file).
+			if err := p.placed(); err != nil {
+				return err
 			}
 			c.State.Ready = true
 			return c.save()
@@ -417,8 +422,35 @@ func (p *InitProcess) failed(err error) error {
 	return err
 }
 
+// placeAsync runs place (putting the process in its cgroups) in the
+// background and tells the process with 'G', or 'X' on failure. Call it
+// after the config is sent: the process reads 'C' first.
+func (p *InitProcess) placeAsync(place func(pid int) error) {
+	done := make(chan error, 1)
+	p.placing = done
+	go func() {
+		err := place(p.Pid)
+		if err != nil {
+			p.sync.send(msgPlaceFailed, []byte(err.Error()))
+		} else {
+			err = p.sync.send(msgPlaced, nil)
+		}
+		done <- err
+	}()
+}
+
+// placed waits for placeAsync and returns its result (nil without one).
+func (p *InitProcess) placed() error {
+	if p.placing != nil {
+		p.placeErr = <-p.placing
+		p.placing = nil
+	}
+	return p.placeErr
+}
+
 // kill ends a half-made init and reaps what is ours to reap.
 func (p *InitProcess) kill() {
+	p.placed() // its goroutine must not write to a closed socket
 	if p.Pid > 0 {
 		unix.Kill(p.Pid, unix.SIGKILL)
 	}

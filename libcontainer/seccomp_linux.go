@@ -161,6 +161,9 @@ func (c *Container) awaitExecReady(p *InitProcess) error {
 	for {
 		t, _, fd, err := p.sync.recvMsg()
 		if err != nil {
+			if perr := p.placed(); perr != nil {
+				return perr
+			}
 			return err
 		}
 		switch t {
@@ -172,7 +175,7 @@ func (c *Container) awaitExecReady(p *InitProcess) error {
 				return err
 			}
 		case msgReady:
-			return nil
+			return p.placed()
 		default:
 			closeIfValid(fd)
 			return fmt.Errorf("sync: unexpected message %q from the process", t)

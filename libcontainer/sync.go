@@ -16,12 +16,16 @@ import (
 //
 //	parent (process.go)                   init (nsenter.c, then init_linux.go)
 //	'B' bootstrap ----------------------> join namespaces by path, unshare user ns
-//	'C' config (JSON, queued) ----------> (read by the Go init later)
 //	    <-------------------------------- 'U' user namespace made   (if asked)
 //	write uid_map, gid_map
-//	'M' mapped -------------------------> unshare the other namespaces, fork
+//	'M' mapped -------------------------> unshare the other namespaces
+//	                                      (not cgroup), fork
 //	    <-------------------------------- 'P' host pid of the final init
-//	                                      Go starts: read 'C', mounts
+//	'C' config (JSON) ------------------> Go starts, reads 'C'
+//	move the init into its cgroups        (on cgroup v1 a move can wait a
+//	(in the background)                   whole RCU grace period: the init's
+//	'G' placed (or 'X' failed) ---------> Go start-up overlaps it)
+//	                                      unshare the cgroup namespace, mounts
 //	    <-------------------------------- 'H' run the runtime-namespace hooks
 //	prestart, createRuntime hooks
 //	'h' hooks done ---------------------> createContainer hooks, pivot_root,
@@ -50,6 +54,8 @@ const (
 	msgHooksDone    msgType = 'h'
 	msgReady        msgType = 'R'
 	msgSeccompFd    msgType = 'S' // carries the seccomp listener fd
+	msgPlaced       msgType = 'G' // the process is in its cgroups
+	msgPlaceFailed  msgType = 'X' // it could not be put there (payload: why)
 	msgError        msgType = 'E'
 )
 
