@@ -61,13 +61,12 @@ func initContainer(sock *syncSocket) error {
 	if in.proc, err = openProcfs(); err != nil {
 		return err
 	}
-	if err := in.awaitPlacement(); err != nil {
-		return err
-	}
-	if !in.cfg.Exec {
-		if err := in.setupContainer(); err != nil {
+	if in.cfg.Exec {
+		if err := in.awaitPlacement(); err != nil {
 			return err
 		}
+	} else if err := in.setupContainer(); err != nil {
+		return err
 	}
 	return in.startProcess()
 }
@@ -75,7 +74,9 @@ func initContainer(sock *syncSocket) error {
 // awaitPlacement waits until the parent has moved this process into the
 // container's cgroups, and only then makes a new cgroup namespace, so
 // that its root is the container's cgroup. unshare changes only this
-// thread's namespace, which is the one that execs (Init locks it).
+// thread's namespace, which is the one that execs (Init locks it). The
+// container's init does this just before its cgroup mounts (nothing
+// before them forks, or shows cgroups); an exec'd process at once.
 func (in *initProc) awaitPlacement() error {
 	if !in.cfg.Placement {
 		return nil
@@ -109,6 +110,8 @@ func (in *initProc) setupContainer() error {
 	in.rootfs = &rootfs.Config{
 		Spec: in.spec, Rootfs: in.cfg.Rootfs, Bundle: in.cfg.Bundle,
 		NoPivot: in.cfg.NoPivot, InUserNS: hasNamespace(in.spec, specs.UserNamespace),
+		// The mounts before the cgroup ones overlap the move.
+		BeforeCgroups: in.awaitPlacement,
 	}
 	// Mounts, in config order, then /dev: all before the hooks that may
 	// want to see or add to them.
@@ -135,6 +138,9 @@ func (in *initProc) setupContainer() error {
 // mount would be the host's, so there are none (nor masked paths); the
 // container's root is a chroot, as runc makes it.
 func (in *initProc) shareHostMounts() error {
+	if err := in.awaitPlacement(); err != nil {
+		return err
+	}
 	if err := in.phase("createContainer hooks", in.createHooks); err != nil {
 		return err
 	}

@@ -38,6 +38,21 @@ type Config struct {
 	// the parent made with BindTree (needed for idmapped mounts when the
 	// init is in a user namespace). Prepare attaches and closes them.
 	MountFiles map[int]*os.File `json:"-"`
+	// BeforeCgroups, when set, runs once before the first cgroup mount (or
+	// at the end of the mounts): a cgroup mount shows the cgroups the
+	// process is in, so the caller finishes moving it there by then, and
+	// the mounts before can overlap that move.
+	BeforeCgroups func() error `json:"-"`
+}
+
+// beforeCgroups calls BeforeCgroups the first time only.
+func (c *Config) beforeCgroups() error {
+	f := c.BeforeCgroups
+	c.BeforeCgroups = nil
+	if f == nil {
+		return nil
+	}
+	return f()
 }
 
 // preparer carries the state of one Prepare call.
@@ -74,9 +89,17 @@ func Prepare(c *Config) error {
 	p := &preparer{c: c, root: r}
 
 	for i, m := range c.Spec.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			if err := c.beforeCgroups(); err != nil {
+				return err
+			}
+		}
 		if err := p.mountSpec(i, m); err != nil {
 			return fmt.Errorf("mounts[%d]: destination %q: %w", i, m.Destination, err)
 		}
+	}
+	if err := c.beforeCgroups(); err != nil {
+		return err
 	}
 	return p.setupDev()
 }
