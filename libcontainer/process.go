@@ -220,10 +220,10 @@ type launch struct {
 	preserveFDs int
 	fifo        *os.File // the exec fifo (create only)
 	console     *os.File // connected console socket (terminal: true only)
-	syncFD    int // the child's fd numbers, known once started
-	exeFD     int
-	fifoFD    int
-	consoleFD int
+	syncFD      int      // the child's fd numbers, known once started
+	exeFD       int
+	fifoFD      int
+	consoleFD   int
 }
 
 // start runs `strata init` from the sealed binary and speaks the nsenter
