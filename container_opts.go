@@ -33,6 +33,21 @@ func requireID(ctx *cli.Context) (string, error) {
 	return id, libcontainer.ValidateID(id)
 }
 
+// onContainer runs fn on the container named by the command's single ID
+// argument, holding its lock: the shape of every mutating command.
+func onContainer(ctx *cli.Context, fn func(*libcontainer.Container) error) error {
+	id, err := requireID(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := libcontainer.Load(ctx.String("root"), id)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(c)
+}
+
 // createContainer loads and validates the bundle and creates the container:
 // the part create and run share.
 func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Container, *libcontainer.InitProcess, *console, error) {

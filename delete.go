@@ -14,15 +14,8 @@ var deleteCommand = &cli.Command{
 		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it is not stopped"},
 	},
 	Action: func(ctx *cli.Context) error {
-		id, err := requireID(ctx)
-		if err != nil {
-			return err
-		}
-		c, err := libcontainer.Load(ctx.String("root"), id)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		return warnHook(c.Destroy(ctx.Bool("force")))
+		return onContainer(ctx, func(c *libcontainer.Container) error {
+			return warnHook(c.Destroy(ctx.Bool("force")))
+		})
 	},
 }

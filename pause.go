@@ -11,15 +11,6 @@ var pauseCommand = &cli.Command{
 	Usage:     "suspend every process of a container (cgroup freezer)",
 	ArgsUsage: "<container-id>",
 	Action: func(ctx *cli.Context) error {
-		id, err := requireID(ctx)
-		if err != nil {
-			return err
-		}
-		c, err := libcontainer.Load(ctx.String("root"), id)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		return c.Pause()
+		return onContainer(ctx, (*libcontainer.Container).Pause)
 	},
 }

@@ -11,15 +11,6 @@ var resumeCommand = &cli.Command{
 	Usage:     "resume every process of a paused container",
 	ArgsUsage: "<container-id>",
 	Action: func(ctx *cli.Context) error {
-		id, err := requireID(ctx)
-		if err != nil {
-			return err
-		}
-		c, err := libcontainer.Load(ctx.String("root"), id)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		return c.Resume()
+		return onContainer(ctx, (*libcontainer.Container).Resume)
 	},
 }

@@ -11,15 +11,6 @@ var startCommand = &cli.Command{
 	Usage:     "start the user's program in a created container",
 	ArgsUsage: "<container-id>",
 	Action: func(ctx *cli.Context) error {
-		id, err := requireID(ctx)
-		if err != nil {
-			return err
-		}
-		c, err := libcontainer.Load(ctx.String("root"), id)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		return warnHook(c.Start())
+		return onContainer(ctx, func(c *libcontainer.Container) error { return warnHook(c.Start()) })
 	},
 }

@@ -44,27 +44,20 @@ their value. Memory values take a unit suffix (k, m, g: 1024-based).`,
 		&cli.StringFlag{Name: "mem-bw-schema", Usage: "Intel RDT memory bandwidth schema (not supported)"},
 	},
 	Action: func(ctx *cli.Context) error {
-		id, err := requireID(ctx)
-		if err != nil {
-			return err
-		}
 		req, err := updateRequest(ctx)
 		if err != nil {
 			return err
 		}
-		c, err := libcontainer.Load(ctx.String("root"), id)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		var cur specs.LinuxResources
-		if l := c.State.Config.Linux; l != nil && l.Resources != nil {
-			cur = *deepCopy(l.Resources)
-		}
-		if err := mergeResources(&cur, req); err != nil {
-			return err
-		}
-		return c.Update(&cur)
+		return onContainer(ctx, func(c *libcontainer.Container) error {
+			var cur specs.LinuxResources
+			if l := c.State.Config.Linux; l != nil && l.Resources != nil {
+				cur = *deepCopy(l.Resources)
+			}
+			if err := mergeResources(&cur, req); err != nil {
+				return err
+			}
+			return c.Update(&cur)
+		})
 	},
 }
 

@@ -105,31 +105,12 @@ func (s *syncSocket) sendJSON(t msgType, v any) error {
 // errInitGone is returned when the other end closed without a message.
 var errInitGone = errors.New("the container init exited without reporting an error")
 
-// recv reads one message. An 'E' message is turned into the error it carries.
+// recv reads one message. An 'E' message is turned into the error it
+// carries. An fd sent along (none is expected) is closed.
 func (s *syncSocket) recv() (msgType, []byte, error) {
-	var (
-		n   int
-		err error
-	)
-	for {
-		// MSG_PEEK|MSG_TRUNC reports the datagram's length without taking it.
-		n, _, err = unix.Recvfrom(s.fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil || n == 0 {
-		return 0, nil, errInitGone
-	}
-	buf := make([]byte, n)
-	if n, _, err = unix.Recvfrom(s.fd, buf, 0); err != nil || n == 0 {
-		return 0, nil, errInitGone
-	}
-	t, payload := msgType(buf[0]), buf[1:n]
-	if t == msgError {
-		return t, nil, errors.New(string(payload))
-	}
-	return t, payload, nil
+	t, payload, fd, err := s.recvMsg()
+	closeIfValid(fd)
+	return t, payload, err
 }
 
 // sendFD sends a message of type t carrying fd (SCM_RIGHTS).
