@@ -66,7 +66,7 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	// Into the container's cgroups (limits, freezer, kill --all, ps) while
 	// the process starts; it waits for that before it runs the program.
 	p.placeAsync(c.JoinCgroup)
-	if err := c.awaitExecReady(p); err != nil {
+	if _, err := c.serveInit(p, false, nil); err != nil {
 		err = p.failed(err)
 		p.kill()
 		return nil, err

@@ -322,58 +322,71 @@ func needsRuntimeHooks(s *specs.Spec) bool {
 	return h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 || len(h.CreateContainer) > 0)
 }
 
-// awaitReady serves the init's hook request and waits for 'R'.
+// awaitReady serves the init until it is ready: its hook request and its
+// seccomp listener fd. It then saves the container's state.
 func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
 	t0 := time.Now()
+	r, err := c.serveInit(p, true, func() error {
+		o.timing("mounts", time.Since(t0))
+		t1 := time.Now()
+		defer func() { o.timing("prestart and createRuntime hooks", time.Since(t1)) }()
+		return c.runRuntimeHooks()
+	})
+	if err != nil {
+		return err
+	}
+	for _, pt := range r.Timings {
+		o.timing(pt.Phase, pt.D)
+	}
+	for _, w := range r.Warnings {
+		o.warn(w)
+	}
+	c.State.Ready = true
+	return c.save()
+}
+
+// serveInit answers a starting init (or exec'd process) until its 'R':
+// runtimeHooks runs on its 'H' (create only), a seccomp listener fd goes
+// to the agent at listenerPath. It returns the ready report once the move
+// into the cgroups, which the process waited for, has also reported.
+func (c *Container) serveInit(p *InitProcess, isInit bool, runtimeHooks func() error) (*readyReport, error) {
 	for {
 		t, payload, fd, err := p.sync.recvMsg()
 		if err != nil {
 			// A failed move into the cgroups is the real reason the
-			// init gave up.
+			// process gave up.
 			if perr := p.placed(); perr != nil {
-				return perr
+				return nil, perr
 			}
-			return p.failed(err)
+			return nil, p.failed(err)
 		}
 		switch t {
 		case msgSeccompFd:
 			if fd < 0 {
-				return fmt.Errorf("sync: %q without an fd", t)
+				return nil, fmt.Errorf("sync: %q without an fd", t)
 			}
-			if err := c.serveSeccompFd(p.Pid, fd, true); err != nil {
-				return err
+			if err := c.serveSeccompFd(p.Pid, fd, isInit); err != nil {
+				return nil, err
 			}
 		case msgRunHooks:
-			o.timing("mounts", time.Since(t0))
-			t1 := time.Now()
-			if err := c.runRuntimeHooks(); err != nil {
-				return err
+			if runtimeHooks == nil {
+				return nil, fmt.Errorf("sync: unexpected message %q", t)
+			}
+			if err := runtimeHooks(); err != nil {
+				return nil, err
 			}
 			if err := p.sync.send(msgHooksDone, nil); err != nil {
-				return p.failed(err)
+				return nil, p.failed(err)
 			}
-			o.timing("prestart and createRuntime hooks", time.Since(t1))
 		case msgReady:
 			var r readyReport
 			if err := json.Unmarshal(payload, &r); err != nil {
-				return fmt.Errorf("init sent a bad ready report: %w", err)
+				return nil, fmt.Errorf("bad ready report: %w", err)
 			}
-			for _, pt := range r.Timings {
-				o.timing(pt.Phase, pt.D)
-			}
-			for _, w := range r.Warnings {
-				o.warn(w)
-			}
-			// The init waited for 'G'; this only collects the result
-			// (and the cgroup paths, for the state file).
-			if err := p.placed(); err != nil {
-				return err
-			}
-			c.State.Ready = true
-			return c.save()
+			return &r, p.placed()
 		default:
 			closeIfValid(fd)
-			return fmt.Errorf("sync: unexpected message %q from the init", t)
+			return nil, fmt.Errorf("sync: unexpected message %q", t)
 		}
 	}
 }

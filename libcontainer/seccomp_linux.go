@@ -155,34 +155,6 @@ func (c *Container) serveSeccompFd(pid, fd int, creating bool) error {
 	return nil
 }
 
-// awaitExecReady waits for an exec'd process's 'R', serving its seccomp
-// listener fd on the way.
-func (c *Container) awaitExecReady(p *InitProcess) error {
-	for {
-		t, _, fd, err := p.sync.recvMsg()
-		if err != nil {
-			if perr := p.placed(); perr != nil {
-				return perr
-			}
-			return err
-		}
-		switch t {
-		case msgSeccompFd:
-			if fd < 0 {
-				return fmt.Errorf("sync: %q without an fd", t)
-			}
-			if err := c.serveSeccompFd(p.Pid, fd, false); err != nil {
-				return err
-			}
-		case msgReady:
-			return p.placed()
-		default:
-			closeIfValid(fd)
-			return fmt.Errorf("sync: unexpected message %q from the process", t)
-		}
-	}
-}
-
 func closeIfValid(fd int) {
 	if fd >= 0 {
 		unix.Close(fd)
