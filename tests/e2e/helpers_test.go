@@ -627,6 +627,9 @@ func runtimeState(t *testing.T, root, id string) (string, string) {
 // runtimeList returns the IDs `RUNTIME --root root list -q` prints.
 func runtimeList(t *testing.T, root string) []string {
 	t.Helper()
+	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	r := run(t, nil, tu.RuntimePath(), "--root", root, "list", "-q")
 	if r.Code != 0 {
 		t.Fatalf("list: %s", r)
@@ -637,7 +640,8 @@ func runtimeList(t *testing.T, root string) []string {
 // machinePath is one of the machine's default engine paths an engine must
 // not create when it has private directories. A few are created whatever an
 // engine's flags (see /work/shared/HARNESS-NOTES.md): allow lists what such a
-// path may then hold (paths relative to it; empty: it must not appear).
+// path may then hold (patterns of paths relative to it, as filepath.Match
+// takes them; nil: it must not appear at all).
 type machinePath struct {
 	path  string
 	allow []string
@@ -662,13 +666,20 @@ func watchMachinePaths(t *testing.T, paths ...machinePath) {
 			if _, err := os.Lstat(p.path); err != nil {
 				continue
 			}
-			allowed := map[string]bool{".": p.allow != nil}
-			for _, a := range p.allow {
-				allowed[a] = true
+			allowed := func(rel string) bool {
+				if rel == "." {
+					return p.allow != nil
+				}
+				for _, a := range p.allow {
+					if ok, _ := filepath.Match(a, rel); ok {
+						return true
+					}
+				}
+				return false
 			}
 			var extra []string
 			filepath.WalkDir(p.path, func(q string, _ fs.DirEntry, _ error) error {
-				if rel, _ := filepath.Rel(p.path, q); !allowed[rel] {
+				if rel, _ := filepath.Rel(p.path, q); !allowed(rel) {
 					extra = append(extra, q)
 				}
 				return nil
