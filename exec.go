@@ -42,26 +42,26 @@ the foreground it exits with the process's status (128+N for signal N).`,
 			return fmt.Errorf("exec: expected a container ID and a command")
 		}
 		id := ctx.Args().First()
-		c, err := libcontainer.Load(ctx.String("root"), id)
+		// Not locked: exec changes nothing in the container's state, and
+		// a process exec'd into a paused container waits for a `resume`
+		// that must be able to take the lock.
+		c, err := libcontainer.Peek(ctx.String("root"), id)
 		if err != nil {
 			return err
 		}
 		proc, err := execProcess(ctx, c.State.Config)
 		if err != nil {
-			c.Close()
 			return err
 		}
 		detach := ctx.Bool("detach")
 		cons, err := newConsole(proc.Terminal, ctx.String("console-socket"), detach)
 		if err != nil {
-			c.Close()
 			return err
 		}
 		relay := catchSignals(detach)
 		defer relay.stop()
 		n := ctx.Int("preserve-fds")
 		if n < 0 {
-			c.Close()
 			return fmt.Errorf("--preserve-fds %d: must not be negative", n)
 		}
 		opts := libcontainer.ExecOpts{Process: proc, PreserveFDs: n, Console: cons.passFile(), IgnorePaused: ctx.Bool("ignore-paused")}
@@ -69,9 +69,6 @@ the foreground it exits with the process's status (128+N for signal N).`,
 			opts.Timing = func(phase string, d time.Duration) { log.Debugf("exec in %s: %s took %v", id, phase, d) }
 		}
 		p, err := c.Exec(opts)
-		// The lock guards the container's state, not a process that may
-		// run for hours.
-		c.Close()
 		if err != nil {
 			cons.close()
 			return fmt.Errorf("exec in container %q: %w", id, err)

@@ -573,3 +573,35 @@ func TestExecForwardsSignals(t *testing.T) {
 		t.Errorf("output %q", data)
 	}
 }
+
+// An exec into a paused container is refused unless --ignore-paused; with
+// it, the process starts frozen with the rest and runs once resumed.
+func TestExecPausedContainer(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, sleeper)
+	tu.Must(t, c.Run("--detach"))
+	pid := c.State().Pid
+	tu.Must(t, c.Runtime("pause", c.ID))
+	before := snapContainer(c, pid)
+	r := execIn(c, nil, "true")
+	wantErrorText(t, r, "paused")
+	noExecLeftovers(t, c, pid, before)
+
+	out := filepath.Join(c.Rootfs(), "tmp", "ran")
+	done := make(chan tu.Result, 1)
+	go func() { done <- execIn(c, []string{"--ignore-paused"}, "sh", "-c", "echo yes > /tmp/ran") }()
+	time.Sleep(500 * time.Millisecond)
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("the exec'd process ran while the container was paused")
+	}
+	tu.Must(t, c.Runtime("resume", c.ID))
+	select {
+	case r := <-done:
+		tu.Must(t, r)
+	case <-time.After(20 * time.Second):
+		t.Fatal("exec --ignore-paused did not finish after resume")
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != "yes\n" {
+		t.Fatalf("after resume the process wrote %q (%v)", b, err)
+	}
+}
