@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,16 +12,22 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/tests/testutil"
 )
 
 // runSeries: 30 foreground `run`s of /bin/true in a row; ms per run. The
 // configs are written before the clock starts.
-func (b *bench) runSeries(rt *runtime) (float64, error) {
+func (b *bench) runSeries(rt *runtime) (float64, error) { return b.runSeriesWith(rt, nil) }
+
+// runSeriesWith is runSeries with a change to every container's spec.
+func (b *bench) runSeriesWith(rt *runtime, change func(*specs.Spec)) (float64, error) {
 	const n = 30
 	bundles := make([][2]string, n)
 	for i := range bundles {
-		id, bundle, err := b.newContainer(rt, "/bin/true")
+		id, bundle, err := b.newContainerWith(rt, change, "/bin/true")
 		if err != nil {
 			return 0, err
 		}
@@ -139,9 +144,22 @@ func (b *bench) peakRSS(rt *runtime) (float64, error) {
 	return float64(ps.SysUsage().(*syscall.Rusage).Maxrss), nil
 }
 
-// seccompRun belongs to issue 6 (seccomp): not measured yet for anyone.
+// seccompRun: runSeries with tests/seccomp/default.json, a docker-style
+// default profile (several hundred syscalls), as linux.seccomp.
 func (b *bench) seccompRun(rt *runtime) (float64, error) {
-	return 0, errors.New("not implemented (issue 6)")
+	repo, err := testutil.RepoRoot()
+	if err != nil {
+		return 0, err
+	}
+	data, err := os.ReadFile(filepath.Join(repo, "tests", "seccomp", "default.json"))
+	if err != nil {
+		return 0, err
+	}
+	var profile specs.LinuxSeccomp
+	if err := json.Unmarshal(data, &profile); err != nil {
+		return 0, fmt.Errorf("tests/seccomp/default.json: %w", err)
+	}
+	return b.runSeriesWith(rt, func(s *specs.Spec) { s.Linux.Seccomp = &profile })
 }
 
 // throughput: `loops` goroutines each running `run` of /bin/true back to back

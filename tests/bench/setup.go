@@ -107,6 +107,11 @@ func (b *bench) cleanup() {
 // cgroupsPath; process args) and returns its ID and bundle directory. The
 // rootfs is shared: root.path is absolute.
 func (b *bench) newContainer(rt *runtime, args ...string) (id, bundle string, err error) {
+	return b.newContainerWith(rt, nil, args...)
+}
+
+// newContainerWith is newContainer with a change to the spec (nil: none).
+func (b *bench) newContainerWith(rt *runtime, change func(*specs.Spec), args ...string) (id, bundle string, err error) {
 	id = fmt.Sprintf("bench-%s-%d-%d", rt.name, os.Getpid(), b.seq.Add(1))
 	bundle = filepath.Join(b.dir, "bundles", id)
 	spec := testutil.BaseSpec(id)
@@ -115,6 +120,9 @@ func (b *bench) newContainer(rt *runtime, args ...string) (id, bundle string, er
 	spec.Root = &specs.Root{Path: b.rootfs, Readonly: true}
 	spec.Process.Args = args
 	spec.Linux.CgroupsPath = "/" + cgroupParent + "/" + id
+	if change != nil {
+		change(spec)
+	}
 	data, err := json.Marshal(spec)
 	if err != nil {
 		return "", "", err
