@@ -36,7 +36,8 @@ func (c *ctrEnv) ctr(t *testing.T, args ...string) tu.Result {
 // under test with a state root of the test's, and put the container in a
 // cgroup below the test's parent.
 func (c *ctrEnv) runFlags(id string) []string {
-	return []string{"--runc-binary", tu.RuntimePath(), "--runc-root", c.runcRoot, "--cgroup", c.cgroupParent + "/" + id}
+	return []string{"--runc-binary", tu.RuntimePath(), "--runc-root", c.runcRoot, "--cgroup", c.cgroupParent + "/" + id,
+		"--fifo-dir", filepath.Join(c.dir, "fifo")}
 }
 
 func startContainerd(t *testing.T) *ctrEnv {
@@ -74,6 +75,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	dumpOnFailure(t, logPath)
 	watchMachinePaths(t, machinePath{"/var/lib/containerd", nil}, machinePath{"/opt/containerd", nil},
 		machinePath{"/run/containerd/containerd.sock", nil}, machinePath{"/run/containerd/runc", nil},
+		machinePath{"/run/containerd/fifo", nil},
 		machinePath{"/run/containerd", []string{"s"}})
 	shimsBefore := dirEntries(shimSocketDir)
 	// Cleanups run last-registered first: this one runs after the daemon's
@@ -149,11 +151,11 @@ func TestContainerd(t *testing.T) {
 		if st, errText := runtimeState(t, c.stateRoot(), id); st != "running" {
 			t.Fatalf("%s --root %s state %s: status %q, want running (%s)", tu.RuntimePath(), c.stateRoot(), id, st, errText)
 		}
-		if r := c.ctr(t, "task", "exec", "--exec-id", "e1", id, "sh", "-c", "echo exec; cat /proc/1/cmdline | tr '\\0' ' '"); r.Code != 0 ||
+		if r := c.ctr(t, "task", "exec", "--fifo-dir", filepath.Join(c.dir, "fifo"), "--exec-id", "e1", id, "sh", "-c", "echo exec; cat /proc/1/cmdline | tr '\\0' ' '"); r.Code != 0 ||
 			!strings.Contains(r.Stdout, "exec\n") || !strings.Contains(r.Stdout, "while true") {
 			t.Errorf("task exec: want pid 1's command line: %s", r)
 		}
-		if r := c.ctr(t, "task", "exec", "--exec-id", "e2", id, "sh", "-c", "exit 3"); r.Code != 3 {
+		if r := c.ctr(t, "task", "exec", "--fifo-dir", filepath.Join(c.dir, "fifo"), "--exec-id", "e2", id, "sh", "-c", "exit 3"); r.Code != 3 {
 			t.Errorf("task exec of `exit 3`: want exit status 3: %s", r)
 		}
 		must(t, c.ctr(t, "task", "kill", "-s", "SIGTERM", id))
@@ -168,7 +170,10 @@ func TestContainerd(t *testing.T) {
 		if !strings.Contains(status, "STOPPED") {
 			t.Fatalf("task not stopped 10 s after SIGTERM:\n%s", status)
 		}
-		must(t, c.ctr(t, "task", "delete", id))
+		// The shell's TERM trap ran: SIGTERM reached pid 1 through the runtime.
+		if r := c.ctr(t, "task", "delete", id); r.Code != 0 || !strings.Contains(r.Stderr, "exit with non-zero exit code 7") {
+			t.Errorf("task delete: want success and the trap's exit code 7: %s", r)
+		}
 		must(t, c.ctr(t, "containers", "delete", id))
 		if st, _ := runtimeState(t, c.stateRoot(), id); st != "" {
 			t.Errorf("after task delete the runtime still has %s (%s)", id, st)

@@ -197,18 +197,35 @@ func TestDocker(t *testing.T) {
 		noState(t)
 	})
 
-	t.Run("failing-container", func(t *testing.T) {
-		r := d.docker(t, d.runArgs("--rm", imageName, "/no/such/binary")...)
-		if r.Code != 127 {
-			t.Errorf("docker run of a nonexistent binary: want exit status 127 (docker's \"command not found\"): %s", r)
-		}
-		want := `exec: "/no/such/binary": stat /no/such/binary: no such file or directory` // runc's wording
-		if tu.IsStrata() {
-			want = `process.args[0] "/no/such/binary": no such file in the container`
-		}
-		if !strings.Contains(r.Stderr, want) {
-			t.Errorf("docker's error does not carry the runtime's message %q: %s", want, r)
-		}
-		noState(t)
-	})
+	// dockerd turns a start error into the shell's exit statuses by the
+	// error's wording (translateContainerdStartErr in docker 20.10): 127 when
+	// it names the command and says "executable file not found" or "no such
+	// file or directory", 126 when it says "permission denied", 125 otherwise.
+	// Scripts rely on them, so the runtime's messages must keep those words.
+	for _, tc := range []struct {
+		name, cmd string
+		code      int
+		runcMsg   string
+	}{
+		{"not-found-path", "/no/such/binary", 127, `exec: "/no/such/binary": stat /no/such/binary: no such file or directory`},
+		{"not-found-in-PATH", "nosuchcommand", 127, `exec: "nosuchcommand": executable file not found in $PATH`},
+		{"not-executable", "/etc/passwd", 126, `exec: "/etc/passwd": permission denied`},
+	} {
+		t.Run("failing-container-"+tc.name, func(t *testing.T) {
+			r := d.docker(t, d.runArgs("--rm", imageName, tc.cmd)...)
+			if r.Code != tc.code {
+				t.Errorf("docker run of %s: want exit status %d: %s", tc.cmd, tc.code, r)
+			}
+			// The error docker reports is the runtime's own message, which
+			// the shim read from the runtime's json log.
+			want := tc.runcMsg
+			if tu.IsStrata() {
+				want = "create container "
+			}
+			if !strings.Contains(r.Stderr, "OCI runtime create failed: ") || !strings.Contains(r.Stderr, want) || !strings.Contains(r.Stderr, tc.cmd) {
+				t.Errorf("docker's error does not carry the runtime's message %q: %s", want, r)
+			}
+			noState(t)
+		})
+	}
 }

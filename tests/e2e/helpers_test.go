@@ -1,13 +1,5 @@
 //go:build e2e
 
-// Package e2e drives real container engines (containerd with ctr, dockerd
-// with the docker client, podman) with the runtime under test as their OCI
-// runtime: strata by default, or $RUNTIME (for example /usr/sbin/runc) to prove
-// the harness itself. Each engine runs with its own root, state, socket and
-// exec-root directories in a temporary directory, never the machine's
-// defaults, and is stopped and cleaned up at the end of its test, failed or
-// not. Run it with `make e2e` (the build tag keeps `go test ./...` from
-// compiling it). Needs root and the engines from apt.
 package e2e
 
 import (
@@ -648,8 +640,9 @@ type machinePath struct {
 }
 
 // watchMachinePaths fails the test if an engine creates one of paths that
-// did not exist before, or puts more in it than its allow list, and removes
-// it at the end: it is the test's doing. Register it before the engine
+// did not exist before, or puts more in it than its allow list; one that
+// holds only what its list allows is removed at the end: it is the test's
+// doing. Register it before the engine
 // starts, so that it runs after the engine's stop.
 func watchMachinePaths(t *testing.T, paths ...machinePath) {
 	t.Helper()
@@ -685,11 +678,11 @@ func watchMachinePaths(t *testing.T, paths ...machinePath) {
 				return nil
 			})
 			if len(extra) > 0 {
-				t.Errorf("the engine wrote to the machine's default %s: %v", p.path, extra)
-			} else {
-				t.Logf("removing %s (holding only %v), which the engine makes whatever its directories", p.path, p.allow)
+				// Not removed: something else may have written there meanwhile.
+				t.Errorf("the engine wrote to the machine's default %s (left in place): %v", p.path, extra)
+				continue
 			}
-			unmountUnder(t, p.path)
+			t.Logf("removing %s (holding only %v), which the engine makes whatever its directories", p.path, p.allow)
 			if err := os.RemoveAll(p.path); err != nil {
 				t.Errorf("removing %s: %v", p.path, err)
 			}
