@@ -156,9 +156,8 @@ func lookPath(name string, env []string) (string, error) {
 func checkExecutable(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return errors.New("no such file in the container")
-		}
+		// The standard wording ("stat P: no such file or directory"):
+		// dockerd matches it to answer 127 rather than 125, as for runc.
 		return err
 	}
 	if fi.IsDir() {

@@ -221,7 +221,7 @@ func TestContainerd(t *testing.T) {
 		// json) and puts its message in the error containerd reports.
 		want := `exec: "/no/such/binary": stat /no/such/binary: no such file or directory` // runc's wording
 		if tu.IsStrata() {
-			want = `process.args[0] "/no/such/binary": no such file in the container`
+			want = `process.args[0] "/no/such/binary": stat /no/such/binary: no such file or directory`
 		}
 		if !strings.Contains(r.Stderr, "/no/such/binary") || !strings.Contains(r.Stderr, want) {
 			t.Errorf("containerd's error does not carry the runtime's message (want %q and the path): %s", want, r)
