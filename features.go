@@ -55,7 +55,7 @@ func strataFeatures() *features.Features {
 			Apparmor:     &features.Apparmor{Enabled: &lsm.AppArmor},
 			Selinux:      &features.Selinux{Enabled: &lsm.SELinux},
 			IntelRdt:     &features.IntelRdt{Enabled: &no},
-			NetDevices:   &features.NetDevices{Enabled: &no},
+			NetDevices:   &features.NetDevices{Enabled: &yes},
 			MemoryPolicy: &features.MemoryPolicy{Modes: libcontainer.MemoryPolicyModes(), Flags: libcontainer.MemoryPolicyFlags()},
 			MountExtensions: &features.MountExtensions{
 				IDMap: &features.IDMap{Enabled: &yes},

@@ -173,10 +173,8 @@ func ValidateAttributes(spec *specs.Spec) error {
 		if l.IntelRdt != nil {
 			return errors.New("linux.intelRdt: Intel RDT (resctrl) is not supported by strata")
 		}
-		if len(l.NetDevices) > 0 {
-			for name := range l.NetDevices {
-				return fmt.Errorf("linux.netDevices[%q]: moving host network devices into the container is not supported by strata", name)
-			}
+		if err := validateNetDevices(spec); err != nil {
+			return err
 		}
 	}
 	_, err := decideLSM(hostLSM(), spec)

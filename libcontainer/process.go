@@ -174,6 +174,13 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	// before, the init dies with it (its parent death signal) and the
 	// state directory reads as stopped.
 	c.State.InitPid, c.State.InitStart = p.Pid, start
+	// linux.netDevices, now that the init's network namespace exists and
+	// before it starts on its config; back to the host if create fails.
+	nd, err := moveNetDevices(o.Spec, p.Pid)
+	if err != nil {
+		return p, err
+	}
+	defer nd.done(&err)
 	cfg := initConfig{
 		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,

@@ -103,7 +103,7 @@ func TestAttributeRefusals(t *testing.T) {
 		{"memoryPolicy", func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind} }, "linux.memoryPolicy.nodes: MPOL_BIND needs at least one node"},
 		{"execCPUAffinity", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: "3-1"} }, "process.execCPUAffinity.final"},
 		{"intelRdt", func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "x"} }, "linux.intelRdt: Intel RDT (resctrl) is not supported"},
-		{"netDevices", func(s *specs.Spec) { s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth0": {}} }, `linux.netDevices["eth0"]`},
+		{"netDevices", func(s *specs.Spec) { s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"sndnosuch1": {}} }, `linux.netDevices["sndnosuch1"]: no such host network device`},
 		// Neither LSM is enabled on the test machines.
 		{"apparmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }, `process.apparmorProfile "docker-default": AppArmor is not enabled`},
 		{"selinux", func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" }, "process.selinuxLabel"},
