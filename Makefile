@@ -19,7 +19,7 @@ SHELL       := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .ONESHELL:
 
-.PHONY: all strata test unit integration lint demo clean
+.PHONY: all strata deps test unit integration lint demo clean
 
 all: strata
 
@@ -31,7 +31,17 @@ strata:
 # Unit tests first, then the end-to-end suites under tests/ against the binary
 # just built (as root; they build the busybox rootfs themselves, cached under
 # tests/rootfs/busybox).
-test: unit integration
+test: deps unit integration
+
+# What the build and `make test` need from Debian, installed when missing (so
+# the README's two commands work on a fresh machine; .ci/run installs these
+# and the e2e engines up front).
+TEST_PKGS := gcc libc6-dev pkg-config libseccomp-dev busybox-static jq skopeo umoci iproute2
+deps:
+	@[ "$$(id -u)" = 0 ] || { echo "the tests need root (namespaces, mounts, cgroups)" >&2; exit 1; }
+	need=
+	for p in $(TEST_PKGS); do dpkg -s "$$p" >/dev/null 2>&1 || need="$$need $$p"; done
+	if [ -n "$$need" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$need; fi
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests/)
@@ -46,12 +56,7 @@ lint:
 
 # Run one busybox container that shows its hostname, mounts, identity and a
 # masked path, then remove everything it made. Needs root.
-demo: strata
-	@[ "$$(id -u)" = 0 ] || { echo "make demo needs root" >&2; exit 1; }
-	need=
-	dpkg -s busybox-static >/dev/null 2>&1 || need="$$need busybox-static"
-	command -v jq >/dev/null || need="$$need jq"
-	if [ -n "$$need" ]; then apt-get update -q && apt-get install -y -q $$need; fi
+demo: deps strata
 	tmp=$$(mktemp -d /tmp/strata-demo.XXXXXX)
 	id=strata-demo-$$$$
 	trap './strata --root "$$tmp/state" delete --force "$$id" 2>/dev/null || true
