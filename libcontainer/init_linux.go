@@ -176,13 +176,27 @@ func (in *initProc) startProcess() error {
 	if err := filter.beforeReady(); err != nil {
 		return err
 	}
-	// The parent may exit once it has 'R': the death signal that guards a
-	// half-made process must not kill the finished one.
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
-		return fmt.Errorf("init: clear the parent death signal: %w", err)
+	if in.cfg.Exec {
+		// A detached exec's parent exits once it has 'R'.
+		if err := clearDeathSignal(); err != nil {
+			return err
+		}
 	}
 	if err := in.sock.sendJSON(msgReady, &readyReport{Timings: in.timings, Warnings: proc.warnings}); err != nil {
 		return err
+	}
+	if !in.cfg.Exec {
+		// The death signal guards a half-made container until the parent
+		// has it on record; then the parent may exit.
+		if _, err := in.sock.expect(msgRelease); err != nil {
+			return err
+		}
+		if err := clearDeathSignal(); err != nil {
+			return err
+		}
+		if err := in.sock.send(msgReleased, nil); err != nil {
+			return err
+		}
 	}
 	fds := launchFDs{sync: in.sock.fd, procfs: in.proc.fd, fifo: in.cfg.FifoFD, exe: in.cfg.ExeFD, seccomp: filter}
 	if h := in.spec.Hooks; !in.cfg.Exec && h != nil && len(h.StartContainer) > 0 {
@@ -195,6 +209,13 @@ func (in *initProc) startProcess() error {
 		fds.fifo = fifo
 	}
 	return proc.exec(fds, in.spec.Process.Rlimits)
+}
+
+func clearDeathSignal() error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("init: clear the parent death signal: %w", err)
+	}
+	return nil
 }
 
 // setupTerminal makes a pty for a process with terminal: true and, for the

@@ -136,6 +136,13 @@ func (c *Container) create(o *CreateOpts) (*InitProcess, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Saved before the first cgroup directory is made: a create killed
+	// from here on leaves a state that `delete --force` can clean up
+	// after (the cgroups to remove; the init dies by its death signal).
+	c.State.CgroupPaths = cg.Paths()
+	if err := c.save(); err != nil {
+		return nil, err
+	}
 	p, err := c.startInit(o, cg)
 	if err != nil {
 		if derr := cg.Destroy(); derr != nil {
@@ -209,14 +216,32 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	}
 	// The limits are written once the init has set the container up (its
 	// mknods pass the device rules, its own memory is not the user's) and
-	// before the user's program runs (the init waits on the exec fifo).
-	// The state awaitReady saved already holds the cgroup paths.
+	// before the user's program runs (the init waits on the exec fifo),
+	// and before the state says created: a created container has them.
 	t2 := time.Now()
 	if err := cg.Set(cg.Resources()); err != nil {
 		return p, err
 	}
 	o.timing("cgroup limits", time.Since(t2))
-	return p, nil
+	c.State.Ready = true
+	if err := c.save(); err != nil {
+		return p, err
+	}
+	// Only a container on record may outlive this process.
+	return p, p.release()
+}
+
+// release lets the init outlive this process: it drops its parent death
+// signal and says so. Until then, a strata killed at any point takes the
+// half-made init with it, so no init lives on that the state does not name.
+func (p *InitProcess) release() error {
+	if err := p.sync.send(msgRelease, nil); err != nil {
+		return p.failed(err)
+	}
+	if _, err := p.sync.expect(msgReleased); err != nil {
+		return p.failed(err)
+	}
+	return nil
 }
 
 // launch is one start of `strata init`, for a container's init or for a
@@ -330,7 +355,7 @@ func needsRuntimeHooks(s *specs.Spec) bool {
 }
 
 // awaitReady serves the init until it is ready: its hook request and its
-// seccomp listener fd. It then saves the container's state.
+// seccomp listener fd.
 func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
 	t0 := time.Now()
 	r, err := c.serveInit(p, true, func() error {
@@ -348,8 +373,7 @@ func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
 	for _, w := range r.Warnings {
 		o.warn(w)
 	}
-	c.State.Ready = true
-	return c.save()
+	return nil
 }
 
 // serveInit answers a starting init (or exec'd process) until its 'R':

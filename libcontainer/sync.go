@@ -35,9 +35,12 @@ import (
 //	send fd and state to the agent at
 //	linux.seccomp.listenerPath
 //	    <-------------------------------- 'R' ready (phase timings as JSON)
-//	write state.json: created             open the exec fifo: blocks until
-//	                                      `start` (or `run`) opens it to read
-//	                                      startContainer hooks, execve
+//	cgroup limits, state.json: created
+//	'A' release ------------------------> drop the parent death signal
+//	    <-------------------------------- 'K' released
+//	create returns                        exec stage: open the exec fifo,
+//	                                      blocking until `start` (or `run`)
+//	                                      opens it; execve
 //
 // A failure on either side of the init is sent as 'E' and the init exits.
 // After 'R' the socket stays open until execve closes it (O_CLOEXEC): `run`
@@ -56,6 +59,8 @@ const (
 	msgSeccompFd    msgType = 'S' // carries the seccomp listener fd
 	msgPlaced       msgType = 'G' // the process is in its cgroups
 	msgPlaceFailed  msgType = 'X' // it could not be put there (payload: why)
+	msgRelease      msgType = 'A' // state saved: the init may outlive strata
+	msgReleased     msgType = 'K' // it has dropped its parent death signal
 	msgError        msgType = 'E'
 )
 
