@@ -36,6 +36,11 @@ func (c *Container) Start() error {
 			return fmt.Errorf("start container %q: read exec fifo: %w", c.State.ID, err)
 		}
 		if !alive(c.State.InitPid, c.State.InitStart) {
+			// A short program may have been released, run and exited
+			// between the read above and this check: its byte waits.
+			if n, _ := unix.Read(fd, buf); n == 1 {
+				break
+			}
 			return fmt.Errorf("start container %q: the container init exited before start", c.State.ID)
 		}
 		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
