@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/strata-runtime/strata/tests/cgroupfs"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -73,7 +75,7 @@ func setup(paths []string) (*bench, error) {
 	if b.unmount, err = mountHugetlbV1(hugetlb); err != nil {
 		return b, err
 	}
-	b.hs = hierarchies(hugetlb)
+	b.hs = cgroupfs.Hierarchies(hugetlb)
 	return b, nil
 }
 
@@ -91,8 +93,8 @@ func (b *bench) cleanup() {
 			}
 		}
 	}
-	for _, root := range cgroupRoots(b.hs) {
-		for _, l := range removeTree(filepath.Join(root, cgroupParent)) {
+	for _, root := range cgroupfs.Roots(b.hs) {
+		for _, l := range cgroupfs.RemoveTree(filepath.Join(root, cgroupParent)) {
 			fmt.Fprintln(os.Stderr, "bench: cannot remove cgroup", l)
 		}
 	}

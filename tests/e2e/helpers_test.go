@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"github.com/strata-runtime/strata/tests/cgroupfs"
+
 	"archive/tar"
 	"bufio"
 	"bytes"
@@ -403,28 +405,11 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
-// cgroupHierarchies lists the mounted cgroup hierarchies (v1 controllers and
-// the v2 tree on this hybrid host, or /sys/fs/cgroup alone on a v2 host).
-func cgroupHierarchies() []string {
-	var st unix.Statfs_t
-	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
-		return []string{"/sys/fs/cgroup"}
-	}
-	subdirs, _ := filepath.Glob("/sys/fs/cgroup/*")
-	var hs []string
-	for _, d := range subdirs {
-		if unix.Statfs(d, &st) == nil && (st.Type == unix.CGROUP_SUPER_MAGIC || st.Type == unix.CGROUP2_SUPER_MAGIC) {
-			hs = append(hs, d)
-		}
-	}
-	return hs
-}
-
 // cgroupsBelow lists the cgroup directories strictly below parent (an
 // absolute cgroup path such as /strata-e2e-ctr-123) in every hierarchy.
 func cgroupsBelow(parent string) []string {
 	var found []string
-	for _, h := range cgroupHierarchies() {
+	for _, h := range cgroupfs.Hierarchies() {
 		top := filepath.Join(h, parent)
 		filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() && p != top {
@@ -439,7 +424,7 @@ func cgroupsBelow(parent string) []string {
 // removeCgroupTree kills what runs in the cgroup parent and everything below
 // it, then removes the directories, children first. They are the test's.
 func removeCgroupTree(t *testing.T, parent string) {
-	for _, h := range cgroupHierarchies() {
+	for _, h := range cgroupfs.Hierarchies() {
 		top := filepath.Join(h, parent)
 		var tree []string
 		filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {

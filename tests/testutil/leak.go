@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"github.com/strata-runtime/strata/tests/cgroupfs"
+
 	"bytes"
 	"fmt"
 	"maps"
@@ -413,7 +415,7 @@ func namesID(path string, ids map[string]bool) bool {
 // allCgroupDirs lists every directory under every cgroup hierarchy.
 func allCgroupDirs() []string {
 	var dirs []string
-	for _, h := range hierarchies() {
+	for _, h := range cgroupfs.Hierarchies() {
 		filepath.WalkDir(h, func(p string, d os.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
 				dirs = append(dirs, p)

@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"github.com/strata-runtime/strata/tests/cgroupfs"
+
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +26,7 @@ func TestGuardReportsLeftovers(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(root, id), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cg := filepath.Join(hierarchies()[0], CgroupParent, id)
+	cg := filepath.Join(cgroupfs.Hierarchies()[0], CgroupParent, id)
 	if err := os.MkdirAll(cg, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,15 @@
 package main
 
 import (
+	"github.com/strata-runtime/strata/tests/cgroupfs"
+
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,31 +28,6 @@ const (
 	cgroupParent  = "strata-validation"
 	suiteAbsGroup = "cgrouptest" // runtime-tools cgroups.AbsCgroupPath
 )
-
-// hierarchies lists the mounted cgroup hierarchies: /sys/fs/cgroup itself on
-// a cgroup v2 host, else each v1 controller's mount and the v2 tree (unified/)
-// below it, each once (cpu may be a symlink to cpu,cpuacct), plus extra
-// mounts (the hugetlb hierarchy mounted for crun).
-func hierarchies(extra ...string) []string {
-	var st unix.Statfs_t
-	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
-		return append([]string{"/sys/fs/cgroup"}, extra...)
-	}
-	subdirs, _ := filepath.Glob("/sys/fs/cgroup/*")
-	seen := map[string]bool{}
-	var hs []string
-	for _, d := range subdirs {
-		real, err := filepath.EvalSymlinks(d)
-		if err != nil || seen[real] {
-			continue
-		}
-		if unix.Statfs(real, &st) == nil && (st.Type == unix.CGROUP_SUPER_MAGIC || st.Type == unix.CGROUP2_SUPER_MAGIC) {
-			seen[real] = true
-			hs = append(hs, real)
-		}
-	}
-	return append(hs, extra...)
-}
 
 // makeTestCgroups creates /strata-validation/<name> in every hierarchy and
 // returns the directories.
@@ -105,67 +80,17 @@ func enterCgroups(dirs []string) error {
 	return nil
 }
 
-// removeTree removes dir and the cgroups below it, children first (rmdir
-// only removes empty cgroups), killing what still runs in them: they belong
-// to the test, nobody else. It returns what it found and could not remove.
-func removeTree(dir string) (leftover []string) {
-	var tree []string
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			tree = append(tree, p)
-		}
-		return nil
-	})
-	sort.Sort(sort.Reverse(sort.StringSlice(tree))) // deepest first
-	for _, p := range tree {
-		if err := rmdirCgroup(p); err != nil {
-			leftover = append(leftover, fmt.Sprintf("%s: %v", p, err))
-		}
-	}
-	return leftover
-}
-
-func rmdirCgroup(dir string) error {
-	var err error
-	for range 30 {
-		if err = syscall.Rmdir(dir); err == nil || errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-		for _, f := range strings.Fields(string(data)) {
-			if pid, _ := strconv.Atoi(f); pid > 1 {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return err
-}
-
-// cgroupRoots are the places a test's runtime may have made directories:
-// every hierarchy, and /sys/fs/cgroup/hugetlb when it is a plain directory
-// (crun with the hugetlb hierarchy mounted elsewhere makes its dirs there).
-func cgroupRoots(hs []string) []string {
-	roots := append([]string(nil), hs...)
-	var st unix.Statfs_t
-	if fi, err := os.Lstat("/sys/fs/cgroup/hugetlb"); err == nil && fi.IsDir() &&
-		unix.Statfs("/sys/fs/cgroup/hugetlb", &st) == nil && st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
-		roots = append(roots, "/sys/fs/cgroup/hugetlb")
-	}
-	return roots
-}
-
 // cleanupCgroups removes one test's cgroup and the suite's fixed one in every
 // place a runtime may have made them; it reports what it could not remove.
 // Directories found under the fixed path are reported as well: a runtime's
 // delete should have removed them.
 func cleanupCgroups(hs []string, name string) (stale, leftover []string) {
-	for _, root := range cgroupRoots(hs) {
-		leftover = append(leftover, removeTree(filepath.Join(root, cgroupParent, name))...)
+	for _, root := range cgroupfs.Roots(hs) {
+		leftover = append(leftover, cgroupfs.RemoveTree(filepath.Join(root, cgroupParent, name))...)
 		abs := filepath.Join(root, suiteAbsGroup)
 		if _, err := os.Stat(abs); err == nil {
 			stale = append(stale, abs)
-			leftover = append(leftover, removeTree(abs)...)
+			leftover = append(leftover, cgroupfs.RemoveTree(abs)...)
 		}
 	}
 	return stale, leftover
@@ -173,7 +98,7 @@ func cleanupCgroups(hs []string, name string) (stale, leftover []string) {
 
 // removeCgroupParent removes the (by now empty) /strata-validation dirs.
 func removeCgroupParent(hs []string) {
-	roots := cgroupRoots(hs)
+	roots := cgroupfs.Roots(hs)
 	for _, root := range roots {
 		syscall.Rmdir(filepath.Join(root, cgroupParent))
 	}
@@ -195,7 +120,7 @@ func mountHugetlbV1(dir string) (func() error, error) {
 		return nil, fmt.Errorf("mount -t cgroup -o hugetlb none %s: %w", dir, err)
 	}
 	return func() error {
-		removeTree(filepath.Join(dir, cgroupParent))
+		cgroupfs.RemoveTree(filepath.Join(dir, cgroupParent))
 		return unix.Unmount(dir, unix.MNT_DETACH)
 	}, nil
 }

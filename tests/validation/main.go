@@ -18,6 +18,8 @@
 package main
 
 import (
+	"github.com/strata-runtime/strata/tests/cgroupfs"
+
 	"context"
 	"errors"
 	"flag"
@@ -93,7 +95,7 @@ func run() int {
 		}()
 		extra = append(extra, dir)
 	}
-	hs := hierarchies(extra...)
+	hs := cgroupfs.Hierarchies(extra...)
 	defer removeCgroupParent(hs)
 
 	fmt.Printf("runtime %s, suite %s, timeout %v per test\n\n", o.runtime, o.suite, o.timeout)
