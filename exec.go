@@ -59,7 +59,6 @@ the foreground it exits with the process's status (128+N for signal N).`,
 			return err
 		}
 		relay := catchSignals(detach)
-		defer relay.stop()
 		n := ctx.Int("preserve-fds")
 		if n < 0 {
 			return fmt.Errorf("--preserve-fds %d: must not be negative", n)

@@ -24,7 +24,6 @@ then deletes it unless --keep is given.`,
 		}
 		// Caught from before the container exists, so none is lost.
 		relay := catchSignals(ctx.Bool("detach"))
-		defer relay.stop()
 		c, p, cons, err := createContainer(ctx, id, ctx.Bool("detach"))
 		if err != nil {
 			return err
