@@ -177,7 +177,7 @@ func ValidateAttributes(spec *specs.Spec) error {
 			return err
 		}
 	}
-	_, err := decideLSM(hostLSM(), spec)
+	_, err := planLSM(spec)
 	return err
 }
 
@@ -287,12 +287,8 @@ type processExtras struct {
 	filter *seccompLoader
 }
 
-func newProcessExtras(spec *specs.Spec, exec bool, filter *seccompLoader) (*processExtras, error) {
+func newProcessExtras(spec *specs.Spec, exec bool, lsm lsmPlan, filter *seccompLoader) (*processExtras, error) {
 	attrs, err := newAttributes(spec, exec)
-	if err != nil {
-		return nil, err
-	}
-	lsm, err := decideLSM(hostLSM(), spec)
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,12 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	if err != nil {
 		return nil, err
 	}
+	spec := *c.State.Config
+	spec.Process = o.Process
+	lsm, err := planLSM(&spec)
+	if err != nil {
+		return nil, err
+	}
 	l := &launch{bootstrap: bootstrap, preserveFDs: o.PreserveFDs, console: o.Console}
 	// execCPUAffinity.initial: the process starts on those CPUs, until it
 	// is moved to the container's cgroup.
@@ -54,10 +60,8 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec := *c.State.Config
-	spec.Process = o.Process
-	cfg := initConfig{ID: c.State.ID, Spec: &spec, PreserveFDs: o.PreserveFDs, Exec: true, State: c.OCIState(), Placement: true}
-	cfg.Seccomp = sc
+	cfg := initConfig{ID: c.State.ID, Spec: &spec, PreserveFDs: o.PreserveFDs, Exec: true,
+		State: c.OCIState(), Placement: true, Seccomp: sc, LSM: lsm}
 	l.setFDs(&cfg)
 	if err := p.sync.sendJSON(msgConfig, &cfg); err != nil {
 		p.kill()
@@ -66,7 +70,7 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	// Into the container's cgroups (limits, freezer, kill --all, ps) while
 	// the process starts; it waits for that before it runs the program.
 	p.placeAsync(c.JoinCgroup)
-	if _, err := c.serveInit(p, false, nil); err != nil {
+	if _, err := c.serveInit(p, nil); err != nil {
 		err = p.failed(err)
 		p.kill()
 		return nil, err

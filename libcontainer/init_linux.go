@@ -163,7 +163,7 @@ func (in *initProc) startProcess() error {
 	var proc *preparedProcess
 	filter := newSeccompLoader(in.cfg.Seccomp, in.spec.Process, in.sock)
 	if err := in.phase("process", func() error {
-		x, err := newProcessExtras(in.spec, in.cfg.Exec, filter)
+		x, err := newProcessExtras(in.spec, in.cfg.Exec, in.cfg.LSM, filter)
 		if err != nil {
 			return err
 		}

@@ -24,37 +24,34 @@ func (c *Container) Start() error {
 		return fmt.Errorf("start container %q: open exec fifo: %w", c.State.ID, err)
 	}
 	defer unix.Close(fd)
-	// Poll rather than block: if the init dies while we wait, nobody would
-	// ever write to the fifo.
+	// Two things to read: the byte that releases the init, then the end of
+	// file that says it has executed the program (the exec stage holds the
+	// write end close-on-exec); the poststart hooks run after that, as the
+	// spec orders. Before the byte, a read that finds no writer yet also
+	// returns 0. Poll rather than block: if the init dies while we wait,
+	// nobody would ever write to the fifo.
 	buf := make([]byte, 1)
+	released := false
 	for {
 		n, err := unix.Read(fd, buf)
 		if n == 1 {
+			released = true
+			continue
+		}
+		if n == 0 && err == nil && released {
 			break
 		}
 		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
 			return fmt.Errorf("start container %q: read exec fifo: %w", c.State.ID, err)
 		}
-		if !alive(c.State.InitPid, c.State.InitStart) {
-			// A short program may have been released, run and exited
-			// between the read above and this check: its byte waits.
+		// A short program may have been released, run and exited between
+		// the read above and this check: its byte waits in the fifo.
+		if !released && !alive(c.State.InitPid, c.State.InitStart) {
 			if n, _ := unix.Read(fd, buf); n == 1 {
-				break
+				released = true
+				continue
 			}
 			return fmt.Errorf("start container %q: the container init exited before start", c.State.ID)
-		}
-		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
-	}
-	// The byte released the init; the end of file says it has executed
-	// the program (the stage holds the write end close-on-exec). The
-	// poststart hooks run after that, as the spec orders.
-	for {
-		n, err := unix.Read(fd, buf)
-		if n == 0 && err == nil {
-			break
-		}
-		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
-			return fmt.Errorf("start container %q: read exec fifo: %w", c.State.ID, err)
 		}
 		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
 	}
@@ -116,27 +113,6 @@ func (c *Container) signalAll(sig unix.Signal) error {
 		return fmt.Errorf("kill container %q: %w", c.State.ID, err)
 	}
 	return m.SignalAll(sig)
-}
-
-// processes lists the pids in the container's cgroup, the init included.
-func (c *Container) processes() ([]int, error) {
-	m, err := c.cgroupManager()
-	if err != nil {
-		return nil, err
-	}
-	return m.Pids()
-}
-
-func hasOwnNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if s == nil || s.Linux == nil {
-		return false
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t && ns.Path == "" {
-			return true
-		}
-	}
-	return false
 }
 
 // Destroy deletes a stopped container (with force, any container, killing

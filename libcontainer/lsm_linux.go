@@ -49,10 +49,23 @@ func hostLSM() hostLSMs {
 	return h
 }
 
-// lsmPlan is what the init writes before execve.
+// lsmPlan is what the init writes before execve. The parent decides it,
+// from the host's view: after pivot_root the init sees the container's
+// /sys, where securityfs is usually not mounted at all.
 type lsmPlan struct {
-	apparmorExec string // to attr/apparmor/exec, "" for nothing
-	selinuxExec  string // to attr/exec, "" for nothing
+	ApparmorExec string `json:"apparmor_exec,omitempty"` // to attr/apparmor/exec
+	SelinuxExec  string `json:"selinux_exec,omitempty"`  // to attr/exec
+}
+
+// planLSM decides the labels for spec's process; a spec that asks for
+// none does not look at the host at all.
+func planLSM(spec *specs.Spec) (lsmPlan, error) {
+	p := spec.Process
+	asked := p != nil && (p.ApparmorProfile != "" || p.SelinuxLabel != "")
+	if !asked && (spec.Linux == nil || spec.Linux.MountLabel == "") {
+		return lsmPlan{}, nil
+	}
+	return decideLSM(hostLSM(), spec)
 }
 
 func decideLSM(h hostLSMs, spec *specs.Spec) (lsmPlan, error) {
@@ -62,13 +75,13 @@ func decideLSM(h hostLSMs, spec *specs.Spec) (lsmPlan, error) {
 		if !h.apparmor {
 			return plan, fmt.Errorf("process.apparmorProfile %q: AppArmor is not enabled on this host", p.ApparmorProfile)
 		}
-		plan.apparmorExec = "exec " + p.ApparmorProfile
+		plan.ApparmorExec = "exec " + p.ApparmorProfile
 	}
 	if p != nil && p.SelinuxLabel != "" {
 		if !h.selinux {
 			return plan, fmt.Errorf("process.selinuxLabel %q: SELinux is not enabled on this host", p.SelinuxLabel)
 		}
-		plan.selinuxExec = p.SelinuxLabel
+		plan.SelinuxExec = p.SelinuxLabel
 	}
 	if spec.Linux != nil && spec.Linux.MountLabel != "" && h.selinux {
 		return plan, errors.New("linux.mountLabel: SELinux mount labels are not supported by strata yet")
@@ -78,20 +91,20 @@ func decideLSM(h hostLSMs, spec *specs.Spec) (lsmPlan, error) {
 
 // apply writes the plan for the calling thread's next execve.
 func (plan lsmPlan) apply(proc *procfs) error {
-	if plan.apparmorExec == "" && plan.selinuxExec == "" {
+	if plan.ApparmorExec == "" && plan.SelinuxExec == "" {
 		return nil
 	}
 	task := strconv.Itoa(os.Getpid()) + "/task/" + strconv.Itoa(unix.Gettid()) + "/attr/"
-	if plan.apparmorExec != "" {
-		if err := proc.write(task+"apparmor/exec", plan.apparmorExec); err != nil {
+	if plan.ApparmorExec != "" {
+		if err := proc.write(task+"apparmor/exec", plan.ApparmorExec); err != nil {
 			// Kernels before 5.8 have only the shared attr/exec.
-			if err2 := proc.write(task+"exec", plan.apparmorExec); err2 != nil {
+			if err2 := proc.write(task+"exec", plan.ApparmorExec); err2 != nil {
 				return fmt.Errorf("process.apparmorProfile: %w", err)
 			}
 		}
 	}
-	if plan.selinuxExec != "" {
-		if err := proc.write(task+"exec", plan.selinuxExec); err != nil {
+	if plan.SelinuxExec != "" {
+		if err := proc.write(task+"exec", plan.SelinuxExec); err != nil {
 			return fmt.Errorf("process.selinuxLabel: %w", err)
 		}
 	}

@@ -22,13 +22,13 @@ func TestDecideLSM(t *testing.T) {
 		wantErr string
 	}{
 		{"nothing asked", hostLSMs{}, spec("", "", ""), lsmPlan{}, ""},
-		{"apparmor on", hostLSMs{apparmor: true}, spec("docker-default", "", ""), lsmPlan{apparmorExec: "exec docker-default"}, ""},
+		{"apparmor on", hostLSMs{apparmor: true}, spec("docker-default", "", ""), lsmPlan{ApparmorExec: "exec docker-default"}, ""},
 		{"apparmor off", hostLSMs{selinux: true}, spec("docker-default", "", ""), lsmPlan{}, "process.apparmorProfile \"docker-default\": AppArmor is not enabled"},
-		{"selinux on", hostLSMs{selinux: true}, spec("", "system_u:system_r:container_t:s0", ""), lsmPlan{selinuxExec: "system_u:system_r:container_t:s0"}, ""},
+		{"selinux on", hostLSMs{selinux: true}, spec("", "system_u:system_r:container_t:s0", ""), lsmPlan{SelinuxExec: "system_u:system_r:container_t:s0"}, ""},
 		{"selinux off", hostLSMs{apparmor: true}, spec("", "system_u:system_r:container_t:s0", ""), lsmPlan{}, "process.selinuxLabel"},
 		{"mountLabel without selinux is ignored", hostLSMs{}, spec("", "", "system_u:object_r:container_file_t:s0"), lsmPlan{}, ""},
 		{"mountLabel with selinux is refused", hostLSMs{selinux: true}, spec("", "", "system_u:object_r:container_file_t:s0"), lsmPlan{}, "linux.mountLabel"},
-		{"both", hostLSMs{apparmor: true, selinux: true}, spec("p", "l", ""), lsmPlan{apparmorExec: "exec p", selinuxExec: "l"}, ""},
+		{"both", hostLSMs{apparmor: true, selinux: true}, spec("p", "l", ""), lsmPlan{ApparmorExec: "exec p", SelinuxExec: "l"}, ""},
 	} {
 		got, err := decideLSM(tc.host, tc.spec)
 		if tc.wantErr != "" {

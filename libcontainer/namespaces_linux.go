@@ -44,6 +44,20 @@ func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
+// hasOwnNamespace says whether the spec gives the container a new
+// namespace of this type (not a joined one).
+func hasOwnNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s == nil || s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t && ns.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // bootstrapMessage is the payload nsenter.c reads: the namespaces to create
 // and the ones to join, as NUL-terminated records.
 func bootstrapMessage(s *specs.Spec) (payload []byte, newUserNS bool) {

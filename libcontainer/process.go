@@ -60,8 +60,8 @@ type initConfig struct {
 	Placement   bool `json:"placement"`
 	NewCgroupNS bool `json:"new_cgroupns"`
 	// RuntimeHooks: the init must stop after its mounts and let the parent
-	// run the prestart/createRuntime hooks ('H'), and it needs the state
-	// the parent sends back for its createContainer hooks.
+	// run the prestart/createRuntime hooks ('H') before its own
+	// createContainer hooks.
 	RuntimeHooks bool `json:"runtime_hooks"`
 	// State is the container's state (status creating, host pid) for
 	// the hooks the init runs.
@@ -69,6 +69,9 @@ type initConfig struct {
 	// Seccomp is the compiled linux.seccomp filter; the parent compiles,
 	// the init only loads (seccomp_linux.go).
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+	// LSM is the AppArmor profile and SELinux label to set, decided here
+	// in the runtime's view of the host (planLSM).
+	LSM lsmPlan `json:"lsm"`
 }
 
 // readyReport is the 'R' payload.
@@ -154,6 +157,10 @@ func (c *Container) create(o *CreateOpts) (*InitProcess, error) {
 
 func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProcess, err error) {
 	t0 := time.Now()
+	lsm, err := planLSM(o.Spec)
+	if err != nil {
+		return nil, err
+	}
 	fifo, err := os.OpenFile(c.fifoPath(), unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
@@ -177,9 +184,8 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	if err != nil {
 		return p, p.failed(fmt.Errorf("container init pid %d: %w", p.Pid, err))
 	}
-	// Saved only once the init is ready: should this create be killed
-	// before, the init dies with it (its parent death signal) and the
-	// state directory reads as stopped.
+	// Saved with the created state; should this create be killed before,
+	// the init dies with it (its parent death signal).
 	c.State.InitPid, c.State.InitStart = p.Pid, start
 	// linux.netDevices, now that the init's network namespace exists and
 	// before it starts on its config; back to the host if create fails.
@@ -192,7 +198,7 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
 		RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(), Seccomp: o.Seccomp,
-		Placement: true, NewCgroupNS: hasOwnNamespace(o.Spec, specs.CgroupNamespace),
+		Placement: true, NewCgroupNS: hasOwnNamespace(o.Spec, specs.CgroupNamespace), LSM: lsm,
 	}
 	l.setFDs(&cfg)
 	cfg.State.Status = specs.StateCreating
@@ -203,12 +209,8 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	// waits for that before anything the cgroups must count or see.
 	p.placeAsync(func(pid int) error {
 		t1 := time.Now()
-		if err := cg.Apply(pid); err != nil {
-			return err
-		}
-		c.State.CgroupPaths = cg.Paths()
-		o.timing("join cgroup", time.Since(t1))
-		return nil
+		defer func() { o.timing("join cgroup", time.Since(t1)) }()
+		return cg.Apply(pid)
 	})
 	o.timing("start init", time.Since(t0))
 	if err := c.awaitReady(p, o); err != nil {
@@ -358,7 +360,7 @@ func needsRuntimeHooks(s *specs.Spec) bool {
 // seccomp listener fd.
 func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
 	t0 := time.Now()
-	r, err := c.serveInit(p, true, func() error {
+	r, err := c.serveInit(p, func() error {
 		o.timing("mounts", time.Since(t0))
 		t1 := time.Now()
 		defer func() { o.timing("prestart and createRuntime hooks", time.Since(t1)) }()
@@ -377,10 +379,11 @@ func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
 }
 
 // serveInit answers a starting init (or exec'd process) until its 'R':
-// runtimeHooks runs on its 'H' (create only), a seccomp listener fd goes
-// to the agent at listenerPath. It returns the ready report once the move
-// into the cgroups, which the process waited for, has also reported.
-func (c *Container) serveInit(p *InitProcess, isInit bool, runtimeHooks func() error) (*readyReport, error) {
+// runtimeHooks runs on its 'H' (create only; nil for exec), a seccomp
+// listener fd goes to the agent at listenerPath. It returns the ready
+// report once the move into the cgroups, which the process waited for,
+// has also reported.
+func (c *Container) serveInit(p *InitProcess, runtimeHooks func() error) (*readyReport, error) {
 	for {
 		t, payload, fd, err := p.sync.recvMsg()
 		if err != nil {
@@ -396,7 +399,7 @@ func (c *Container) serveInit(p *InitProcess, isInit bool, runtimeHooks func() e
 			if fd < 0 {
 				return nil, fmt.Errorf("sync: %q without an fd", t)
 			}
-			if err := c.serveSeccompFd(p.Pid, fd, isInit); err != nil {
+			if err := c.serveSeccompFd(p.Pid, fd, runtimeHooks != nil); err != nil {
 				return nil, err
 			}
 		case msgRunHooks:
@@ -423,7 +426,7 @@ func (c *Container) serveInit(p *InitProcess, isInit bool, runtimeHooks func() e
 }
 
 // runRuntimeHooks runs prestart (deprecated but still run, as runc does)
-// and createRuntime hooks in the runtime's namespaces, with status creating.
+// and createRuntime hooks in the runtime's namespaces.
 func (c *Container) runRuntimeHooks() error {
 	h := c.State.Config.Hooks
 	if h == nil {

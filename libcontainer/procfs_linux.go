@@ -66,5 +66,3 @@ func (p *procfs) reopen(fd, flags int) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(nfd), path), nil
 }
-
-func (p *procfs) close() { unix.Close(p.fd) }

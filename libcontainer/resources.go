@@ -59,7 +59,11 @@ func (c *Container) Processes() ([]int, error) {
 	if st := c.Status(); st == Stopped || st == Creating {
 		return nil, statusError("list the processes of", c.State.ID, st, "created, running or paused")
 	}
-	return c.processes()
+	m, err := c.cgroupManager()
+	if err != nil {
+		return nil, err
+	}
+	return m.Pids()
 }
 
 // Update replaces the container's resources with r (the whole

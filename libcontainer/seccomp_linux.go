@@ -27,9 +27,9 @@ import (
 //     which passes it on to linux.seccomp.listenerPath;
 //     without no_new_privs, by the Go init before it changes user and
 //     drops capabilities: loading a filter needs CAP_SYS_ADMIN then, as in
-//     runc. The syscalls strata makes after that (setresuid, capset,
-//     prctl, chdir, execve of the exec stage...) must then be allowed by
-//     the profile; docker's default profile allows them.
+//     runc. The few syscalls strata makes after that (setresuid, capset,
+//     prctl, execveat of the exec stage...) must then be allowed by the
+//     profile; docker's default profile allows them.
 
 // seccompCacheDir is where compiled filters are kept below --root.
 func seccompCacheDir(root string) string { return filepath.Join(root, ".cache~", "seccomp") }

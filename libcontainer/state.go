@@ -57,16 +57,6 @@ func procStartTime(pid int) (start uint64, zombie bool, err error) {
 	return start, f[0] == "Z" || f[0] == "X", err
 }
 
-// parentPid returns field 4 of /proc/PID/stat, or 0.
-func parentPid(pid int) int {
-	f, err := statFields(pid)
-	if err != nil {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid
-}
-
 // alive says whether pid is still the process that had startTime.
 func alive(pid int, startTime uint64) bool {
 	if pid <= 0 {
