@@ -72,7 +72,7 @@ func setup(paths []string) (*bench, error) {
 		b.runtimes = append(b.runtimes, rt)
 	}
 	hugetlb := filepath.Join(dir, "hugetlb")
-	if b.unmount, err = mountHugetlbV1(hugetlb); err != nil {
+	if b.unmount, err = cgroupfs.MountHugetlbV1(hugetlb, cgroupParent); err != nil {
 		return b, err
 	}
 	b.hs = cgroupfs.Hierarchies(hugetlb)

@@ -102,3 +102,20 @@ func Pids(dir string) []int {
 	}
 	return pids
 }
+
+// MountHugetlbV1 works around crun 1.8 on a hybrid host, which refuses every
+// create ("cgroups in hybrid mode not supported") while the hugetlb controller
+// sits on cgroup2: it mounts a v1 hugetlb hierarchy in dir. The returned
+// function removes the cgroups below parent there and unmounts it.
+func MountHugetlbV1(dir, parent string) (func() error, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := unix.Mount("none", dir, "cgroup", 0, "hugetlb"); err != nil {
+		return nil, fmt.Errorf("mount -t cgroup -o hugetlb none %s: %w", dir, err)
+	}
+	return func() error {
+		RemoveTree(filepath.Join(dir, parent))
+		return unix.Unmount(dir, unix.MNT_DETACH)
+	}, nil
+}

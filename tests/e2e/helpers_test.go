@@ -68,8 +68,18 @@ func busyboxLayer(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	if err := tarDir(&buf, src); err != nil {
+		t.Fatalf("busybox layer: %v", err)
+	}
+	return buf.Bytes()
+}
+
+// tarDir writes the tree at src as a tar with stable headers (no user
+// names, the test images' fixed time), leaving out the rootfs cache's
+// .complete marker.
+func tarDir(w io.Writer, src string) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -112,13 +122,10 @@ func busyboxLayer(t *testing.T) []byte {
 		}
 		return nil
 	})
-	if err == nil {
-		err = tw.Close()
-	}
 	if err != nil {
-		t.Fatalf("busybox layer: %v", err)
+		return err
 	}
-	return buf.Bytes()
+	return tw.Close()
 }
 
 var imageConfig = v1.ImageConfig{
@@ -161,41 +168,7 @@ func writeTarOfDir(t *testing.T, src, out string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tw := tar.NewWriter(f)
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if rel == "." {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		hdr, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		hdr.Name = rel
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			_, err = tw.Write(data)
-			return err
-		}
-		return nil
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err != nil {
+	if err := tarDir(f, src); err != nil {
 		t.Fatalf("writing %s: %v", out, err)
 	}
 }
@@ -504,6 +477,24 @@ type ptySession struct {
 	mu   sync.Mutex
 	out  bytes.Buffer
 	done chan error
+}
+
+// checkShell drives a shell started on the test's pty (by `what`): the
+// container's own /dev/pts/0, sized 40x100 as the test's terminal is, and
+// the shell's exit status as the client's.
+func (s *ptySession) checkShell(t *testing.T, what string) {
+	t.Helper()
+	s.expect("# ")
+	s.send("tty; stty size; echo done-$((6*7))\r")
+	s.expect("done-42")
+	out := s.output()
+	if !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "40 100") {
+		t.Errorf("%s: want the container's terminal /dev/pts/0 sized 40x100; terminal shows:\n%q", what, out)
+	}
+	s.send("exit 5\r")
+	if code := s.wait(); code != 5 {
+		t.Errorf("%s exited %d, want the shell's 5; terminal:\n%q", what, code, s.output())
+	}
 }
 
 func startPty(t *testing.T, env []string, name string, args ...string) *ptySession {

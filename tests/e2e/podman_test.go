@@ -166,17 +166,7 @@ func TestPodman(t *testing.T) {
 
 	t.Run("tty", func(t *testing.T) {
 		s := startPty(t, p.env, "podman", p.args(p.runArgs("-it", "--rm", imageName, "sh")...)...)
-		s.expect("# ")
-		s.send("tty; stty size; echo done-$((6*7))\r")
-		s.expect("done-42")
-		out := s.output()
-		if !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "40 100") {
-			t.Errorf("want the container's terminal /dev/pts/0 sized 40x100; terminal shows:\n%q", out)
-		}
-		s.send("exit 5\r")
-		if code := s.wait(); code != 5 {
-			t.Errorf("podman run -it exited %d, want the shell's 5; terminal:\n%q", code, s.output())
-		}
+		s.checkShell(t, "podman run -it")
 		noState(t)
 	})
 }

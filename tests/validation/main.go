@@ -83,7 +83,7 @@ func run() int {
 	var extra []string
 	if o.hugetlbV1 {
 		dir := filepath.Join(work, "hugetlb")
-		unmount, err := mountHugetlbV1(dir)
+		unmount, err := cgroupfs.MountHugetlbV1(dir, cgroupParent)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "validation:", err)
 			return 2
