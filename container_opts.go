@@ -98,9 +98,9 @@ func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.
 	for _, w := range warnings {
 		log.Debugf("%s", w)
 	}
-	n := ctx.Int("preserve-fds")
-	if n < 0 {
-		return nil, nil, nil, fmt.Errorf("--preserve-fds %d: must not be negative", n)
+	n, err := preserveFDs(ctx)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	cons, err := newConsole(spec.Process.Terminal, ctx.String("console-socket"), detach)
 	if err != nil {
@@ -123,9 +123,7 @@ func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.
 		cons.close()
 		return nil, nil, nil, err
 	}
-	if cons != nil {
-		cons.pass.Close() // the init has sent the pty master on it
-	}
+	cons.handedOver()
 	if pf := ctx.String("pid-file"); pf != "" {
 		if err := writePidFile(pf, p.Pid); err != nil {
 			cons.close()
@@ -135,6 +133,15 @@ func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.
 		}
 	}
 	return c, p, cons, nil
+}
+
+// preserveFDs reads --preserve-fds.
+func preserveFDs(ctx *cli.Context) (int, error) {
+	n := ctx.Int("preserve-fds")
+	if n < 0 {
+		return 0, fmt.Errorf("--preserve-fds %d: must not be negative", n)
+	}
+	return n, nil
 }
 
 // writePidFile writes atomically: a reader (containerd's shim polls it)

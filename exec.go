@@ -53,16 +53,16 @@ the foreground it exits with the process's status (128+N for signal N).`,
 		if err != nil {
 			return err
 		}
+		n, err := preserveFDs(ctx)
+		if err != nil {
+			return err
+		}
 		detach := ctx.Bool("detach")
 		cons, err := newConsole(proc.Terminal, ctx.String("console-socket"), detach)
 		if err != nil {
 			return err
 		}
 		relay := catchSignals(detach)
-		n := ctx.Int("preserve-fds")
-		if n < 0 {
-			return fmt.Errorf("--preserve-fds %d: must not be negative", n)
-		}
 		opts := libcontainer.ExecOpts{Process: proc, PreserveFDs: n, Console: cons.passFile(), IgnorePaused: ctx.Bool("ignore-paused")}
 		if log.debug {
 			opts.Timing = func(phase string, d time.Duration) { log.Debugf("exec in %s: %s took %v", id, phase, d) }
@@ -72,9 +72,7 @@ the foreground it exits with the process's status (128+N for signal N).`,
 			cons.close()
 			return fmt.Errorf("exec in container %q: %w", id, err)
 		}
-		if cons != nil {
-			cons.pass.Close()
-		}
+		cons.handedOver()
 		if pf := ctx.String("pid-file"); pf != "" {
 			if err := writePidFile(pf, p.Pid); err != nil {
 				p.Detach()

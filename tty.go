@@ -64,7 +64,15 @@ func (c *console) passFile() *os.File {
 	return c.pass
 }
 
-// close drops strata's copies once the init has what it needs.
+// handedOver drops strata's copy of the init's end: the init has sent the
+// pty master on it (nil-safe, like close).
+func (c *console) handedOver() {
+	if c != nil {
+		c.pass.Close()
+	}
+}
+
+// close drops every copy strata holds (on failure).
 func (c *console) close() {
 	if c == nil {
 		return
