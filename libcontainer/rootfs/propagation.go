@@ -34,8 +34,12 @@ func isolateRoot(c *Config) error {
 	if err := unix.Mount("", "/", "", flag, ""); err != nil {
 		return fmt.Errorf("set propagation of / (linux.rootfsPropagation): %w", err)
 	}
-	if err := privatizeRootfsParent(c.Rootfs); err != nil {
-		return err
+	// Only a shared "/" can leave the rootfs under a shared mount: with
+	// the usual rslave, skip reading the host's mount table.
+	if flag&unix.MS_SHARED != 0 {
+		if err := privatizeRootfsParent(c.Rootfs); err != nil {
+			return err
+		}
 	}
 	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs %q onto itself: %w", c.Rootfs, err)
