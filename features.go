@@ -11,6 +11,7 @@ import (
 
 	"github.com/strata-runtime/strata/libcontainer"
 	"github.com/strata-runtime/strata/libcontainer/capabilities"
+	"github.com/strata-runtime/strata/libcontainer/host"
 	"github.com/strata-runtime/strata/libcontainer/rootfs"
 	"github.com/strata-runtime/strata/libcontainer/seccomp"
 )
@@ -25,11 +26,40 @@ var featuresCommand = &cli.Command{
 	},
 }
 
-// strataFeatures must list exactly what strata does, never what it
-// merely accepts: clients decide what to ask for from this.
+// idmapInUserNS says whether strata can give a container with a user
+// namespace an idmapped mount. It cannot yet: the init, inside the new
+// user namespace, is not privileged over the host's filesystems, and the
+// parent-side path meant for it (rootfs.BindTree handed over in
+// rootfs.Config.MountFiles) is never called, so such a create fails with
+// "idmapped mount inside a user namespace". containerd asks for idmapped
+// mounts only together with a user namespace, so claiming them would
+// break every such container. Without a user namespace they work.
+const idmapInUserNS = false
+
+// strataFeatures must list exactly what strata does on this host, never
+// what it merely accepts: clients decide what to ask for from this.
 func strataFeatures() *features.Features {
 	yes, no := true, false
 	lsm := libcontainer.HostLSMs()
+	cg := host.ProbeCgroups()
+	v1, v2 := cg.HasV1(), cg.HasV2()
+	var namespaces []string
+	nsOK := host.Namespaces()
+	for _, kind := range host.NamespaceKinds {
+		if !nsOK[kind].OK {
+			continue
+		}
+		// A user namespace the kernel has but will not make (sysctl 0, an
+		// LSM) is one strata cannot give.
+		if kind == "user" && !host.UserNamespaces().OK {
+			continue
+		}
+		namespaces = append(namespaces, host.SpecNamespace(kind))
+	}
+	// The kernel probe makes a real idmapped mount: skipped while strata's
+	// own path is missing.
+	idmap := idmapInUserNS && host.IDMapMount().OK
+	seccompOK := host.Seccomp().OK
 	var caps []string
 	for _, c := range capability.ListKnown() {
 		caps = append(caps, capabilities.Name(c))
@@ -40,11 +70,12 @@ func strataFeatures() *features.Features {
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 		MountOptions:  rootfs.KnownOptions(),
 		Linux: &features.Linux{
-			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
+			Namespaces:   namespaces,
 			Capabilities: caps,
-			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &yes},
+			// systemd: strata refuses --systemd-cgroup today.
+			Cgroup: &features.Cgroup{V1: &v1, V2: &v2, Systemd: &no, SystemdUser: &no, Rdma: &yes},
 			Seccomp: &features.Seccomp{
-				Enabled:        &yes,
+				Enabled:        &seccompOK,
 				Actions:        seccomp.Actions(),
 				Operators:      seccomp.Operators(),
 				Archs:          seccomp.SupportedArchs(),
@@ -58,7 +89,7 @@ func strataFeatures() *features.Features {
 			NetDevices:   &features.NetDevices{Enabled: &yes},
 			MemoryPolicy: &features.MemoryPolicy{Modes: libcontainer.MemoryPolicyModes(), Flags: libcontainer.MemoryPolicyFlags()},
 			MountExtensions: &features.MountExtensions{
-				IDMap: &features.IDMap{Enabled: &yes},
+				IDMap: &features.IDMap{Enabled: &idmap},
 			},
 		},
 		Annotations: map[string]string{
