@@ -58,6 +58,7 @@ func newApp() *cli.App {
 func commands() []*cli.Command {
 	return []*cli.Command{
 		bundleCommand,
+		checkCommand,
 		createCommand,
 		deleteCommand,
 		eventsCommand,
