@@ -129,7 +129,8 @@ func hostCheck(f *host.Facts, lsm libcontainer.LSMs) *checkReport {
 		"`strata bundle` cannot make overlay rootfs: use --copy for a plain rootfs")
 	item("overlay lowerdir+", f.LowerdirPlus, "fsconfig accepts it",
 		"bundle overlays pass each layer as its own lowerdir+, so the layer count is not capped by the option string's page size",
-		"`strata bundle` overlays are mounted with lowerdir+ only and fail on this kernel: use --copy")
+		// bundle/overlay_classic.go: the fallback for kernels before 6.8.
+		"bundles use the classic lowerdir= option through mount(2) (absolute paths, or fd numbers when they do not fit one page)")
 	item("openat2", f.Openat2, "RESOLVE_IN_ROOT works",
 		"mount targets are resolved with openat2(RESOLVE_IN_ROOT), so no symlink leads out of the rootfs",
 		"mount targets inside the rootfs cannot be opened (openat2 RESOLVE_IN_ROOT has no fallback): containers with mounts fail")
