@@ -9,10 +9,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mountOverlay mounts lowers (top layer first) under upper on target with the
-// new mount API. Each lower is its own fsconfig("lowerdir+") call, so the
-// one-page limit of mount(2)'s option string does not cap the layer count.
+// mountOverlay mounts lowers (top layer first) under upper on target.
 func mountOverlay(target string, lowers []string, upper, work string) error {
+	return mountOverlayAppend(target, lowers, upper, work)
+}
+
+// mountOverlayAppend is the new mount API with one fsconfig("lowerdir+") per
+// layer, so the one-page limit of mount(2)'s option string does not cap the
+// layer count (Linux 6.8+).
+func mountOverlayAppend(target string, lowers []string, upper, work string) error {
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("overlay on %s: fsopen: %w (is overlayfs available? --copy makes a plain rootfs instead)", target, err)
@@ -29,10 +34,7 @@ func mountOverlay(target string, lowers []string, upper, work string) error {
 			return err
 		}
 	}
-	// index=off lets a bundle be remounted over the same upper after the
-	// store changes; redirect_dir and metacopy off keep upper a complete
-	// record of the changes, which diff reads as a layer.
-	for _, kv := range [][2]string{{"upperdir", upper}, {"workdir", work}, {"index", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}} {
+	for _, kv := range overlayOptions(upper, work) {
 		if err := set(kv[0], kv[1]); err != nil {
 			return err
 		}
@@ -49,6 +51,15 @@ func mountOverlay(target string, lowers []string, upper, work string) error {
 		return fmt.Errorf("overlay on %s: move_mount: %w", target, err)
 	}
 	return nil
+}
+
+// overlayOptions are the options after the lower layers, in both mount
+// paths. index=off lets a bundle be remounted over the same upper after the
+// store changes; redirect_dir and metacopy off keep upper a complete record
+// of the changes, which diff reads as a layer. All three are known to
+// overlayfs since 4.19, well before the oldest kernel we support (5.14).
+func overlayOptions(upper, work string) [][2]string {
+	return [][2]string{{"upperdir", upper}, {"workdir", work}, {"index", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}}
 }
 
 // kernelLog reads the messages the kernel left on an fs context: they say
