@@ -3,15 +3,100 @@ package bundle
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
 // mountOverlay mounts lowers (top layer first) under upper on target.
+//
+// Where the kernel has overlayfs's lowerdir+ (Linux 6.8+), each lower is its
+// own fsconfig call, so no option string caps the layer count. Older kernels
+// get the classic lowerdir= option through mount(2) (overlay_classic.go).
+// Which of the two works is learnt once per process, from the kernel itself:
+// the first mount tries lowerdir+, and only if that fails does a probe on
+// two empty directories tell "lowerdir+ unknown" from any other failure.
 func mountOverlay(target string, lowers []string, upper, work string) error {
-	return mountOverlayAppend(target, lowers, upper, work)
+	if lowerdirPlus.Load() != lowerdirPlusNo {
+		err := mountOverlayAppend(target, lowers, upper, work)
+		if err == nil || lowerdirPlus.Load() == lowerdirPlusYes {
+			if err == nil {
+				lowerdirPlus.Store(lowerdirPlusYes)
+			}
+			return err
+		}
+		ok, perr := probeLowerdirPlus()
+		if perr != nil {
+			return fmt.Errorf("%w; and probing for lowerdir+ failed: %v", err, perr)
+		}
+		if ok {
+			lowerdirPlus.Store(lowerdirPlusYes)
+			return err
+		}
+		lowerdirPlus.Store(lowerdirPlusNo)
+	}
+	if err := mountOverlayClassic(target, lowers, upper, work, false); err != nil {
+		return fmt.Errorf("%w (this kernel's overlayfs has no lowerdir+, so the classic lowerdir= option was used)", err)
+	}
+	return nil
+}
+
+// lowerdirPlus is what this process learnt about the kernel: unknown until a
+// lowerdir+ mount succeeds or a probe says it cannot.
+var lowerdirPlus atomic.Int32
+
+const (
+	lowerdirPlusUnknown = iota
+	lowerdirPlusYes
+	lowerdirPlusNo
+)
+
+// probeLowerdirPlus creates (but never mounts) an overlay of two empty
+// directories with lowerdir+. Kernels 6.5-6.7 reject the key at fsconfig;
+// before 6.5 overlayfs has no fs_context, the kernel's legacy shim takes any
+// key and overlayfs rejects it at create ("unrecognized mount option"). Both
+// are EINVAL; a kernel without fsopen at all (ENOSYS) has no lowerdir+ either.
+func probeLowerdirPlus() (bool, error) {
+	dir, err := os.MkdirTemp("", "strata-ovl-probe-")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(dir)
+	var lowers []string
+	for _, name := range []string{"a", "b"} {
+		p := filepath.Join(dir, name)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			return false, err
+		}
+		lowers = append(lowers, p)
+	}
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if errors.Is(err, unix.ENOSYS) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(fsfd)
+	for _, l := range lowers {
+		if err := unix.FsconfigSetString(fsfd, "lowerdir+", l); err != nil {
+			if errors.Is(err, unix.EINVAL) {
+				return false, nil
+			}
+			return false, fmt.Errorf("fsconfig lowerdir+=%s: %w%s", l, err, kernelLog(fsfd))
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		if errors.Is(err, unix.EINVAL) {
+			return false, nil
+		}
+		return false, fmt.Errorf("fsconfig create: %w%s", err, kernelLog(fsfd))
+	}
+	return true, nil
 }
 
 // mountOverlayAppend is the new mount API with one fsconfig("lowerdir+") per

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/moby/sys/mountinfo"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/image/imagetest"
 )
 
 // The kernel here has lowerdir+, so these tests call the classic fallback
@@ -281,6 +284,42 @@ func TestClassicOverlayError(t *testing.T) {
 	}
 }
 
+// TestMountOverlayFallback: mountOverlay itself, as on a kernel that
+// answered "no lowerdir+", takes the classic way.
+func TestMountOverlayFallback(t *testing.T) {
+	requireRoot(t)
+	saved := lowerdirPlus.Load()
+	lowerdirPlus.Store(lowerdirPlusNo)
+	t.Cleanup(func() { lowerdirPlus.Store(saved) })
+	d := makeOverlay(t, t.TempDir(), 3, func(i int) string { return fmt.Sprint(i) })
+	if err := mountOverlay(d.target, d.lowers, d.upper, d.work); err != nil {
+		t.Fatal(err)
+	}
+	checkMerged(t, d)
+	unmountNow(t, d.target)
+}
+
+// TestProbeLowerdirPlus: the probe agrees with the kernel's release (which
+// production code never reads: backports would make it lie).
+func TestProbeLowerdirPlus(t *testing.T) {
+	requireRoot(t)
+	ok, err := probeLowerdirPlus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	release := unix.ByteSliceToString(u.Release[:])
+	var major, minor int
+	fmt.Sscanf(release, "%d.%d", &major, &minor)
+	t.Logf("kernel %s: lowerdir+ %v", release, ok)
+	if want := major > 6 || major == 6 && minor >= 8; ok != want {
+		t.Errorf("kernel %s: probe says lowerdir+ %v, want %v", release, ok, want)
+	}
+}
+
 // BenchmarkOverlayMount: mount plus unmount, each way, for a shallow and a
 // deep image.
 func BenchmarkOverlayMount(b *testing.B) {
@@ -306,5 +345,34 @@ func BenchmarkOverlayMount(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestCreateClassicDeep: Create on a kernel taken to lack lowerdir+, with a
+// 150-layer image and the store's real 64-hex layer paths, whose absolute
+// lowerdir= would take about 15 KB.
+func TestCreateClassicDeep(t *testing.T) {
+	requireRoot(t)
+	saved := lowerdirPlus.Load()
+	lowerdirPlus.Store(lowerdirPlusNo)
+	t.Cleanup(func() { lowerdirPlus.Store(saved) })
+	const n = 150
+	layers := [][]byte{imagetest.Busybox(t)}
+	for i := 1; i < n; i++ {
+		layers = append(layers, imagetest.Tar(t, imagetest.Entry{Name: fmt.Sprintf("l%03d", i), Body: "x"}))
+	}
+	layout := filepath.Join(t.TempDir(), "layout")
+	imagetest.WriteLayout(t, layout, "v1", imagetest.Image{Layers: layers, Config: v1.ImageConfig{Cmd: []string{"sh"}}})
+	b := create(t, CreateOptions{Image: ociRef(layout, "v1"), Store: t.TempDir()})
+	for _, f := range []string{"bin/busybox", fmt.Sprintf("l%03d", n-1)} {
+		if _, err := os.Stat(filepath.Join(b, rootfsDir, f)); err != nil {
+			t.Errorf("rootfs: %v", err)
+		}
+	}
+	if opts := mountOptions(t, filepath.Join(b, rootfsDir)); strings.Contains(opts, "sha256") {
+		t.Errorf("short form expected; mount options %.200q", opts)
+	}
+	if err := Remove(b); err != nil {
+		t.Fatal(err)
 	}
 }
