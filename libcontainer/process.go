@@ -268,7 +268,7 @@ func (l *launch) start() (p *InitProcess, err error) {
 		return nil, err
 	}
 	defer child.close()
-	exe, err := sealedExe()
+	exe, _, err := sealedExe()
 	if err != nil {
 		parent.close()
 		return nil, err
