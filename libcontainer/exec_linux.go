@@ -47,7 +47,7 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &launch{bootstrap: bootstrap, preserveFDs: o.PreserveFDs, console: o.Console}
+	l := &launch{bootstrap: bootstrap, preserveFDs: o.PreserveFDs, console: o.Console, timing: o.Timing}
 	// execCPUAffinity.initial: the process starts on those CPUs, until it
 	// is moved to the container's cgroup.
 	var p *InitProcess

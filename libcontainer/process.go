@@ -167,7 +167,7 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	}
 	defer fifo.Close()
 	payload, newUserNS := bootstrapMessage(o.Spec)
-	l := &launch{bootstrap: payload, preserveFDs: o.PreserveFDs, fifo: fifo, console: o.Console}
+	l := &launch{bootstrap: payload, preserveFDs: o.PreserveFDs, fifo: fifo, console: o.Console, timing: o.Timing}
 	if newUserNS {
 		l.idMaps = o.Spec
 	}
@@ -258,6 +258,8 @@ type launch struct {
 	exeFD       int
 	fifoFD      int
 	consoleFD   int
+	// timing, when set, receives the duration of start's own phases.
+	timing func(phase string, d time.Duration)
 }
 
 // start runs `strata init` from the sealed binary and speaks the nsenter
@@ -268,12 +270,16 @@ func (l *launch) start() (p *InitProcess, err error) {
 		return nil, err
 	}
 	defer child.close()
-	exe, _, err := sealedExe()
+	t0 := time.Now()
+	exe, how, err := sealedExe()
 	if err != nil {
 		parent.close()
 		return nil, err
 	}
 	defer exe.Close()
+	if l.timing != nil {
+		l.timing("seal binary via "+how, time.Since(t0))
+	}
 	// The child's fds: 0-2 stdio, the preserved fds in place, then the
 	// sync socket, the binary it runs from, and the optional ones.
 	var extra []*os.File
