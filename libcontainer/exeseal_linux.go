@@ -143,10 +143,6 @@ func sealOverlayClassic(path string) (*os.File, error) {
 func sealOverlay(path string, plus bool) (*os.File, error) {
 	dir, name := filepath.Split(path)
 	dir = filepath.Clean(dir)
-	filler, err := fillerFor(dir)
-	if err != nil {
-		return nil, err
-	}
 	// The layers are given as /proc/self/fd/N of O_PATH fds: the paths
 	// overlayfs parses are then digits, whatever the real ones contain,
 	// and the directories are the ones opened here.
@@ -155,9 +151,9 @@ func sealOverlay(path string, plus bool) (*os.File, error) {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
 	defer unix.Close(top)
-	bottom, err := unix.Open(filler, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	bottom, err := openFiller(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", filler, err)
+		return nil, err
 	}
 	defer unix.Close(bottom)
 	layers := []string{procSelfFD(top), procSelfFD(bottom)} // top first: it wins lookups
@@ -204,15 +200,22 @@ func sealOverlay(path string, plus bool) (*os.File, error) {
 	return f, nil
 }
 
-// fillerFor picks the second overlay layer: the first candidate that is
-// neither dir, nor above it, nor below it.
-func fillerFor(dir string) (string, error) {
+// openFiller opens the second overlay layer: the first candidate that is
+// neither dir, nor above it, nor below it, and is a real directory.
+func openFiller(dir string) (int, error) {
+	var why []string
 	for _, c := range fillerLayers {
-		if !overlaps(c, dir) {
-			return c, nil
+		if overlaps(c, dir) {
+			why = append(why, c+": overlaps "+dir)
+			continue
 		}
+		fd, err := unix.Open(c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == nil {
+			return fd, nil
+		}
+		why = append(why, c+": "+err.Error())
 	}
-	return "", fmt.Errorf("no directory to stack under %s (tried %s)", dir, strings.Join(fillerLayers, ", "))
+	return -1, fmt.Errorf("no directory to stack under %s (%s)", dir, strings.Join(why, ", "))
 }
 
 func overlaps(a, b string) bool {

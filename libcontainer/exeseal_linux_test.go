@@ -321,14 +321,22 @@ func TestFillerLayer(t *testing.T) {
 		"/dev":           "/run",
 		"/usr/local/bin": "/dev",
 	} {
-		if got, err := fillerFor(dir); err != nil || got != want {
-			t.Errorf("fillerFor(%q) = %q, %v; want %q", dir, got, err, want)
+		fd, err := openFiller(dir)
+		if err != nil {
+			t.Errorf("openFiller(%q): %v", dir, err)
+			continue
+		}
+		got, _ := os.Readlink(procSelfFD(fd))
+		unix.Close(fd)
+		if got != want {
+			t.Errorf("openFiller(%q) opened %q, want %q", dir, got, want)
 		}
 	}
 	// A binary in / overlaps everything: the overlay refuses, the next
 	// method takes over.
-	if _, err := fillerFor("/"); err == nil {
-		t.Error("fillerFor(/) found a layer")
+	if fd, err := openFiller("/"); err == nil {
+		unix.Close(fd)
+		t.Error("openFiller(/) found a layer")
 	}
 }
 
