@@ -246,6 +246,13 @@ func OverlayLowerdirPlus() Result {
 		return fromErr("fsopen(overlay)", err)
 	}
 	defer unix.Close(fsfd)
+	// Before 6.5 overlayfs has no fs_context: fsconfig then takes any key
+	// for a legacy mount(2) string, and only the create would refuse
+	// lowerdir+, with a line in the kernel log. An unknown key tells that
+	// without the create (a filesystem with its own context refuses it).
+	if unix.FsconfigSetString(fsfd, "strata-probe-unknown-option", "1") == nil {
+		return absent("overlayfs takes options only as a legacy mount(2) string (no fs_context, Linux < 6.5)")
+	}
 	for _, l := range lowers {
 		if err := unix.FsconfigSetString(fsfd, "lowerdir+", l); err != nil {
 			return absent("fsconfig(lowerdir+): %s%s", errnoName(err), kernelLog(fsfd))
