@@ -1,0 +1,87 @@
+#!/bin/bash
+# Runs inside a guest VM as root, started by the strata-vm-job unit that
+# tests/vm/image.sh installs, from the payload disk mounted on /payload (see
+# tests/vm/run.sh for its layout). Every suite runs for strata and for runc
+# (from the guest's apt); for each one this writes
+#   out/results/SUITE.RUNTIME   one "PASS|FAIL|SKIP name" line per test
+#   out/logs/SUITE.RUNTIME.log  the suite's whole output
+# and one line to out/summary: suite runtime passed failed skipped seconds.
+# run.sh compares the two runtimes on the host. Nothing here decides a verdict.
+set -u
+P=/payload
+. "$P/env"   # REPO (the repository's path on the host), SOAK_FLAGS, SUITES
+out=$P/out
+mkdir -p "$out/results" "$out/logs"
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root
+
+# The test binaries find their sources (the busybox rootfs cache, seccomp
+# profiles) at the paths they were compiled at: show the repository there.
+mkdir -p "$REPO"
+mount --bind "$P/repo" "$REPO"
+bin=$P/bin
+
+{
+	echo "kernel: $(uname -r)"
+	echo "systemd: $(systemctl --version | head -1)"
+	echo "cgroup: $(stat -fc %T /sys/fs/cgroup) controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+	echo "runc: $(runc --version | head -1)"
+	echo "podman: $(podman --version)"
+	echo "strata check:"
+	"$REPO/strata" check 2>&1 | sed 's/^/  /'
+} > "$out/host.txt" 2>&1
+find /sys/fs/cgroup -type d | sort > "$out/cgroups.before"
+
+# go test -v: top-level tests only (subtests are indented).
+go_results() {
+	sed -n 's/^--- \(PASS\|FAIL\|SKIP\): \([^ ]*\) .*/\1 \2/p' "$1"
+}
+# The validation runner's table: name, counts, then "pass" or "FAIL: why".
+validation_results() {
+	awk '$1 ~ /^[a-z_]+$/ && NF >= 7 && $2 ~ /^[0-9]+$/ { v = ($7 == "pass") ? "PASS" : "FAIL"; print v, $1 }' "$1"
+}
+
+record() { # suite runtime kind seconds
+	local r=$out/results/$1.$2
+	"$3_results" "$out/logs/$1.$2.log" > "$r"
+	printf '%s %s %d %d %d %d\n' "$1" "$2" "$(grep -c '^PASS' "$r")" "$(grep -c '^FAIL' "$r")" \
+		"$(grep -c '^SKIP' "$r")" "$4" >> "$out/summary"
+}
+
+# suite runtime kind timeout command...: runs it with the runtime under test
+# in the environment, from the repository directory of the suite.
+suite() {
+	local name=$1 rt=$2 kind=$3 limit=$4
+	shift 4
+	case " $SUITES " in *" $name "*) ;; *) return 0 ;; esac
+	local env=(STRATA_BINARY="$REPO/strata")
+	[ "$rt" = runc ] && env=(RUNTIME=/usr/sbin/runc)
+	echo "=== $name ($rt) $(date +%T)" > /dev/console
+	local start=$SECONDS
+	# Failures are shown on the console as they happen, for a run that
+	# never finishes.
+	(cd "$REPO" && env "${env[@]}" timeout -k 30 "$limit" "$@"; echo "exit status $?") 2>&1 |
+		tee "$out/logs/$name.$rt.log" | grep --line-buffered -E '^--- FAIL|^panic:|REGRESSION|FAIL:' > /dev/console
+	record "$name" "$rt" "$kind" $((SECONDS - start))
+	echo "=== $name ($rt): $(tail -1 "$out/summary")" > /dev/console
+}
+
+for rt in strata runc; do
+	runtime=$REPO/strata
+	[ "$rt" = runc ] && runtime=/usr/sbin/runc
+	suite integration "$rt" go 40m sh -c "cd tests/integration && $bin/integration.test -test.v -test.timeout 39m"
+	suite security "$rt" go 15m sh -c "cd tests/security && $bin/security.test -test.v -test.timeout 14m"
+	suite validation "$rt" validation 30m tests/validation/bin/runner -suite tests/validation/bin \
+		-runtime "$runtime" -timeout 120s -logs "$out/logs/validation-$rt"
+	suite soak "$rt" go 15m sh -c "cd tests/soak && $bin/soak.test -test.v -test.timeout 14m $SOAK_FLAGS"
+	suite podman "$rt" go 15m sh -c "cd tests/e2e && $bin/e2e.test -test.v -test.timeout 14m -test.run Podman"
+done
+# The bundle builder's own tests (overlay composition on this kernel): no
+# runtime is involved, so strata's column only.
+suite bundle strata go 15m sh -c "cd bundle && $bin/bundle.test -test.v -test.timeout 14m"
+
+find /sys/fs/cgroup -type d | sort > "$out/cgroups.after"
+# Cgroups the suites left behind: present after, absent before.
+comm -13 "$out/cgroups.before" "$out/cgroups.after" > "$out/cgroups.leaked"
+umount "$REPO"
+echo "=== guest done $(date +%T)" > /dev/console
