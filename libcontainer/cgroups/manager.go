@@ -82,6 +82,43 @@ func (m *Manager) Paths() map[string]string { return maps.Clone(m.m.GetPaths()) 
 // Apply makes the cgroup and puts pid in it. As runc, it refuses a cgroup
 // that already holds processes or is frozen: those are someone else's.
 func (m *Manager) Apply(pid int) error {
+	if err := m.refuseForeign(); err != nil {
+		return err
+	}
+	m.applied = true
+	if err := m.m.Apply(pid); err != nil {
+		return fmt.Errorf("join cgroup %s: %w", m.path(), err)
+	}
+	return m.checkFiles(m.cfg.Resources)
+}
+
+// CreateForClone makes the cgroup, with Apply's refusals, and opens its
+// directory for clone3(CLONE_INTO_CGROUP), so that the init is born in it
+// and no cgroup.procs write (which often waits for an RCU grace period) is
+// needed. It returns nil, nil where the kernel cannot do that: on a v1 or
+// hybrid host, where the caller keeps to Apply. The fs2 manager's Apply(-1)
+// makes the path and writes no pid (cgroups.WriteCgroupProc skips -1).
+// Should the clone3 be refused, Apply(pid) after it is still right: the
+// directory exists, it is empty, and only the pid is written.
+func (m *Manager) CreateForClone() (*os.File, error) {
+	if !m.v2 {
+		return nil, nil
+	}
+	if err := m.refuseForeign(); err != nil {
+		return nil, err
+	}
+	m.applied = true
+	if err := m.m.Apply(-1); err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", m.path(), err)
+	}
+	if err := m.checkFiles(m.cfg.Resources); err != nil {
+		return nil, err
+	}
+	return OpenForClone(m.m.Path(""))
+}
+
+// refuseForeign refuses a cgroup that holds processes or is frozen.
+func (m *Manager) refuseForeign() error {
 	if m.m.Exists() {
 		pids, err := m.m.GetAllPids()
 		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENODEV) {
@@ -94,11 +131,7 @@ func (m *Manager) Apply(pid int) error {
 	if st, _ := m.m.GetFreezerState(); st == cg.Frozen {
 		return fmt.Errorf("cgroup %s is frozen: it is someone else's", m.path())
 	}
-	m.applied = true
-	if err := m.m.Apply(pid); err != nil {
-		return fmt.Errorf("join cgroup %s: %w", m.path(), err)
-	}
-	return m.checkFiles(m.cfg.Resources)
+	return nil
 }
 
 // Set writes the limits, after checking that the cgroup has a file for each.
@@ -372,4 +405,29 @@ func (m *Manager) Join(pid int) error {
 		return fmt.Errorf("join cgroup %s: %w", m.path(), err)
 	}
 	return nil
+}
+
+// OpenForExec opens the cgroup recorded in a container's state for
+// clone3(CLONE_INTO_CGROUP) of a process exec'd into it. It returns nil,
+// nil where the process must be moved in instead (Join): a v1 or hybrid
+// host, or a state that does not name one v2 directory.
+func OpenForExec(paths map[string]string) (*os.File, error) {
+	dir, ok := paths[""]
+	if !ok || len(paths) != 1 || !cg.IsCgroup2UnifiedMode() {
+		return nil, nil
+	}
+	return OpenForClone(dir)
+}
+
+// OpenForClone opens a cgroup v2 directory as clone3 wants it for
+// CLONE_INTO_CGROUP. The kernel takes the fd with fget_raw
+// (kernel/cgroup/cgroup.c, cgroup_css_set_fork), so an O_PATH fd will do:
+// nothing can be read or written through it. The caller closes it once the
+// process is started.
+func OpenForClone(dir string) (*os.File, error) {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open cgroup %s for clone3: %w", dir, err)
+	}
+	return os.NewFile(uintptr(fd), dir), nil
 }
