@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/cgroups"
 )
 
 // ExecOpts describe a process to start in a running container.
@@ -48,6 +50,25 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 		return nil, err
 	}
 	l := &launch{bootstrap: bootstrap, preserveFDs: o.PreserveFDs, console: o.Console, timing: o.Timing}
+	// On cgroup v2 the process is born in the container's cgroup, the one
+	// its create recorded (nil on v1 and hybrid hosts: JoinCgroup moves
+	// it). Not into a paused container's: a child frozen before its
+	// execve would hold this process in clone3's vfork wait until resume;
+	// moved in later, it freezes where the protocol waits for it. Nor with
+	// execCPUAffinity.initial, the CPUs "before the transition to the
+	// container's cgroup": born there, there is no before (and 6.4+
+	// kernels give a child born in another cpuset that cpuset's CPUs).
+	tcg := time.Now()
+	initialCPUs := o.Process.ExecCPUAffinity != nil && o.Process.ExecCPUAffinity.Initial != ""
+	if c.Status() != Paused && !initialCPUs {
+		if l.cgroupFD, err = cgroups.OpenForExec(c.State.CgroupPaths); err != nil {
+			return nil, err
+		}
+	}
+	prep := time.Since(tcg)
+	if l.cgroupFD != nil {
+		defer l.cgroupFD.Close()
+	}
 	// execCPUAffinity.initial: the process starts on those CPUs, until it
 	// is moved to the container's cgroup.
 	var p *InitProcess
@@ -69,7 +90,7 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	}
 	// Into the container's cgroups (limits, freezer, kill --all, ps) while
 	// the process starts; it waits for that before it runs the program.
-	p.placeAsync(c.JoinCgroup)
+	p.placeAsync(l.joinCgroup(prep, c.JoinCgroup))
 	if _, err := c.serveInit(p, nil); err != nil {
 		err = p.failed(err)
 		p.kill()

@@ -171,6 +171,17 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	if newUserNS {
 		l.idMaps = o.Spec
 	}
+	// On cgroup v2 the cgroup is made now and the init born in it; nil
+	// on v1 and hybrid hosts, where it is made and joined below, while
+	// the init's Go runtime starts.
+	tcg := time.Now()
+	if l.cgroupFD, err = cg.CreateForClone(); err != nil {
+		return nil, err
+	}
+	prep := time.Since(tcg)
+	if l.cgroupFD != nil {
+		defer l.cgroupFD.Close()
+	}
 	p, err = l.start()
 	if err != nil {
 		return nil, err
@@ -206,12 +217,9 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 		return p, p.failed(fmt.Errorf("send config to the init: %w", err))
 	}
 	// Into the container's cgroups while the init's Go runtime starts; it
-	// waits for that before anything the cgroups must count or see.
-	p.placeAsync(func(pid int) error {
-		t1 := time.Now()
-		defer func() { o.timing("join cgroup", time.Since(t1)) }()
-		return cg.Apply(pid)
-	})
+	// waits for that before anything the cgroups must count or see. Born
+	// there (clone3), it is told so at once.
+	p.placeAsync(l.joinCgroup(prep, cg.Apply))
 	o.timing("start init", time.Since(t0))
 	if err := c.awaitReady(p, o); err != nil {
 		return p, err
@@ -260,6 +268,37 @@ type launch struct {
 	consoleFD   int
 	// timing, when set, receives the duration of start's own phases.
 	timing func(phase string, d time.Duration)
+	// cgroupFD, when set, is the cgroup v2 directory to start the process
+	// in (clone3 CLONE_INTO_CGROUP); placed says how that went.
+	cgroupFD *os.File
+	placed   placement
+}
+
+// joinCgroup is what placeAsync runs: nothing when the process was born
+// in its cgroup (prep, the cgroup's creation and opening, is its cost),
+// else join, the cgroup.procs write, as on cgroup v1. The message to the
+// process ('G' or 'X') follows either way: the protocol is the same.
+func (l *launch) joinCgroup(prep time.Duration, join func(pid int) error) func(pid int) error {
+	return func(pid int) error {
+		if l.placed.born {
+			l.report("join cgroup: clone3 CLONE_INTO_CGROUP", prep)
+			return nil
+		}
+		t0 := time.Now()
+		err := join(pid)
+		phase := "join cgroup: write cgroup.procs"
+		if l.placed.why != "" {
+			phase += " (" + l.placed.why + ")"
+		}
+		l.report(phase, prep+time.Since(t0))
+		return err
+	}
+}
+
+func (l *launch) report(phase string, d time.Duration) {
+	if l.timing != nil {
+		l.timing(phase, d)
+	}
 }
 
 // start runs `strata init` from the sealed binary and speaks the nsenter
@@ -277,9 +316,7 @@ func (l *launch) start() (p *InitProcess, err error) {
 		return nil, err
 	}
 	defer exe.Close()
-	if l.timing != nil {
-		l.timing("seal binary via "+how, time.Since(t0))
-	}
+	l.report("seal binary via "+how, time.Since(t0))
 	// The child's fds: 0-2 stdio, the preserved fds in place, then the
 	// sync socket, the binary it runs from, and the optional ones.
 	var extra []*os.File
@@ -298,17 +335,23 @@ func (l *launch) start() (p *InitProcess, err error) {
 		l.consoleFD = 3 + len(extra)
 		extra = append(extra, l.console)
 	}
-	cmd := &exec.Cmd{
-		Path:        fmt.Sprintf("/proc/self/fd/%d", l.exeFD),
-		Args:        []string{"strata", "init"},
-		Env:         []string{"_STRATA_INITPIPE=" + strconv.Itoa(l.syncFD)},
-		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		ExtraFiles:  extra,
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
+	mk := func() *exec.Cmd {
+		return &exec.Cmd{
+			Path:        fmt.Sprintf("/proc/self/fd/%d", l.exeFD),
+			Args:        []string{"strata", "init"},
+			Env:         []string{"_STRATA_INITPIPE=" + strconv.Itoa(l.syncFD)},
+			Stdin:       os.Stdin,
+			Stdout:      os.Stdout,
+			Stderr:      os.Stderr,
+			ExtraFiles:  extra,
+			SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
+		}
 	}
-	if err := cmd.Start(); err != nil {
+	// Born in the container's cgroup where the host allows it
+	// (cgroupclone_linux.go); l.placed says whether it was.
+	cmd, placed, err := startInCgroup(mk, l.cgroupFD)
+	l.placed = placed
+	if err != nil {
 		parent.close()
 		return nil, fmt.Errorf("start strata init: %w", err)
 	}

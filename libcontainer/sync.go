@@ -42,6 +42,10 @@ import (
 //	                                      blocking until `start` (or `run`)
 //	                                      opens it; execve
 //
+// On a pure cgroup v2 host the init (and an exec'd process) is born in its
+// cgroup, clone3 CLONE_INTO_CGROUP (cgroupclone_linux.go): nothing is moved
+// and 'G' follows 'C' at once; the init does not know the difference.
+//
 // A failure on either side of the init is sent as 'E' and the init exits.
 // After 'R' the socket stays open until execve closes it (O_CLOEXEC): `run`
 // reads it to learn whether the user's program could be executed.

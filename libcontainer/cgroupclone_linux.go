@@ -1,0 +1,78 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Born in the cgroup: on a pure cgroup v2 host the init and exec'd
+// processes are started with clone3(CLONE_INTO_CGROUP) (Linux 5.7+), so
+// they are in the container's cgroup from their first instruction and the
+// parent writes no cgroup.procs (a write that often waits for an RCU grace
+// period, ~10 ms without favordynmods). Go's os/exec uses clone3 when
+// SysProcAttr.UseCgroupFD is set.
+//
+// nsenter.c may fork the init proper with clone(CLONE_PARENT) (a new or
+// joined pid or time namespace). CLONE_PARENT changes the child's parent,
+// not its cgroup: the kernel gives a child the css_set of the task that
+// calls clone (cgroup_css_set_fork takes task_css_set(current)), so the
+// grandchild is born in the container's cgroup too.
+
+// clone3Refused is set once the kernel or a seccomp policy has refused
+// clone3 with CLONE_INTO_CGROUP in this strata process: later starts go
+// the cgroup.procs way without trying again. Probed by trying, never
+// guessed from the kernel version.
+var clone3Refused atomic.Bool
+
+// placement says how a started process got into its cgroup.
+type placement struct {
+	born bool   // clone3(CLONE_INTO_CGROUP): nothing left to do
+	why  string // when not born though a cgroup fd was given: the refusal
+}
+
+// startInCgroup starts the command mk makes, born in the cgroup open as
+// cgroupFD (nil: none, the caller moves it in as before). When clone3 is
+// refused it starts a new command from mk the classic way, once (an
+// exec.Cmd cannot be started twice).
+func startInCgroup(mk func() *exec.Cmd, cgroupFD *os.File) (*exec.Cmd, placement, error) {
+	cmd := mk()
+	if cgroupFD == nil {
+		return cmd, placement{}, cmd.Start()
+	}
+	if clone3Refused.Load() {
+		return cmd, placement{why: "clone3 CLONE_INTO_CGROUP refused earlier"}, cmd.Start()
+	}
+	cmd.SysProcAttr.UseCgroupFD = true
+	cmd.SysProcAttr.CgroupFD = int(cgroupFD.Fd())
+	err := cmd.Start()
+	if err == nil {
+		return cmd, placement{born: true}, nil
+	}
+	var errno unix.Errno
+	if !errors.As(err, &errno) {
+		return cmd, placement{}, err
+	}
+	switch errno {
+	case unix.ENOSYS, unix.EPERM, unix.E2BIG, unix.EINVAL:
+		// No clone3 (ENOSYS, also what container seccomp profiles
+		// return for it), a seccomp filter's EPERM, a kernel that
+		// knows clone3 but not this struct size or flag: the host's
+		// answer, the same for every start.
+		clone3Refused.Store(true)
+	case unix.EAGAIN:
+		// The cgroup's pids.max is reached: a clone into it counts
+		// against the limit, a move by cgroup.procs does not. An exec
+		// into a full container has always worked; it still does.
+		// The cgroup's answer, not the host's: not remembered.
+	default:
+		return cmd, placement{}, err
+	}
+	cmd = mk()
+	why := fmt.Sprintf("clone3 CLONE_INTO_CGROUP refused: %v", errno)
+	return cmd, placement{why: why}, cmd.Start()
+}

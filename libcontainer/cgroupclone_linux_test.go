@@ -1,0 +1,184 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/cgroups"
+)
+
+// testCgroup2 makes a private cgroup on this host's cgroup2 hierarchy (the
+// unified one of a hybrid host, the root of a pure v2 one) and returns its
+// directory and its path as /proc/PID/cgroup names it. Needs root.
+func testCgroup2(t *testing.T) (dir, rel string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	root := "/sys/fs/cgroup/unified"
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		root = "/sys/fs/cgroup"
+	}
+	if err := unix.Statfs(root, &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+		t.Skipf("no cgroup2 hierarchy at %s", root)
+	}
+	name := fmt.Sprintf("strata-clone3-%d-%s", os.Getpid(), t.Name())
+	dir = filepath.Join(root, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// A reaped process leaves its cgroup a moment later.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			err := os.Remove(dir)
+			if err == nil || errors.Is(err, os.ErrNotExist) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("remove %s: %v", dir, err)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	return dir, "/" + name
+}
+
+// catCgroup makes a command that prints its own /proc/self/cgroup.
+func catCgroup(out *strings.Builder) func() *exec.Cmd {
+	return func() *exec.Cmd {
+		cmd := exec.Command("cat", "/proc/self/cgroup")
+		cmd.Stdout = out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL}
+		return cmd
+	}
+}
+
+// v2Line is the cgroup v2 line ("0::/path") of a /proc/PID/cgroup.
+func v2Line(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "0::") {
+			return strings.TrimPrefix(l, "0::")
+		}
+	}
+	return ""
+}
+
+// The process is born in the cgroup: nobody writes its pid anywhere, yet
+// the cgroup is the first thing it reads about itself.
+func TestStartInCgroupBornThere(t *testing.T) {
+	if clone3Refused.Load() {
+		t.Fatal("clone3 refused before the test")
+	}
+	dir, rel := testCgroup2(t)
+	fd, err := cgroups.OpenForClone(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	var out strings.Builder
+	cmd, pl, err := startInCgroup(catCgroup(&out), fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !pl.born || pl.why != "" {
+		t.Errorf("placement %+v: want born in the cgroup", pl)
+	}
+	if got := v2Line(out.String()); got != rel {
+		t.Errorf("the process saw itself in %q, want %q (born in %s):\n%s", got, rel, dir, out.String())
+	}
+	// And its own children are there too (the nsenter fork of the init).
+	out.Reset()
+	sh := func() *exec.Cmd {
+		cmd := exec.Command("sh", "-c", "cat /proc/self/cgroup; true") // forks: not exec
+		cmd.Stdout = &out
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+		return cmd
+	}
+	cmd, _, err = startInCgroup(sh, fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := v2Line(out.String()); got != rel {
+		t.Errorf("the child's child saw itself in %q, want %q", got, rel)
+	}
+}
+
+// Without an fd, or once clone3 was refused, the process starts where its
+// parent is and the caller moves it (placement not born).
+func TestStartInCgroupClassic(t *testing.T) {
+	dir, rel := testCgroup2(t)
+	fd, err := cgroups.OpenForClone(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	for _, tc := range []struct {
+		name    string
+		fd      *os.File
+		refused bool
+	}{{"no fd", nil, false}, {"refused earlier", fd, true}} {
+		clone3Refused.Store(tc.refused)
+		var out strings.Builder
+		cmd, pl, err := startInCgroup(catCgroup(&out), tc.fd)
+		clone3Refused.Store(false)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		cmd.Wait()
+		if pl.born || (tc.refused && pl.why == "") {
+			t.Errorf("%s: placement %+v", tc.name, pl)
+		}
+		if got := v2Line(out.String()); got == rel {
+			t.Errorf("%s: the process is in the cgroup without clone3", tc.name)
+		}
+	}
+}
+
+// A wrong fd (not a cgroup2 directory) is an error, not a silent fallback:
+// that is strata's bug, not the host's refusal.
+func TestStartInCgroupBadFD(t *testing.T) {
+	f, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out strings.Builder
+	_, _, err = startInCgroup(catCgroup(&out), f)
+	if !errors.Is(err, unix.EBADF) {
+		t.Errorf("start with a non-cgroup fd: %v, want EBADF", err)
+	}
+	if clone3Refused.Load() {
+		t.Error("a bad fd was taken for the host's refusal")
+		clone3Refused.Store(false)
+	}
+}
+
+// On this host's layout (v1 or hybrid) exec gets no fd: the old path.
+func TestOpenForExecNotPureV2(t *testing.T) {
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		t.Skip("a pure cgroup v2 host")
+	}
+	f, err := cgroups.OpenForExec(map[string]string{"": "/sys/fs/cgroup/unified"})
+	if f != nil || err != nil {
+		t.Errorf("OpenForExec on a hybrid host: %v, %v; want nil, nil", f, err)
+	}
+}
