@@ -13,7 +13,29 @@ func TestCgroupsPath(t *testing.T) {
 	t.Parallel()
 	c := tu.NewContainer(t, sh("cat /proc/self/cgroup"))
 	out := c.MustRun()
-	want := tu.CgroupParent + "/" + c.ID
+	inCgroupsPath(t, "init", out, tu.CgroupParent+"/"+c.ID)
+}
+
+// A process exec'd into the container runs in its cgroup too: on cgroup v2
+// born there (clone3 CLONE_INTO_CGROUP), on v1 moved in. The exec joins the
+// container's pid namespace, so the process that reports is the child
+// nsenter forks (CLONE_PARENT) of the one strata started.
+func TestExecInCgroupsPath(t *testing.T) {
+	t.Parallel()
+	c, _ := runningContainer(t, nil)
+	r := tu.Must(t, execIn(c, nil, "cat", "/proc/self/cgroup"))
+	inCgroupsPath(t, "exec'd process", r.Stdout, tu.CgroupParent+"/"+c.ID)
+	// And so does what it forks.
+	r = tu.Must(t, execIn(c, nil, "sh", "-c", "cat /proc/self/cgroup; true"))
+	inCgroupsPath(t, "exec'd process's child", r.Stdout, tu.CgroupParent+"/"+c.ID)
+}
+
+// inCgroupsPath checks that every line of a /proc/PID/cgroup names want.
+func inCgroupsPath(t *testing.T, who, out, want string) {
+	t.Helper()
+	if strings.TrimSpace(out) == "" {
+		t.Fatalf("%s: empty /proc/self/cgroup", who)
+	}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if !mountedHere(line) {
 			// A hierarchy someone mounted elsewhere (crun's benchmarks
@@ -23,7 +45,7 @@ func TestCgroupsPath(t *testing.T) {
 			continue
 		}
 		if !strings.HasSuffix(line, ":"+want) {
-			t.Errorf("cgroup line %q is not in %s", line, want)
+			t.Errorf("%s: cgroup line %q is not in %s", who, line, want)
 		}
 	}
 }
