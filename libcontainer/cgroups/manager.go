@@ -271,7 +271,11 @@ func needs(r *cg.Resources) []need {
 		{field: "devices", v1: "devices", asked: true},
 		{field: "memory", v1: "memory", v2: "memory", asked: r.Memory != 0 || r.MemoryReservation != 0 || r.MemorySwap != 0 || r.OomKillDisable || r.MemorySwappiness != nil},
 		{field: "memory.swappiness", v1: "memory", notOnV2: true, asked: r.MemorySwappiness != nil},
-		{field: "memory.disableOOMKiller", v1: "memory", notOnV2: true, asked: r.OomKillDisable},
+		// v2 has no per-cgroup switch for the OOM killer (memory.oom.group
+		// is another thing): as runc, whose fs2 driver never reads the
+		// field, it is accepted and ignored there. Refusing it made every
+		// container of a tool that sets it fail on v2 hosts.
+		{field: "memory.disableOOMKiller", v1: "memory", asked: r.OomKillDisable},
 		{field: "cpu", v1: "cpu", v2: "cpu", asked: r.CpuShares != 0 || r.CpuQuota != 0 || r.CpuPeriod != 0 || r.CpuBurst != nil || r.CPUIdle != nil},
 		{field: "cpu.realtimeRuntime", v1: "cpu", notOnV2: true, asked: r.CpuRtRuntime != 0},
 		{field: "cpu.realtimePeriod", v1: "cpu", notOnV2: true, asked: r.CpuRtPeriod != 0},

@@ -147,11 +147,10 @@ func TestV2Refusals(t *testing.T) {
 	m, _ := v2Cgroup(t)
 	avail, _ := os.ReadFile(filepath.Join(v2Root, "cgroup.controllers"))
 	cases := map[string]*cg.Resources{
-		"linux.resources.memory.swappiness":       {MemorySwappiness: u64(10)},
-		"linux.resources.network.classID":         {NetClsClassid: 7},
-		"linux.resources.cpu.realtimeRuntime":     {CpuRtRuntime: 1000},
-		"linux.resources.blockIO.leafWeight":      {BlkioLeafWeight: 100},
-		"linux.resources.memory.disableOOMKiller": {OomKillDisable: true, MemorySwappiness: nil},
+		"linux.resources.memory.swappiness":   {MemorySwappiness: u64(10)},
+		"linux.resources.network.classID":     {NetClsClassid: 7},
+		"linux.resources.cpu.realtimeRuntime": {CpuRtRuntime: 1000},
+		"linux.resources.blockIO.leafWeight":  {BlkioLeafWeight: 100},
 	}
 	if !strings.Contains(string(avail), "memory") {
 		cases["linux.resources.memory"] = &cg.Resources{Memory: 1 << 20}
@@ -160,6 +159,25 @@ func TestV2Refusals(t *testing.T) {
 		err := m.Set(r)
 		if err == nil || !strings.HasPrefix(err.Error(), field) {
 			t.Errorf("%s on v2: got %v, want an error naming it", field, err)
+		}
+	}
+}
+
+// memory.disableOOMKiller is accepted and ignored on v2, as runc does:
+// never refused as something v2 cannot do.
+func TestV2DisableOOMKillerIgnored(t *testing.T) {
+	m, dir := v2Cgroup(t)
+	avail, _ := os.ReadFile(filepath.Join(v2Root, "cgroup.controllers"))
+	err := m.Set(&cg.Resources{OomKillDisable: true})
+	if err != nil && strings.Contains(err.Error(), "disableOOMKiller") {
+		t.Fatalf("disableOOMKiller on v2: %v, want it ignored", err)
+	}
+	if strings.Contains(string(avail), "memory") {
+		if err != nil {
+			t.Fatalf("disableOOMKiller on v2: %v, want it ignored", err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "memory.oom.group")); strings.TrimSpace(string(b)) != "0" {
+			t.Errorf("memory.oom.group = %q, want 0 (untouched)", b)
 		}
 	}
 }
