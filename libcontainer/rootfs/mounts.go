@@ -37,6 +37,12 @@ func (p *preparer) mountSpec(i int, m specs.Mount) error {
 	if opts.TmpCopyUp && m.Type != "tmpfs" {
 		return fmt.Errorf("option tmpcopyup is only for type tmpfs, not %q", m.Type)
 	}
+	if m.Type == "cgroup" && !isBind && pureCgroup2() {
+		// As runc: on a pure cgroup v2 host a "cgroup" mount is the
+		// cgroup2 filesystem (the v1 layout of one directory per
+		// hierarchy would be an empty tmpfs: there are no hierarchies).
+		m.Type = "cgroup2"
+	}
 	switch {
 	case opts.Flags&unix.MS_REMOUNT != 0:
 		return p.remount(m, opts)
@@ -275,4 +281,10 @@ func setPropagation(mnt *os.File, opts MountOptions) error {
 		}
 	}
 	return nil
+}
+
+// pureCgroup2 says whether the host's /sys/fs/cgroup is itself cgroup2.
+func pureCgroup2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs(hostCgroupRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }
