@@ -30,6 +30,13 @@ func i64(v int64) *int64   { return &v }
 func u64(v uint64) *uint64 { return &v }
 func u16(v uint16) *uint16 { return &v }
 
+// unifiedHost tells a pure cgroup v2 host (one hierarchy at /sys/fs/cgroup)
+// from a v1 or hybrid one.
+func unifiedHost() bool {
+	var st syscall.Statfs_t
+	return syscall.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == 0x63677270 // CGROUP2_SUPER_MAGIC
+}
+
 // startDetached runs the container in the background and waits for running.
 func startDetached(t *testing.T, c *tu.Container) tu.State {
 	t.Helper()
@@ -235,7 +242,13 @@ func fileMode(m os.FileMode) *os.FileMode { return &m }
 func limitsWatcher(s *specs.Spec) {
 	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "ro"}})
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
-	s.Process.Args = []string{"sh", "-c", `while :; do echo "$(cat /sys/fs/cgroup/pids/pids.max) $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)" > /tmp/limits.new; mv /tmp/limits.new /tmp/limits; sleep 0.05; done`}
+	// The container's own cgroup files, as its cgroup namespace shows them:
+	// one directory per controller on v1, one for all on v2.
+	pids, mem := "pids/pids.max", "memory/memory.limit_in_bytes"
+	if unifiedHost() {
+		pids, mem = "pids.max", "memory.max"
+	}
+	s.Process.Args = []string{"sh", "-c", `while :; do echo "$(cat /sys/fs/cgroup/` + pids + `) $(cat /sys/fs/cgroup/` + mem + `)" > /tmp/limits.new; mv /tmp/limits.new /tmp/limits; sleep 0.05; done`}
 	s.Linux.Resources.Pids = &specs.LinuxPids{Limit: i64(100)}
 	s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: i64(64 << 20)}
 }
@@ -442,12 +455,17 @@ func TestBadResourcesLeaveNothing(t *testing.T) {
 func TestForeignProcessesInCgroupRefused(t *testing.T) {
 	t.Parallel()
 	c := tu.NewContainer(t, nil)
-	dir := "/sys/fs/cgroup/pids" + tu.CgroupParent + "/" + c.ID
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+	// A stranger in the container's cgroup: on v1 in the devices hierarchy
+	// (the check reads it; pids has the directory but no process), on v2 in
+	// the one directory.
+	ddir := "/sys/fs/cgroup" + tu.CgroupParent + "/" + c.ID
+	if !unifiedHost() {
+		dir := "/sys/fs/cgroup/pids" + tu.CgroupParent + "/" + c.ID
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ddir = "/sys/fs/cgroup/devices" + tu.CgroupParent + "/" + c.ID
 	}
-	// A stranger in the devices hierarchy, which the check reads.
-	ddir := "/sys/fs/cgroup/devices" + tu.CgroupParent + "/" + c.ID
 	if err := os.MkdirAll(ddir, 0o755); err != nil {
 		t.Fatal(err)
 	}
