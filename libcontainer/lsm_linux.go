@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -99,6 +100,11 @@ func (plan lsmPlan) apply(proc *procfs) error {
 		if err := proc.write(task+"apparmor/exec", plan.ApparmorExec); err != nil {
 			// Kernels before 5.8 have only the shared attr/exec.
 			if err2 := proc.write(task+"exec", plan.ApparmorExec); err2 != nil {
+				// The kernel answers ENOENT to "exec NAME" when no
+				// profile NAME is loaded (apparmor_parser never ran it).
+				if errors.Is(err, unix.ENOENT) {
+					return fmt.Errorf("process.apparmorProfile %q: AppArmor has no profile loaded by that name (see /sys/kernel/security/apparmor/profiles)", strings.TrimPrefix(plan.ApparmorExec, "exec "))
+				}
 				return fmt.Errorf("process.apparmorProfile: %w", err)
 			}
 		}
