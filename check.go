@@ -139,8 +139,8 @@ func hostCheck(f *host.Facts, lsm libcontainer.LSMs) *checkReport {
 		"`strata kill` fails: it signals only through a pidfd")
 	clone := f.CloneIntoCgroup
 	item("clone3/CLONE_INTO_CGROUP", clone, "possible",
-		"not used: strata moves the init into its cgroup right after clone",
-		"not needed: strata moves the init into its cgroup right after clone")
+		"on pure cgroup v2 the init and exec'd processes are born in the container's cgroup (no cgroup.procs write; a refused clone3 falls back to the write)",
+		"the init and exec'd processes are moved into their cgroups with a cgroup.procs write right after clone")
 
 	sc := checkItem{Name: "seccomp", OK: f.Seccomp.OK, Found: found(f.Seccomp, "filters can be loaded")}
 	if f.Seccomp.OK {

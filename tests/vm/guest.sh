@@ -9,7 +9,7 @@
 # run.sh compares the two runtimes on the host. Nothing here decides a verdict.
 set -u
 P=/payload
-. "$P/env"   # REPO (the repository's path on the host), SOAK_FLAGS, SUITES
+. "$P/env"   # REPO (the repository's path on the host), SOAK_FLAGS, SUITES, RUN
 out=$P/out
 mkdir -p "$out/results" "$out/logs"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -20,6 +20,9 @@ export HOME=/root
 mkdir -p "$REPO"
 mount --bind "$P/repo" "$REPO"
 bin=$P/bin
+# RUN narrows the go suites to the tests it matches (-test.run).
+run=
+[ -n "${RUN:-}" ] && run="-test.run '$RUN'"
 
 {
 	echo "kernel: $(uname -r)"
@@ -69,16 +72,16 @@ suite() {
 for rt in strata runc; do
 	runtime=$REPO/strata
 	[ "$rt" = runc ] && runtime=/usr/sbin/runc
-	suite integration "$rt" go 40m sh -c "cd tests/integration && $bin/integration.test -test.v -test.timeout 39m"
-	suite security "$rt" go 15m sh -c "cd tests/security && $bin/security.test -test.v -test.timeout 14m"
+	suite integration "$rt" go 40m sh -c "cd tests/integration && $bin/integration.test -test.v -test.timeout 39m $run"
+	suite security "$rt" go 15m sh -c "cd tests/security && $bin/security.test -test.v -test.timeout 14m $run"
 	suite validation "$rt" validation 30m tests/validation/bin/runner -suite tests/validation/bin \
 		-runtime "$runtime" -timeout 120s -logs "$out/logs/validation-$rt"
-	suite soak "$rt" go 15m sh -c "cd tests/soak && $bin/soak.test -test.v -test.timeout 14m $SOAK_FLAGS"
+	suite soak "$rt" go 15m sh -c "cd tests/soak && $bin/soak.test -test.v -test.timeout 14m $SOAK_FLAGS $run"
 	suite podman "$rt" go 15m sh -c "cd tests/e2e && $bin/e2e.test -test.v -test.timeout 14m -test.run Podman"
 done
 # The bundle builder's own tests (overlay composition on this kernel): no
 # runtime is involved, so strata's column only.
-suite bundle strata go 15m sh -c "cd bundle && $bin/bundle.test -test.v -test.timeout 14m"
+suite bundle strata go 15m sh -c "cd bundle && $bin/bundle.test -test.v -test.timeout 14m $run"
 
 find /sys/fs/cgroup -type d | sort > "$out/cgroups.after"
 # Cgroups the suites left behind: present after, absent before.

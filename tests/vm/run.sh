@@ -6,14 +6,15 @@
 # runc does not fail and tests/vm/expected-failures does not name, or if a
 # suite leaves a cgroup behind. docs/hosts.md explains the matrix.
 #
-# Environment: KERNELS (default "6.1 6.12"), SUITES (default all), VM_TIMEOUT
+# Environment: KERNELS (default "6.1 6.12"), SUITES (default all), RUN (a
+# -test.run pattern for the go suites, to chase one failure), VM_TIMEOUT
 # (per guest, default 60m), VM_CPUS, VM_MEM, SOAK_FLAGS. Results and the
-# guests' consoles are kept in tests/vm/.out/<kernel>/.
+# guests' consoles are kept in tests/vm/.out/<kernel>/ (or $VM_OUT/<kernel>/).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=$here/.cache
-outroot=$here/.out
+outroot=${VM_OUT:-$here/.out}
 KERNELS=${KERNELS:-"6.1 6.12"}
 SUITES=${SUITES:-"integration security validation soak podman bundle"}
 VM_TIMEOUT=${VM_TIMEOUT:-60m}
@@ -56,6 +57,7 @@ cat > "$payload/env" <<ENV
 REPO=$(printf %q "$repo")
 SUITES=$(printf %q "$SUITES")
 SOAK_FLAGS=$(printf %q "$SOAK_FLAGS")
+RUN=$(printf %q "${RUN:-}")
 ENV
 
 boot() { # kernel-version dir
@@ -102,7 +104,8 @@ for k in $KERNELS; do
 		fail=1
 		continue
 	fi
-	sed 's/^/  /' "$d/out/host.txt" | head -8
+	sed 's/^/  /' "$d/out/host.txt" | grep -v '^  strata check:' | head -6
+	grep -E '^\s+\[(absent|FATAL)' "$d/out/host.txt" | sed 's/^ */  check: /' || true
 	printf '  %-12s %-22s %-22s\n' suite "strata pass/fail/skip" "runc pass/fail/skip"
 	for s in $SUITES; do
 		fmt() { awk -v s="$s" -v r="$1" '$1 == s && $2 == r { printf "%d/%d/%d (%ds)", $3, $4, $5, $6 }' "$d/out/summary"; }
