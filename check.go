@@ -28,7 +28,8 @@ non-zero only when no container can run here at all.`,
 		if format != "text" && format != "json" {
 			return fmt.Errorf("--format: invalid value %q (expected text or json)", format)
 		}
-		r := hostCheck(host.Probe(), libcontainer.HostLSMs())
+		method, serr := libcontainer.SealMethod()
+		r := hostCheck(host.Probe(), libcontainer.HostLSMs(), method, serr)
 		if format == "json" {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "  ")
@@ -75,7 +76,7 @@ func found(r host.Result, yes string) string {
 
 // hostCheck turns the probes into the report. The Strata texts must say
 // what the code does today: update them with the code they describe.
-func hostCheck(f *host.Facts, lsm libcontainer.LSMs) *checkReport {
+func hostCheck(f *host.Facts, lsm libcontainer.LSMs, sealMethod string, sealErr error) *checkReport {
 	r := &checkReport{Kernel: f.Kernel, Facts: f}
 	add := func(it checkItem) { r.Checks = append(r.Checks, it) }
 	item := func(name string, res host.Result, yes, then, otherwise string) {
@@ -93,6 +94,15 @@ func hostCheck(f *host.Facts, lsm libcontainer.LSMs) *checkReport {
 		root.Fatal = true
 	}
 	add(root)
+
+	// The init runs from a copy or mount of strata that cannot be written
+	// through (CVE-2019-5736); without one, strata starts no container.
+	seal := checkItem{Name: "init binary seal", OK: sealErr == nil, Found: sealMethod,
+		Strata: "the init is executed from the strata binary sealed by " + sealMethod + " (CVE-2019-5736)"}
+	if sealErr != nil {
+		seal.Found, seal.Strata, seal.Fatal = sealErr.Error(), "no container can start: every way to seal the init binary failed", true
+	}
+	add(seal)
 
 	proc := checkItem{Name: "/proc", OK: f.Proc.OK, Found: found(f.Proc, "procfs")}
 	if !f.Proc.OK {

@@ -58,6 +58,18 @@ func sealedExe() (*os.File, string, error) {
 	return defaultSealer.seal(self)
 }
 
+// SealMethod seals the strata binary as a container start would and says
+// which method worked (the first of the chain the kernel allows), for
+// `strata check`.
+func SealMethod() (string, error) {
+	f, method, err := sealedExe()
+	if err != nil {
+		return "", err
+	}
+	f.Close()
+	return method, nil
+}
+
 // A sealMethod makes a sealed fd of the binary at path.
 type sealMethod struct {
 	name string
