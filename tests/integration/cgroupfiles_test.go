@@ -251,9 +251,10 @@ func TestCgroupFilesCPUIdle(t *testing.T) {
 	})))
 	startDetached(t, c)
 	if got := cgRead(t, c.ID, "cpu", "cpu.idle"); got != "1" {
-		if !tu.IsStrata() && !cgV2() && got == "0" {
-			// runc 1.1 writes cpu.idle with its v2 driver only.
-			t.Logf("cpu.idle %q: this runtime does not set cpu.idle on cgroup v1", got)
+		if !tu.IsStrata() && got == "0" {
+			// runc 1.1 (Debian 12's 1.1.5) ignores cpu.idle, on v1
+			// and v2 alike: seen on the host and in the 6.1/6.12 guests.
+			t.Logf("cpu.idle %q: this runtime does not set linux.resources.cpu.idle", got)
 		} else {
 			t.Errorf("%s/cpu.idle: %q, want 1", cgDir(c.ID, "cpu"), got)
 		}
