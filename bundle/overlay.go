@@ -3,13 +3,12 @@ package bundle
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/host"
 )
 
 // mountOverlay mounts lowers (top layer first) under upper on target.
@@ -18,8 +17,8 @@ import (
 // own fsconfig call, so no option string caps the layer count. Older kernels
 // get the classic lowerdir= option through mount(2) (overlay_classic.go).
 // Which of the two works is learnt once per process, from the kernel itself:
-// the first mount tries lowerdir+, and only if that fails does a probe on
-// two empty directories tell "lowerdir+ unknown" from any other failure.
+// the first mount tries lowerdir+, and only if that fails does the host
+// probe (libcontainer/host) tell "lowerdir+ unknown" from any other failure.
 func mountOverlay(target string, lowers []string, upper, work string) error {
 	if lowerdirPlus.Load() != lowerdirPlusNo {
 		err := mountOverlayAppend(target, lowers, upper, work)
@@ -29,11 +28,7 @@ func mountOverlay(target string, lowers []string, upper, work string) error {
 			}
 			return err
 		}
-		ok, perr := probeLowerdirPlus()
-		if perr != nil {
-			return fmt.Errorf("%w; and probing for lowerdir+ failed: %v", err, perr)
-		}
-		if ok {
+		if host.OverlayLowerdirPlus().OK {
 			lowerdirPlus.Store(lowerdirPlusYes)
 			return err
 		}
@@ -55,50 +50,6 @@ const (
 	lowerdirPlusNo
 )
 
-// probeLowerdirPlus creates (but never mounts) an overlay of two empty
-// directories with lowerdir+. Kernels 6.5-6.7 reject the key at fsconfig;
-// before 6.5 overlayfs has no fs_context, the kernel's legacy shim takes any
-// key and overlayfs rejects it at create ("unrecognized mount option"). Both
-// are EINVAL; a kernel without fsopen at all (ENOSYS) has no lowerdir+ either.
-func probeLowerdirPlus() (bool, error) {
-	dir, err := os.MkdirTemp("", "strata-ovl-probe-")
-	if err != nil {
-		return false, err
-	}
-	defer os.RemoveAll(dir)
-	var lowers []string
-	for _, name := range []string{"a", "b"} {
-		p := filepath.Join(dir, name)
-		if err := os.Mkdir(p, 0o700); err != nil {
-			return false, err
-		}
-		lowers = append(lowers, p)
-	}
-	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
-	if errors.Is(err, unix.ENOSYS) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("fsopen overlay: %w", err)
-	}
-	defer unix.Close(fsfd)
-	for _, l := range lowers {
-		if err := unix.FsconfigSetString(fsfd, "lowerdir+", l); err != nil {
-			if errors.Is(err, unix.EINVAL) {
-				return false, nil
-			}
-			return false, fmt.Errorf("fsconfig lowerdir+=%s: %w%s", l, err, kernelLog(fsfd))
-		}
-	}
-	if err := unix.FsconfigCreate(fsfd); err != nil {
-		if errors.Is(err, unix.EINVAL) {
-			return false, nil
-		}
-		return false, fmt.Errorf("fsconfig create: %w%s", err, kernelLog(fsfd))
-	}
-	return true, nil
-}
-
 // mountOverlayAppend is the new mount API with one fsconfig("lowerdir+") per
 // layer, so the one-page limit of mount(2)'s option string does not cap the
 // layer count (Linux 6.8+).
@@ -110,7 +61,7 @@ func mountOverlayAppend(target string, lowers []string, upper, work string) erro
 	defer unix.Close(fsfd)
 	set := func(key, val string) error {
 		if err := unix.FsconfigSetString(fsfd, key, val); err != nil {
-			return fmt.Errorf("overlay on %s: %s=%s: %w%s", target, key, val, err, kernelLog(fsfd))
+			return fmt.Errorf("overlay on %s: %s=%s: %w%s", target, key, val, err, host.FsContextLog(fsfd))
 		}
 		return nil
 	}
@@ -125,11 +76,11 @@ func mountOverlayAppend(target string, lowers []string, upper, work string) erro
 		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return fmt.Errorf("overlay on %s: create: %w%s", target, err, kernelLog(fsfd))
+		return fmt.Errorf("overlay on %s: create: %w%s", target, err, host.FsContextLog(fsfd))
 	}
 	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("overlay on %s: fsmount: %w%s", target, err, kernelLog(fsfd))
+		return fmt.Errorf("overlay on %s: fsmount: %w%s", target, err, host.FsContextLog(fsfd))
 	}
 	defer unix.Close(mfd)
 	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
@@ -145,24 +96,6 @@ func mountOverlayAppend(target string, lowers []string, upper, work string) erro
 // overlayfs since 4.19, well before the oldest kernel we support (5.14).
 func overlayOptions(upper, work string) [][2]string {
 	return [][2]string{{"upperdir", upper}, {"workdir", work}, {"index", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}}
-}
-
-// kernelLog reads the messages the kernel left on an fs context: they say
-// which option it rejected and why.
-func kernelLog(fsfd int) string {
-	var msgs []string
-	buf := make([]byte, 4096)
-	for {
-		n, err := unix.Read(fsfd, buf)
-		if err != nil || n <= 0 {
-			break
-		}
-		msgs = append(msgs, strings.TrimSpace(string(buf[:n])))
-	}
-	if len(msgs) == 0 {
-		return ""
-	}
-	return " (kernel: " + strings.Join(msgs, "; ") + ")"
 }
 
 // unmount detaches the rootfs if mounted. A busy mount is an error, not a

@@ -299,27 +299,6 @@ func TestMountOverlayFallback(t *testing.T) {
 	unmountNow(t, d.target)
 }
 
-// TestProbeLowerdirPlus: the probe agrees with the kernel's release (which
-// production code never reads: backports would make it lie).
-func TestProbeLowerdirPlus(t *testing.T) {
-	requireRoot(t)
-	ok, err := probeLowerdirPlus()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		t.Fatal(err)
-	}
-	release := unix.ByteSliceToString(u.Release[:])
-	var major, minor int
-	fmt.Sscanf(release, "%d.%d", &major, &minor)
-	t.Logf("kernel %s: lowerdir+ %v", release, ok)
-	if want := major > 6 || major == 6 && minor >= 8; ok != want {
-		t.Errorf("kernel %s: probe says lowerdir+ %v, want %v", release, ok, want)
-	}
-}
-
 // BenchmarkOverlayMount: mount plus unmount, each way, for a shallow and a
 // deep image.
 func BenchmarkOverlayMount(b *testing.B) {

@@ -255,11 +255,11 @@ func OverlayLowerdirPlus() Result {
 	}
 	for _, l := range lowers {
 		if err := unix.FsconfigSetString(fsfd, "lowerdir+", l); err != nil {
-			return absent("fsconfig(lowerdir+): %s%s", errnoName(err), kernelLog(fsfd))
+			return absent("fsconfig(lowerdir+): %s%s", errnoName(err), FsContextLog(fsfd))
 		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return absent("fsconfig(FSCONFIG_CMD_CREATE): %s%s", errnoName(err), kernelLog(fsfd))
+		return absent("fsconfig(FSCONFIG_CMD_CREATE): %s%s", errnoName(err), FsContextLog(fsfd))
 	}
 	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
 	if err != nil {
@@ -269,8 +269,9 @@ func OverlayLowerdirPlus() Result {
 	return ok("")
 }
 
-// kernelLog reads the messages the kernel left on an fs context.
-func kernelLog(fsfd int) string {
+// FsContextLog reads the messages the kernel left on an fs context (which
+// option it refused and why), as " (kernel: ...)" for an error's end.
+func FsContextLog(fsfd int) string {
 	var msgs []string
 	buf := make([]byte, 1024)
 	for {
