@@ -634,6 +634,23 @@ func TestCgroupFilesPs(t *testing.T) {
 	killDelete(t, c)
 }
 
+// forkedChild waits for a process other than the init to show in the
+// cgroup dir and returns its pid.
+func forkedChild(t *testing.T, dir string, initPid int) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, pid := range procs(dir) {
+			if pid != initPid {
+				return pid
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the forked child never showed in %s/cgroup.procs", dir)
+	return 0
+}
+
 // kill --all reaches a child forked outside of a pid namespace (which would
 // otherwise take it along): the cgroup empties.
 func TestCgroupFilesKillAll(t *testing.T) {
@@ -641,23 +658,11 @@ func TestCgroupFilesKillAll(t *testing.T) {
 	c := tu.NewContainer(t, with(sh(twoSleeps), withoutNamespace(specs.PIDNamespace)))
 	st := startDetached(t, c)
 	dir := cgDir(c.ID, "pids")
-	var child int
-	deadline := time.Now().Add(10 * time.Second)
-	for child == 0 && time.Now().Before(deadline) {
-		for _, pid := range procs(dir) {
-			if pid != st.Pid {
-				child = pid
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if child == 0 {
-		t.Fatalf("the forked child never showed in %s/cgroup.procs", dir)
-	}
+	child := forkedChild(t, dir, st.Pid)
 	tu.Must(t, c.Runtime("kill", "--all", c.ID, "KILL"))
 	pidGone(t, child)
 	pidGone(t, st.Pid)
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for len(procs(dir)) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s still holds %v after kill --all KILL", dir, procs(dir))
@@ -699,19 +704,7 @@ func TestCgroupFilesDeleteSubcgroupFromHost(t *testing.T) {
 	c := tu.NewContainer(t, sh(twoSleeps))
 	st := startDetached(t, c)
 	dir := cgDir(c.ID, "pids")
-	var child int
-	deadline := time.Now().Add(10 * time.Second)
-	for child == 0 && time.Now().Before(deadline) {
-		for _, pid := range procs(dir) {
-			if pid != st.Pid {
-				child = pid
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if child == 0 {
-		t.Fatal("the forked child never showed in cgroup.procs")
-	}
+	child := forkedChild(t, dir, st.Pid)
 	ctrls := []string{""}
 	if !cgV2() {
 		ctrls = []string{"pids", "memory", "cpu", "freezer", "devices"}
