@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -159,9 +160,16 @@ func Exec(t testing.TB, cmd *exec.Cmd) Result {
 	select {
 	case werr = <-done:
 	case <-time.After(CommandTimeout):
-		cmd.Process.Kill()
-		werr = <-done
-		t.Errorf("%s: timed out after %v", name, CommandTimeout)
+		// SIGQUIT first: a Go runtime (strata, runc) prints every
+		// goroutine's stack on it, which says where it hung.
+		cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case werr = <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			werr = <-done
+		}
+		t.Errorf("%s: timed out after %v (stderr has its stacks)", name, CommandTimeout)
 	}
 	var exitErr *exec.ExitError
 	switch {
