@@ -5,7 +5,8 @@
 # (from the guest's apt); for each one this writes
 #   out/results/SUITE.RUNTIME   one "PASS|FAIL|SKIP name" line per test
 #   out/logs/SUITE.RUNTIME.log  the suite's whole output
-# and one line to out/summary: suite runtime passed failed skipped seconds.
+# and one line to out/summary: suite runtime passed failed skipped seconds
+# flaky.
 # run.sh compares the two runtimes on the host. Nothing here decides a verdict.
 set -u
 P=/payload
@@ -46,9 +47,29 @@ validation_results() {
 
 record() { # suite runtime kind seconds
 	local r=$out/results/$1.$2
-	"$3_results" "$out/logs/$1.$2.log" > "$r"
-	printf '%s %s %d %d %d %d\n' "$1" "$2" "$(grep -c '^PASS' "$r")" "$(grep -c '^FAIL' "$r")" \
-		"$(grep -c '^SKIP' "$r")" "$4" >> "$out/summary"
+	[ -f "$r" ] || "$3_results" "$out/logs/$1.$2.log" > "$r"
+	printf '%s %s %d %d %d %d %d\n' "$1" "$2" "$(grep -c '^PASS' "$r")" "$(grep -c '^FAIL' "$r")" \
+		"$(grep -c '^SKIP' "$r")" "$4" "$(grep -c '^FLAKY' "$r")" >> "$out/summary"
+}
+
+# rerun_failed suite runtime command...: strata's failed go tests run once
+# more, alone; one that passes then is marked FLAKY (run.sh reports it and
+# does not fail the run for it; docs/hosts.md says what is known of each).
+# More than five failures are no flake: nothing is rerun.
+rerun_failed() {
+	local name=$1 rt=$2
+	shift 2
+	local r=$out/results/$name.$rt
+	go_results "$out/logs/$name.$rt.log" > "$r"
+	local failed
+	failed=$(sed -n 's/^FAIL //p' "$r")
+	[ -n "$failed" ] && [ "$(echo "$failed" | wc -l)" -le 5 ] || return 0
+	local pattern="^($(echo "$failed" | paste -sd'|'))\$"
+	echo "=== $name ($rt): rerun $pattern" > /dev/console
+	(cd "$REPO" && ONLY="-test.run $pattern" timeout -k 30 15m "$@") > "$out/logs/$name.$rt.rerun.log" 2>&1
+	for t in $(go_results "$out/logs/$name.$rt.rerun.log" | sed -n 's/^PASS //p'); do
+		sed -i "s/^FAIL $t\$/FLAKY $t/" "$r"
+	done
 }
 
 # suite runtime kind timeout command...: runs it with the runtime under test
@@ -65,6 +86,9 @@ suite() {
 	# never finishes.
 	(cd "$REPO" && env "${env[@]}" timeout -k 30 "$limit" "$@"; echo "exit status $?") 2>&1 |
 		tee "$out/logs/$name.$rt.log" | grep --line-buffered -E '^--- FAIL|^panic:|REGRESSION|FAIL:' > /dev/console
+	if [ "$kind" = go ] && [ "$rt" = strata ]; then
+		rerun_failed "$name" "$rt" env "${env[@]}" "$@"
+	fi
 	record "$name" "$rt" "$kind" $((SECONDS - start))
 	echo "=== $name ($rt): $(tail -1 "$out/summary")" > /dev/console
 }
@@ -72,19 +96,28 @@ suite() {
 for rt in strata runc; do
 	runtime=$REPO/strata
 	[ "$rt" = runc ] && runtime=/usr/sbin/runc
-	suite integration "$rt" go 40m sh -c "cd tests/integration && $bin/integration.test -test.v -test.timeout 39m $run"
-	suite security "$rt" go 15m sh -c "cd tests/security && $bin/security.test -test.v -test.timeout 14m $run"
+	suite integration "$rt" go 40m sh -c "cd tests/integration && $bin/integration.test -test.v -test.timeout 39m $run \$ONLY"
+	suite security "$rt" go 15m sh -c "cd tests/security && $bin/security.test -test.v -test.timeout 14m $run \$ONLY"
 	suite validation "$rt" validation 30m tests/validation/bin/runner -suite tests/validation/bin \
 		-runtime "$runtime" -timeout 120s -logs "$out/logs/validation-$rt"
-	suite soak "$rt" go 15m sh -c "cd tests/soak && $bin/soak.test -test.v -test.timeout 14m $SOAK_FLAGS $run"
+	# The soak's leak check is strata's own: strata's column only (and
+	# the run fits CI's time).
+	[ "$rt" = strata ] && suite soak "$rt" go 15m sh -c "cd tests/soak && $bin/soak.test -test.v -test.timeout 14m $SOAK_FLAGS $run \$ONLY"
 	suite podman "$rt" go 15m sh -c "cd tests/e2e && $bin/e2e.test -test.v -test.timeout 14m -test.run Podman"
 done
 # The bundle builder's own tests (overlay composition on this kernel): no
 # runtime is involved, so strata's column only.
-suite bundle strata go 15m sh -c "cd bundle && $bin/bundle.test -test.v -test.timeout 14m $run"
+suite bundle strata go 15m sh -c "cd bundle && $bin/bundle.test -test.v -test.timeout 14m $run \$ONLY"
 
 find /sys/fs/cgroup -type d | sort > "$out/cgroups.after"
 # Cgroups the suites left behind: present after, absent before.
-comm -13 "$out/cgroups.before" "$out/cgroups.after" > "$out/cgroups.leaked"
+# The runtime-tools validation tests assume cgroup v1: on v2 they make
+# /sys/fs/cgroup/<controller>/cgrouptest and leave it, and their relative
+# cgroups stay below the runner's /strata-validation. Those are listed
+# apart (docs/hosts.md) and removed; anything else is a leak.
+comm -13 "$out/cgroups.before" "$out/cgroups.after" > "$out/cgroups.new"
+grep -E '^/sys/fs/cgroup/(strata-validation|[a-z_]+/cgrouptest)(/|$)|^/sys/fs/cgroup/[a-z_]+$' "$out/cgroups.new" > "$out/cgroups.validation" || true
+grep -vxF -f "$out/cgroups.validation" "$out/cgroups.new" > "$out/cgroups.leaked" || true
+sort -r "$out/cgroups.validation" | while read -r d; do rmdir "$d" 2>/dev/null; done
 umount "$REPO"
 echo "=== guest done $(date +%T)" > /dev/console
