@@ -306,19 +306,27 @@ func TestPs(t *testing.T) {
 	t.Parallel()
 	c := tu.NewContainer(t, sh("sleep 1000 & exec sleep 1001"))
 	st := startDetached(t, c)
+	// Until both have exec'd sleep: the forked child is a copy of sh for
+	// a moment.
+	sleeps := func(pids []int) bool {
+		for _, pid := range pids {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if !strings.HasPrefix(string(b), "sleep\x00100") {
+				return false
+			}
+		}
+		return true
+	}
 	var pids []int
 	deadline := time.Now().Add(5 * time.Second)
-	for len(pids) != 2 && time.Now().Before(deadline) {
+	for (len(pids) != 2 || !sleeps(pids)) && time.Now().Before(deadline) {
 		pids = psJSON(t, c)
 	}
 	if len(pids) != 2 || !slices.Contains(pids, st.Pid) {
 		t.Fatalf("ps --format json: %v, want the init %d and its child", pids, st.Pid)
 	}
-	for _, pid := range pids {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if !strings.HasPrefix(string(b), "sleep\x00100") {
-			t.Errorf("pid %d listed by ps is %q, not one of the container's sleeps", pid, b)
-		}
+	if !sleeps(pids) {
+		t.Errorf("ps --format json lists %v, not the container's two sleeps", pids)
 	}
 	table := tu.Must(t, c.Runtime("ps", c.ID)).Stdout
 	lines := strings.Split(strings.TrimSpace(table), "\n")
