@@ -27,7 +27,8 @@ type ExecOpts struct {
 // the container's own first process. It returns once the process is set
 // up; the exec stage then runs the program (ExecResult tells how that went).
 func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
-	switch st := c.Status(); {
+	st := c.Status()
+	switch {
 	case st == Paused && !o.IgnorePaused:
 		return nil, fmt.Errorf("cannot exec in container %q: it is paused (resume it, or use --ignore-paused)", c.State.ID)
 	case st != Running && st != Created && st != Paused:
@@ -60,7 +61,7 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	// kernels give a child born in another cpuset that cpuset's CPUs).
 	tcg := time.Now()
 	initialCPUs := o.Process.ExecCPUAffinity != nil && o.Process.ExecCPUAffinity.Initial != ""
-	if c.Status() != Paused && !initialCPUs {
+	if st != Paused && !initialCPUs {
 		if l.cgroupFD, err = cgroups.OpenForExec(c.State.CgroupPaths); err != nil {
 			return nil, err
 		}
