@@ -29,7 +29,7 @@ func main() {
 		return
 	}
 	app := newApp()
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(reorderArgs(app, os.Args)); err != nil {
 		fatal(err)
 	}
 }
@@ -48,8 +48,12 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (only false/auto as root is supported)"},
 			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; unused"},
 		},
-		Before:   setupGlobals,
-		Commands: commands(),
+		Before: setupGlobals,
+		// A repeated flag is a list, one value each time, as in runc: a
+		// value with a comma (exec -e A=x,y, exec --cgroup cpu,memory:sub)
+		// is one value, not split.
+		DisableSliceFlagSeparator: true,
+		Commands:                  commands(),
 		// Errors are reported once, by fatal, in runc's format.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
