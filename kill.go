@@ -39,11 +39,13 @@ var killCommand = &cli.Command{
 	},
 }
 
-// parseSignal accepts what runc accepts: "KILL", "SIGKILL" or "9".
+// parseSignal accepts what runc accepts: "KILL", "SIGKILL", "9", and 0,
+// which delivers nothing and only asks whether the container's init is
+// alive (kill(2)'s null signal; scripts and engines probe with it).
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %q: numbers go from 1 to 64", s)
+		if n < 0 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q: numbers go from 0 to 64", s)
 		}
 		return unix.Signal(n), nil
 	}

@@ -76,6 +76,9 @@ func (w *HookWarning) Error() string { return w.Err.Error() }
 // pidfd, so a recycled pid is never signalled.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
 	st := c.Status()
+	if all && st == Stopped {
+		return c.signalLeftovers(sig)
+	}
 	if st == Stopped || st == Creating {
 		return statusError("kill", c.State.ID, st, "created, running or paused")
 	}
@@ -98,6 +101,24 @@ func (c *Container) signalInit(sig unix.Signal) error {
 		return fmt.Errorf("kill container %q: %w", c.State.ID, err)
 	}
 	return nil
+}
+
+// signalLeftovers signals what is left in a stopped container's cgroup
+// (children of an init without a pid namespace). As in runc this is not an
+// error when nothing is left: containerd's shim sends `kill --all` after
+// every init exit, and a stopped container must accept it.
+func (c *Container) signalLeftovers(sig unix.Signal) error {
+	if len(c.State.CgroupPaths) == 0 {
+		return nil
+	}
+	m, err := c.cgroupManager()
+	if err != nil {
+		return nil
+	}
+	if pids, err := m.Pids(); err != nil || len(pids) == 0 {
+		return nil
+	}
+	return m.SignalAll(sig)
 }
 
 // signalAll signals every process in the container's cgroup, the init
