@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/strata-runtime/strata/libcontainer"
@@ -14,8 +16,14 @@ var deleteCommand = &cli.Command{
 		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it is not stopped"},
 	},
 	Action: func(ctx *cli.Context) error {
-		return onContainer(ctx, func(c *libcontainer.Container) error {
+		err := onContainer(ctx, func(c *libcontainer.Container) error {
 			return warnHook(c.Destroy(ctx.Bool("force")))
 		})
+		// As runc: engines clean up blindly with delete --force, so a
+		// container that is already gone is not an error then.
+		if ctx.Bool("force") && errors.Is(err, libcontainer.ErrNotExist) {
+			return nil
+		}
+		return err
 	},
 }

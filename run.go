@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/strata-runtime/strata/libcontainer"
 )
 
 var runCommand = &cli.Command{
@@ -56,15 +59,31 @@ then deletes it unless --keep is given.`,
 			p.Detach()
 			return nil
 		}
+		// As runc: the container is other commands' to kill, pause or
+		// delete while it runs.
+		c.Close()
 		code, err := relay.waitFor(p)
 		if err != nil {
 			return err
 		}
 		if !ctx.Bool("keep") {
-			if err := warnHook(c.Destroy(false)); err != nil {
+			if err := destroyAfterRun(c); err != nil {
 				return err
 			}
 		}
 		return &exitError{code}
 	},
+}
+
+// destroyAfterRun deletes the container a foreground run waited for,
+// unless another command (delete --force) already did.
+func destroyAfterRun(c *libcontainer.Container) error {
+	if err := c.Relock(); err != nil {
+		if errors.Is(err, libcontainer.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer c.Close()
+	return warnHook(c.Destroy(false))
 }

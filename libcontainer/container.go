@@ -25,6 +25,10 @@ const (
 	maxIDLen  = 1024
 )
 
+// ErrNotExist is wrapped by every error that says a container does not
+// exist, so that commands can tell it apart (delete --force accepts it).
+var ErrNotExist = errors.New("does not exist")
+
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_+\-.]+$`)
 
 // ValidateID accepts the IDs runc accepts: letters, digits and _ + - .,
@@ -117,7 +121,7 @@ func Peek(root, id string) (*Container, error) {
 	}
 	c := &Container{dir: containerDir(root, id), lock: -1, State: State{ID: id}}
 	if _, err := os.Stat(c.dir); err != nil {
-		return nil, fmt.Errorf("container %q does not exist", id)
+		return nil, fmt.Errorf("container %q %w", id, ErrNotExist)
 	}
 	if err := c.read(); err != nil {
 		return nil, err
@@ -146,7 +150,7 @@ func (c *Container) read() error {
 func (c *Container) takeLock() error {
 	fd, err := unix.Open(c.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("container %q does not exist", c.State.ID)
+		return fmt.Errorf("container %q %w", c.State.ID, ErrNotExist)
 	}
 	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
 		unix.Close(fd)
@@ -154,6 +158,24 @@ func (c *Container) takeLock() error {
 	}
 	c.lock = fd
 	return nil
+}
+
+// Relock takes the lock again after Close and re-reads the state. A
+// foreground run lets go of the lock while its container runs, so that
+// kill, pause and delete --force from other shells are not held up; when
+// one of them deleted the container meanwhile this says ErrNotExist.
+func (c *Container) Relock() error {
+	if err := c.takeLock(); err != nil {
+		return err
+	}
+	// The directory can have been removed between the open and the flock
+	// (a delete holding the lock): a removed directory has no links.
+	var st unix.Stat_t
+	if err := unix.Fstat(c.lock, &st); err != nil || st.Nlink == 0 {
+		c.Close()
+		return fmt.Errorf("container %q %w", c.State.ID, ErrNotExist)
+	}
+	return c.read()
 }
 
 // Close releases the lock.
