@@ -65,11 +65,17 @@ func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.
 	if os.Geteuid() != 0 {
 		return nil, nil, nil, errors.New("rootless containers are not supported yet: run strata as root")
 	}
+	// Before the chdir below: a relative --pid-file names a file in the
+	// caller's working directory, as in runc.
+	pidFile, err := absFlag(ctx, "pid-file")
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	bundle := ctx.String("bundle")
 	if bundle == "" {
 		bundle = "."
 	}
-	bundle, err := filepath.Abs(bundle)
+	bundle, err = filepath.Abs(bundle)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("--bundle: %w", err)
 	}
@@ -110,7 +116,11 @@ func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.
 		Console: cons.passFile(),
 		ID:      id, Bundle: bundle, Spec: spec, PreserveFDs: n,
 		NoPivot: ctx.Bool("no-pivot"), NoNewKeyring: ctx.Bool("no-new-keyring"),
-		Warn:    func(msg string) { log.Warnf("%s", msg) },
+		// What the init skipped is the ambient capabilities it could not
+		// raise. runc's own default config.json lists ambient ones without
+		// inheritable ones and runc says nothing of them, so a warning
+		// would only be noise on every run of such a bundle: debug level.
+		Warn:    func(msg string) { log.Debugf("%s", msg) },
 		Seccomp: filter,
 	}
 	if log.debug {
@@ -124,8 +134,8 @@ func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.
 		return nil, nil, nil, err
 	}
 	cons.handedOver()
-	if pf := ctx.String("pid-file"); pf != "" {
-		if err := writePidFile(pf, p.Pid); err != nil {
+	if pidFile != "" {
+		if err := writePidFile(pidFile, p.Pid); err != nil {
 			cons.close()
 			p.Detach()
 			c.Destroy(true)
@@ -133,6 +143,20 @@ func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.
 		}
 	}
 	return c, p, cons, nil
+}
+
+// absFlag returns the path flag name made absolute against the working
+// directory, or "" when it is not set.
+func absFlag(ctx *cli.Context, name string) (string, error) {
+	p := ctx.String(name)
+	if p == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("--%s %s: %w", name, p, err)
+	}
+	return abs, nil
 }
 
 // preserveFDs reads --preserve-fds.
