@@ -36,69 +36,81 @@ the foreground it exits with the process's status (128+N for signal N).`,
 		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding, effective and permitted sets"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors (3 .. 3+N-1) to the process"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even if the container is paused"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an existing sub-cgroup of the container's: [CONTROLLER[,CONTROLLER]:]PATH (repeatable)"},
 	},
 	Action: func(ctx *cli.Context) error {
 		if ctx.NArg() < 1 {
 			return fmt.Errorf("exec: expected a container ID and a command")
 		}
-		id := ctx.Args().First()
-		// Not locked: exec changes nothing in the container's state, and
-		// a process exec'd into a paused container waits for a `resume`
-		// that must be able to take the lock.
-		c, err := libcontainer.Peek(ctx.String("root"), id)
-		if err != nil {
-			return err
-		}
-		proc, err := execProcess(ctx, c.State.Config)
-		if err != nil {
-			return err
-		}
-		n, err := preserveFDs(ctx)
-		if err != nil {
-			return err
-		}
-		detach := ctx.Bool("detach")
-		cons, err := newConsole(proc.Terminal, ctx.String("console-socket"), detach)
-		if err != nil {
-			return err
-		}
-		relay := catchSignals(detach)
-		opts := libcontainer.ExecOpts{Process: proc, PreserveFDs: n, Console: cons.passFile(), IgnorePaused: ctx.Bool("ignore-paused")}
-		if log.debug {
-			opts.Timing = func(phase string, d time.Duration) { log.Debugf("exec in %s: %s took %v", id, phase, d) }
-		}
-		p, err := c.Exec(opts)
-		if err != nil {
-			cons.close()
-			return fmt.Errorf("exec in container %q: %w", id, err)
-		}
-		cons.handedOver()
-		if pf := ctx.String("pid-file"); pf != "" {
-			if err := writePidFile(pf, p.Pid); err != nil {
-				p.Detach()
-				return err
-			}
-		}
-		restore, err := cons.proxy()
-		if err != nil {
-			p.Detach()
-			return err
-		}
-		defer restore()
-		if err := p.ExecResult(); err != nil {
-			p.Wait()
-			return fmt.Errorf("exec in container %q: %w", id, err)
-		}
-		if detach {
-			p.Detach()
-			return nil
-		}
-		code, err := relay.waitFor(p)
-		if err != nil {
-			return err
-		}
-		return &exitError{code}
+		// As runc: 255 when exec itself fails, so that a caller can tell
+		// it from the status of a process that ran.
+		return withCode(255, execIn(ctx, ctx.Args().First()))
 	},
+}
+
+// execIn runs the exec command's process in container id.
+func execIn(ctx *cli.Context, id string) error {
+	// Not locked: exec changes nothing in the container's state, and
+	// a process exec'd into a paused container waits for a `resume`
+	// that must be able to take the lock.
+	c, err := libcontainer.Peek(ctx.String("root"), id)
+	if err != nil {
+		return err
+	}
+	proc, err := execProcess(ctx, c.State.Config)
+	if err != nil {
+		return err
+	}
+	n, err := preserveFDs(ctx)
+	if err != nil {
+		return err
+	}
+	detach := ctx.Bool("detach")
+	cons, err := newConsole(proc.Terminal, ctx.String("console-socket"), detach)
+	if err != nil {
+		return err
+	}
+	relay := catchSignals(detach)
+	sub, err := subCgroups(ctx.StringSlice("cgroup"))
+	if err != nil {
+		cons.close()
+		return err
+	}
+	opts := libcontainer.ExecOpts{Process: proc, PreserveFDs: n, Console: cons.passFile(), IgnorePaused: ctx.Bool("ignore-paused"), SubCgroups: sub}
+	if log.debug {
+		opts.Timing = func(phase string, d time.Duration) { log.Debugf("exec in %s: %s took %v", id, phase, d) }
+	}
+	p, err := c.Exec(opts)
+	if err != nil {
+		cons.close()
+		return fmt.Errorf("exec in container %q: %w", id, err)
+	}
+	cons.handedOver()
+	if pf := ctx.String("pid-file"); pf != "" {
+		if err := writePidFile(pf, p.Pid); err != nil {
+			p.Detach()
+			return err
+		}
+	}
+	restore, err := cons.proxy()
+	if err != nil {
+		p.Detach()
+		return err
+	}
+	defer restore()
+	if err := p.ExecResult(); err != nil {
+		p.Wait()
+		return fmt.Errorf("exec in container %q: %w", id, err)
+	}
+	if detach {
+		p.Detach()
+		return nil
+	}
+	code, err := relay.waitFor(p)
+	if err != nil {
+		return err
+	}
+	return &exitError{code}
 }
 
 // execProcess builds the process to exec: --process as given, or the
@@ -185,4 +197,26 @@ func withCaps(c *specs.LinuxCapabilities, add []string) *specs.LinuxCapabilities
 	n.Effective = append(append([]string(nil), n.Effective...), add...)
 	n.Permitted = append(append([]string(nil), n.Permitted...), add...)
 	return n
+}
+
+// subCgroups parses exec --cgroup values: PATH (every controller) or
+// CONTROLLER[,CONTROLLER]:PATH.
+func subCgroups(values []string) (map[string]string, error) {
+	sub := map[string]string{}
+	for _, v := range values {
+		ctrls, path, named := strings.Cut(v, ":")
+		if !named {
+			ctrls, path = "", v
+		}
+		if path == "" {
+			return nil, fmt.Errorf("--cgroup %q: expected [CONTROLLER[,CONTROLLER]:]PATH", v)
+		}
+		for _, c := range strings.Split(ctrls, ",") {
+			if _, dup := sub[c]; dup {
+				return nil, fmt.Errorf("--cgroup %q: controller %q given twice", v, c)
+			}
+			sub[c] = path
+		}
+	}
+	return sub, nil
 }

@@ -85,12 +85,36 @@ type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// codeError is a failure reported with an exit status other than 1.
+type codeError struct {
+	err  error
+	code int
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+
+// withCode makes a failure exit with code; a process's own exit status
+// (exitError) and nil pass through unchanged.
+func withCode(code int, err error) error {
+	var ee *exitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	return &codeError{err, code}
+}
+
 // fatal reports err the way runc does: to the log (where the shim reads it)
 // and, when the log is a file, also to stderr for a human caller.
 func fatal(err error) {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		os.Exit(ee.code)
+	}
+	code := 1
+	var ce *codeError
+	if errors.As(err, &ce) {
+		code = ce.code
 	}
 	if log.out == os.Stderr && !log.json {
 		// A person at a terminal: the message alone, no log decoration.
@@ -99,5 +123,5 @@ func fatal(err error) {
 		log.Errorf("%s", err.Error())
 		fmt.Fprintf(os.Stderr, "strata: %s\n", err)
 	}
-	os.Exit(1)
+	os.Exit(code)
 }

@@ -19,7 +19,10 @@ type ExecOpts struct {
 	PreserveFDs  int
 	Console      *os.File // connected console socket, for Process.Terminal
 	IgnorePaused bool
-	Timing       func(phase string, d time.Duration)
+	// SubCgroups puts the process below the container's cgroup: a path
+	// by controller ("" for all), as `exec --cgroup` gives them.
+	SubCgroups map[string]string
+	Timing     func(phase string, d time.Duration)
 }
 
 // Exec starts a process in the container: it joins every namespace of the
@@ -50,9 +53,13 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	if err != nil {
 		return nil, err
 	}
+	cgPaths, err := c.execCgroupPaths(o.SubCgroups)
+	if err != nil {
+		return nil, err
+	}
 	l := &launch{bootstrap: bootstrap, preserveFDs: o.PreserveFDs, console: o.Console, timing: o.Timing}
 	// On cgroup v2 the process is born in the container's cgroup, the one
-	// its create recorded (nil on v1 and hybrid hosts: JoinCgroup moves
+	// its create recorded (nil on v1 and hybrid hosts: joinCgroup moves
 	// it). Not into a paused container's: a child frozen before its
 	// execve would hold this process in clone3's vfork wait until resume;
 	// moved in later, it freezes where the protocol waits for it. Nor with
@@ -62,7 +69,7 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	tcg := time.Now()
 	initialCPUs := o.Process.ExecCPUAffinity != nil && o.Process.ExecCPUAffinity.Initial != ""
 	if st != Paused && !initialCPUs {
-		if l.cgroupFD, err = cgroups.OpenForExec(c.State.CgroupPaths); err != nil {
+		if l.cgroupFD, err = cgroups.OpenForExec(cgPaths); err != nil {
 			return nil, err
 		}
 	}
@@ -91,7 +98,7 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	}
 	// Into the container's cgroups (limits, freezer, kill --all, ps) while
 	// the process starts; it waits for that before it runs the program.
-	p.placeAsync(l.joinCgroup(prep, c.JoinCgroup))
+	p.placeAsync(l.joinCgroup(prep, c.joinCgroup(cgPaths)))
 	if _, err := c.serveInit(p, nil); err != nil {
 		err = p.failed(err)
 		p.kill()

@@ -3,6 +3,9 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -20,14 +23,68 @@ func (c *Container) cgroupManager() (*cgroups.Manager, error) {
 	return cgroups.Load(c.State.ID, c.State.Config, c.State.CgroupPaths)
 }
 
-// JoinCgroup puts pid (a process exec'd into the container, before its
-// first namespace change) in the container's cgroup.
-func (c *Container) JoinCgroup(pid int) error {
-	m, err := c.cgroupManager()
-	if err != nil {
-		return err
+// joinCgroup returns what puts pid (a process exec'd into the container,
+// before its first namespace change) in the cgroup directories paths: the
+// container's, or sub-cgroups of it (exec --cgroup).
+func (c *Container) joinCgroup(paths map[string]string) func(pid int) error {
+	return func(pid int) error {
+		if len(paths) == 0 {
+			return fmt.Errorf("container %q has no cgroup recorded in its state", c.State.ID)
+		}
+		m, err := cgroups.Load(c.State.ID, c.State.Config, paths)
+		if err != nil {
+			return err
+		}
+		return m.Join(pid)
 	}
-	return m.Join(pid)
+}
+
+// execCgroupPaths are the cgroup directories of a process exec'd with
+// `exec --cgroup`: sub maps a controller ("" for every one) to a path
+// below the container's cgroup, which must exist (runc does not make it
+// either). On cgroup v2 there is one directory, so a controller name only
+// selects it.
+func (c *Container) execCgroupPaths(sub map[string]string) (map[string]string, error) {
+	paths := maps.Clone(c.State.CgroupPaths)
+	if len(sub) == 0 {
+		return paths, nil
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("--cgroup: container %q has no cgroup recorded in its state", c.State.ID)
+	}
+	if _, unified := paths[""]; unified && len(paths) == 1 {
+		// Pure cgroup v2 (a hybrid host records its empty v2 hierarchy
+		// beside the v1 ones): whatever controllers were named, one path.
+		var rel string
+		for _, r := range sub {
+			if rel != "" && r != rel {
+				return nil, fmt.Errorf("--cgroup: cgroup v2 has one hierarchy, but %q and %q were given", rel, r)
+			}
+			rel = r
+		}
+		sub = map[string]string{"": rel}
+	}
+	for ctrl, rel := range sub {
+		if _, ok := paths[ctrl]; ctrl != "" && !ok {
+			return nil, fmt.Errorf("--cgroup %s:%s: container %q has no %s cgroup", ctrl, rel, c.State.ID, ctrl)
+		}
+	}
+	for ctrl, dir := range paths {
+		rel, ok := sub[ctrl]
+		if !ok {
+			rel = sub[""]
+		}
+		if rel == "" {
+			continue
+		}
+		// Lexically inside the container's cgroup: ".." cannot leave it.
+		d := filepath.Join(dir, filepath.Clean("/"+rel))
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("--cgroup %s: sub-cgroup %s does not exist (exec does not create it)", rel, d)
+		}
+		paths[ctrl] = d
+	}
+	return paths, nil
 }
 
 // Pause freezes every process of a created or running container.
