@@ -113,14 +113,24 @@ func (c *Container) Resume() error {
 
 // Processes lists the host pids of every process in the container's cgroup.
 func (c *Container) Processes() ([]int, error) {
-	if st := c.Status(); st == Stopped || st == Creating {
-		return nil, statusError("list the processes of", c.State.ID, st, "created, running or paused")
+	st := c.Status()
+	if st == Creating {
+		return nil, statusError("list the processes of", c.State.ID, st, "created, running, paused or stopped")
+	}
+	if st == Stopped && len(c.State.CgroupPaths) == 0 {
+		return nil, nil
 	}
 	m, err := c.cgroupManager()
 	if err != nil {
 		return nil, err
 	}
-	return m.Pids()
+	pids, err := m.Pids()
+	// As runc: a stopped container lists what is left in its cgroup
+	// (children of an init without a pid namespace), or nothing.
+	if st == Stopped && err != nil {
+		return nil, nil
+	}
+	return pids, err
 }
 
 // Update replaces the container's resources with r (the whole
