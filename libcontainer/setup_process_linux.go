@@ -77,6 +77,9 @@ func prepareProcess(spec *specs.Spec, proc *procfs, preserveFDs int, x *processE
 	if err := unix.CloseRange(uint(3+preserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("mark fds close-on-exec: %w", err)
 	}
+	if err := giveStdioToUser(p.User); err != nil {
+		return nil, err
+	}
 	// Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN:
 	// this is the last moment the process has it. Every syscall from here
 	// to execve must then pass the container's filter, which is why the
@@ -106,6 +109,33 @@ func prepareProcess(spec *specs.Spec, proc *procfs, preserveFDs int, x *processE
 		return nil, err
 	}
 	return pp, nil
+}
+
+// giveStdioToUser makes the process's user the owner of its stdio, as runc
+// does: a pty (process.terminal) left owned by root is a terminal the
+// user's shell cannot reopen or change the modes of (/dev/tty, stty). The
+// caller's /dev/null is left alone, and so is what the kernel will not let
+// this process change: a uid the user namespace does not map (EINVAL), an
+// owner it does not map (EPERM), a read-only /dev (EROFS).
+func giveStdioToUser(u specs.User) error {
+	var null unix.Stat_t
+	if err := unix.Stat("/dev/null", &null); err != nil {
+		null.Rdev = ^uint64(0)
+	}
+	for fd := 0; fd < 3; fd++ {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			continue // not open
+		}
+		if st.Uid == u.UID || (st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == null.Rdev) {
+			continue
+		}
+		err := unix.Fchown(fd, int(u.UID), int(u.GID))
+		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("process.user: give stdio (fd %d) to uid %d: %w", fd, u.UID, err)
+		}
+	}
+	return nil
 }
 
 // enterCwd changes to the process's cwd and checks that it is inside the
