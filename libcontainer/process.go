@@ -526,10 +526,13 @@ func (p *InitProcess) placeAsync(place func(pid int) error) {
 	p.placing = done
 	go func() {
 		err := place(p.Pid)
+		// Only a failed move is reported: a failed send means the process
+		// is gone, and the reason it gave (its 'E', read by serveInit) is
+		// the one to show, not "broken pipe".
 		if err != nil {
 			p.sync.send(msgPlaceFailed, []byte(err.Error()))
 		} else {
-			err = p.sync.send(msgPlaced, nil)
+			p.sync.send(msgPlaced, nil)
 		}
 		done <- err
 	}()
