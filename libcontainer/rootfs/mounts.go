@@ -43,6 +43,13 @@ func (p *preparer) mountSpec(i int, m specs.Mount) error {
 		// hierarchy would be an empty tmpfs: there are no hierarchies).
 		m.Type = "cgroup2"
 	}
+	if filepath.Clean(m.Destination) == "/dev" && opts.Flags&unix.MS_RDONLY != 0 && opts.Flags&unix.MS_REMOUNT == 0 {
+		// As runc: a read-only /dev is mounted writable, and made
+		// read-only after the device nodes the spec asks for are made
+		// in it (readonlyDev).
+		opts.Flags &^= unix.MS_RDONLY
+		p.devReadonly = true
+	}
 	switch {
 	case opts.Flags&unix.MS_REMOUNT != 0:
 		return p.remount(m, opts)

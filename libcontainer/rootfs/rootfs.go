@@ -59,6 +59,9 @@ func (c *Config) beforeCgroups() error {
 type preparer struct {
 	c    *Config
 	root *root
+	// devReadonly: a /dev mount asked for ro, mounted rw until its
+	// device nodes are made (see mountSpec).
+	devReadonly bool
 }
 
 // Prepare runs in the container's new mount namespace before the
@@ -101,7 +104,28 @@ func Prepare(c *Config) error {
 	if err := c.beforeCgroups(); err != nil {
 		return err
 	}
-	return p.setupDev()
+	if err := p.setupDev(); err != nil {
+		return err
+	}
+	return p.readonlyDev()
+}
+
+// readonlyDev makes a /dev mount the spec asked to be read-only so, once
+// its device nodes and symlinks are in place.
+func (p *preparer) readonlyDev() error {
+	if !p.devReadonly {
+		return nil
+	}
+	dev, err := p.root.open("/dev")
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(int(dev.Fd()), "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return fmt.Errorf("mount on /dev: make it read-only: %w", err)
+	}
+	return nil
 }
 
 // Pivot makes c.Rootfs the root of the mount namespace and the process's
