@@ -14,7 +14,7 @@ import (
 )
 
 // cacheFormat changes whenever what Compile produces for one input does.
-const cacheFormat = "strata-seccomp-1"
+const cacheFormat = "strata-seccomp-2" // 2: the ENOSYS stub
 
 // Cached returns the compiled program for s, compiling it only when
 // <dir>/<key>.bpf does not exist yet. The key hashes the profile's JSON

@@ -67,6 +67,9 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if bpf, err = withEnosysStub(s, f, bpf); err != nil {
+		return nil, nil, err
+	}
 	return &Program{BPF: bpf, Flags: flags, Notify: UsesNotify(s)}, warnings, nil
 }
 
