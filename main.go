@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
+
+	"github.com/strata-runtime/strata/libcontainer/seccomp"
 )
 
 // Set at build time by the Makefile (-ldflags -X).
@@ -38,7 +40,8 @@ func newApp() *cli.App {
 	return &cli.App{
 		Name:    "strata",
 		Usage:   "Open Container Initiative runtime",
-		Version: fmt.Sprintf("%s\ncommit: %s\nspec: %s\ngo: %s", version, commit, specs.Version, runtime.Version()),
+		// runc's lines, which tools parse (commit:, spec:, libseccomp:).
+		Version: fmt.Sprintf("%s\ncommit: %s\nspec: %s\ngo: %s\nlibseccomp: %s", version, commit, specs.Version, runtime.Version(), seccomp.LibraryVersion()),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: defaultRoot, Usage: "root directory for storage of container state"},
 			&cli.StringFlag{Name: "log", Usage: "write the runtime's log to this file instead of stderr"},
@@ -54,6 +57,11 @@ func newApp() *cli.App {
 		// is one value, not split.
 		DisableSliceFlagSeparator: true,
 		Commands:                  commands(),
+		// runc's status for a command it does not have: 3.
+		CommandNotFound: func(ctx *cli.Context, name string) {
+			fmt.Fprintf(os.Stderr, "strata: no such command %q (strata --help lists them)\n", name)
+			os.Exit(3)
+		},
 		// Errors are reported once, by fatal, in runc's format.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
