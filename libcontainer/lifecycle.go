@@ -85,7 +85,17 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	if all {
 		return c.signalAll(sig)
 	}
-	return c.signalInit(sig)
+	if err := c.signalInit(sig); err != nil {
+		return err
+	}
+	if st == Paused && sig == unix.SIGKILL {
+		// As runc: a SIGKILLed init in a frozen v1 cgroup dies only once
+		// thawed, and a paused container killed is meant to be gone.
+		if m, err := c.cgroupManager(); err == nil {
+			m.Thaw()
+		}
+	}
+	return nil
 }
 
 func (c *Container) signalInit(sig unix.Signal) error {
