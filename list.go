@@ -24,6 +24,9 @@ var listCommand = &cli.Command{
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the IDs"},
 	},
 	Action: func(ctx *cli.Context) error {
+		if ctx.NArg() != 0 {
+			return fmt.Errorf("list: expected no arguments, got %d", ctx.NArg())
+		}
 		format := ctx.String("format")
 		if format != "table" && format != "json" {
 			return fmt.Errorf("--format: unknown format %q (expected table or json)", format)
@@ -33,7 +36,8 @@ var listCommand = &cli.Command{
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("--root %s: %w", root, err)
 		}
-		states := []containerState{}
+		// Nil, not empty: runc prints "null" for no containers.
+		var states []containerState
 		for _, e := range entries {
 			if !e.IsDir() {
 				continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -57,6 +58,13 @@ func setupGlobals(ctx *cli.Context) error {
 		return fmt.Errorf("--log-format: unknown format %q (expected text or json)", f)
 	}
 	log.debug = ctx.Bool("debug")
+	// As runc: a relative --root is the caller's, resolved before create
+	// changes into the bundle.
+	if root, err := filepath.Abs(ctx.String("root")); err != nil {
+		return fmt.Errorf("--root: %w", err)
+	} else if err := ctx.Set("root", root); err != nil {
+		return fmt.Errorf("--root: %w", err)
+	}
 	if p := ctx.String("log"); p != "" {
 		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
 		if err != nil {
