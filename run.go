@@ -19,6 +19,10 @@ then deletes it unless --keep is given.`,
 	Flags: append([]cli.Flag{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container has started"},
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		// runc makes a foreground run a child subreaper unless told not
+		// to; strata never does (orphans go to the host's init), so the
+		// flag asks for what already happens.
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for runc compatibility: strata never makes itself a subreaper"},
 	}, createFlags...),
 	Action: func(ctx *cli.Context) error {
 		id, err := requireID(ctx)
