@@ -25,6 +25,8 @@ func TestCheckNamesTheField(t *testing.T) {
 			"linux.seccomp.syscalls[0].args[0].index: 6"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActNotify, ListenerPath: "/x"}, "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerMetadata: "m"}, "linux.seccomp.listenerMetadata"},
+		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/x", Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "write"}, Action: specs.ActNotify}}},
+			"linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot be used for write"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{"SCMP_ARCH_PDP11"}}, `linux.seccomp.architectures[0]: unknown architecture "SCMP_ARCH_PDP11"`},
 	} {
 		err := Check(&tc.s)

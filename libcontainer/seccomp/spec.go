@@ -147,6 +147,12 @@ func Check(s *specs.LinuxSeccomp) error {
 			if n == "" {
 				return fmt.Errorf("%s.names[%d]: empty syscall name", f, j)
 			}
+			if n == "write" && sc.Action == actNotify {
+				// The init reports to strata with write after loading the
+				// filter: it would wait for an agent that waits for it.
+				// runc refuses it too.
+				return fmt.Errorf("%s.names[%d]: SCMP_ACT_NOTIFY cannot be used for write (the runtime itself writes after the filter is loaded)", f, j)
+			}
 		}
 		if err := checkAction(f+".action", sc.Action, sc.ErrnoRet, f+".errnoRet"); err != nil {
 			return err
