@@ -135,10 +135,11 @@ var (
 
 // validState checks a state document for what the runtime-spec requires of
 // its values: an ociVersion, a known status, a pid of a living process
-// unless stopped, an RFC 3339 creation time.
+// unless stopped, an RFC 3339 creation time. A state that fails (the
+// container is gone) must say why.
 func validState(r result) error {
 	if r.code != 0 {
-		return fmt.Errorf("state failed: %s", r)
+		return fails(r)
 	}
 	var st struct {
 		OCIVersion, ID, Status, Bundle, Created string

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -77,7 +78,8 @@ type expect struct {
 type step struct {
 	line string // normalised: placeholders for IDs and paths
 	note bool   // an observation (a file's content...), not a command
-	res  result
+	res  result // normalised, for comparison
+	raw  result // as it was, for the case's checks
 	exp  expect
 }
 
@@ -87,6 +89,10 @@ type session struct {
 	rt   *runtime
 	dir  string // private temp dir: bundles, root, pid files
 	root string
+	// idPrefix makes IDs unique on the machine (test, pid, compare call);
+	// the IDs of one session sort in the order they were made, in both
+	// runtimes alike, so listings compare row by row.
+	idPrefix string
 
 	mu     sync.Mutex
 	steps  []step
@@ -101,14 +107,20 @@ type session struct {
 func compare(t *testing.T, body func(s *session)) {
 	t.Helper()
 	var sess [2]*session
+	seq := compareSeq.Add(1)
 	for i, rt := range runtimes {
-		sess[i] = newSession(t, rt)
+		sess[i] = newSession(t, rt, seq)
 		body(sess[i])
 	}
 	diffSessions(t, sess[0], sess[1])
 }
 
-func newSession(t *testing.T, rt *runtime) *session {
+// compareSeq numbers the compare calls of this process, for IDs.
+var compareSeq atomic.Int64
+
+var notIDChar = regexp.MustCompile(`[^a-z0-9]+`)
+
+func newSession(t *testing.T, rt *runtime, seq int64) *session {
 	dir := t.TempDir()
 	// Containers with a user namespace must reach their rootfs below it.
 	for _, d := range []string{dir, filepath.Dir(dir)} {
@@ -116,7 +128,12 @@ func newSession(t *testing.T, rt *runtime) *session {
 			t.Fatal(err)
 		}
 	}
-	s := &session{t: t, rt: rt, dir: dir, root: filepath.Join(dir, "root")}
+	name := strings.Trim(notIDChar.ReplaceAllString(strings.ToLower(strings.TrimPrefix(t.Name(), "Test")), "-"), "-")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	s := &session{t: t, rt: rt, dir: dir, root: filepath.Join(dir, "root"),
+		idPrefix: fmt.Sprintf("%s-%d-%d-%s", name, os.Getpid(), seq, rt.name)}
 	s.subst = []string{s.root, "$ROOT", dir, "$TMP"}
 	t.Cleanup(s.cleanup)
 	return s
@@ -127,7 +144,7 @@ func newSession(t *testing.T, rt *runtime) *session {
 func (s *session) newID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id := tu.UniqueID(s.t) + "-" + s.rt.name
+	id := fmt.Sprintf("%s-%02d", s.idPrefix, len(s.ids)+1)
 	s.ids = append(s.ids, id)
 	name := "$ID"
 	if n := len(s.ids); n > 1 {
@@ -173,7 +190,7 @@ func (s *session) runx(exp expect, args ...string) result {
 	res := s.exec(exp, full)
 	norm := res
 	norm.stdout, norm.stderr = s.normalise(res.stdout), s.normalise(res.stderr)
-	s.record(step{line: s.normalise(strings.Join(args, " ")), res: norm, exp: exp})
+	s.record(step{line: s.normalise(strings.Join(args, " ")), res: norm, raw: res, exp: exp})
 	return res
 }
 
@@ -311,13 +328,13 @@ func diffSessions(t *testing.T, ref, got *session) {
 			continue
 		}
 		if r.exp.check != nil {
-			if err := r.exp.check(r.res); err != nil {
+			if err := r.exp.check(r.raw); err != nil {
 				t.Errorf("compat: the case's own check fails for %s (the test is wrong): `%s`: %v\n  %s", ref.rt.name, r.line, err, r.res)
 			}
 		}
 		diffs := diffResults(r, g)
 		if r.exp.check != nil {
-			if err := r.exp.check(g.res); err != nil {
+			if err := r.exp.check(g.raw); err != nil {
 				diffs = append(diffs, fmt.Sprintf("%s fails the case's check: %v", got.rt.name, err))
 			}
 		}
@@ -329,7 +346,7 @@ func diffSessions(t *testing.T, ref, got *session) {
 				t.Logf("compat: deliberate difference in `%s` (%s): %s", r.line, r.exp.deliberate, strings.Join(diffs, "; "))
 			}
 			if r.exp.strata != nil {
-				if err := r.exp.strata(g.res); err != nil {
+				if err := r.exp.strata(g.raw); err != nil {
 					report(t, r, fmt.Sprintf("the deliberate behaviour (%s) is missing: %v", r.exp.deliberate, err), g.res.String())
 				}
 			}
