@@ -201,7 +201,12 @@ func (in *initProc) startProcess() error {
 	fds := launchFDs{sync: in.sock.fd, procfs: in.proc.fd, fifo: in.cfg.FifoFD, exe: in.cfg.ExeFD, seccomp: filter}
 	if h := in.spec.Hooks; !in.cfg.Exec && h != nil && len(h.StartContainer) > 0 {
 		// The hooks need Go: wait for start here, not in the exec stage,
-		// which gets the fifo's written end to hold until execve.
+		// which gets the fifo's written end to hold until execve. As in
+		// runc the hooks run under the container's filter: it is loaded
+		// first (so the profile must allow what they do).
+		if err := filter.beforeStartHooks(); err != nil {
+			return err
+		}
 		fifo, err := in.waitForStart()
 		if err != nil {
 			return err

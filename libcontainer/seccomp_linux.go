@@ -21,7 +21,9 @@ import (
 //   - The filter is loaded as late as possible, by the thread that will
 //     execve the program (seccompLoader below decides where):
 //     with no_new_privs and no SCMP_ACT_NOTIFY, by the C exec stage
-//     (nsenter/execstage.c) right before execve, after the created state;
+//     (nsenter/execstage.c) right before execve, after the created state,
+//     unless startContainer hooks run: then by the Go init before them,
+//     as runc runs them under the filter;
 //     with SCMP_ACT_NOTIFY, by the Go init just before it reports ready,
 //     so that it can send the listener fd to the parent (msgSeccompFd),
 //     which passes it on to linux.seccomp.listenerPath;
@@ -77,6 +79,15 @@ func (l *seccompLoader) beforeCredentials() error {
 // listener is loaded here, while the parent still waits for 'R'.
 func (l *seccompLoader) beforeReady() error {
 	if l == nil || l.prog == nil || l.loaded || !l.prog.Notify {
+		return nil
+	}
+	return l.load()
+}
+
+// beforeStartHooks loads the filter before the startContainer hooks run,
+// if nothing loaded it yet: runc runs them under it.
+func (l *seccompLoader) beforeStartHooks() error {
+	if l == nil || l.prog == nil || l.loaded {
 		return nil
 	}
 	return l.load()

@@ -403,3 +403,22 @@ func notifRespond(fd int, id uint64, errno int32) error {
 	}
 	return nil
 }
+
+// As runc: startContainer hooks run under the container's filter (runc
+// loads it before them), with or without no_new_privs.
+func TestSeccompAppliesToStartContainerHooks(t *testing.T) {
+	t.Parallel()
+	for _, nnp := range []bool{true, false} {
+		t.Run(map[bool]string{true: "noNewPrivileges", false: "privileged"}[nnp], func(t *testing.T) {
+			t.Parallel()
+			hook := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "mkdir /tmp/by-hook; echo $? > /tmp/hook-rc"}}
+			out := runOutput(t, with(sh("cat /tmp/hook-rc"), withSeccomp(denyMkdir(nil)), func(s *specs.Spec) {
+				s.Process.NoNewPrivileges = nnp
+				s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{hook}}
+			}))
+			if strings.TrimSpace(out) != "1" {
+				t.Errorf("the hook's mkdir exited %q, want 1 (refused by the container's filter)", strings.TrimSpace(out))
+			}
+		})
+	}
+}
