@@ -65,7 +65,8 @@ func sh(script string) func(*specs.Spec) { return args("sh", "-c", script) }
 
 // container makes a new container in state: "created", "running",
 // "paused" or "stopped" (its process sleeps, or for stopped is `true`,
-// unless mutate says otherwise). Each step is a compared command line.
+// unless mutate says otherwise), or only its bundle ("bundle"). Each step
+// is a compared command line.
 func (s *session) container(state string, mutate ...func(*specs.Spec)) (id, bundle string) {
 	s.t.Helper()
 	id = s.newID()
@@ -74,6 +75,9 @@ func (s *session) container(state string, mutate ...func(*specs.Spec)) (id, bund
 		process = args("true")
 	}
 	bundle = s.bundle(id, append([]func(*specs.Spec){process}, mutate...)...)
+	if state == "bundle" {
+		return id, bundle
+	}
 	s.runx(expect{check: succeeds}, "create", "--bundle", bundle, id)
 	switch state {
 	case "created":

@@ -195,8 +195,11 @@ func (s *session) runx(exp expect, args ...string) result {
 }
 
 // note records an observation, compared exactly after normalisation.
-func (s *session) note(label, value string) {
-	s.record(step{line: label, note: true, res: result{stdout: s.normalise(value)}})
+func (s *session) note(label, value string) { s.noteWith(expect{}, label, value) }
+
+// noteWith records an observation compared as exp.out says.
+func (s *session) noteWith(exp expect, label, value string) {
+	s.record(step{line: label, note: true, res: result{stdout: s.normalise(value)}, raw: result{stdout: value}, exp: exp})
 }
 
 func (s *session) record(st step) {
@@ -230,8 +233,10 @@ func (s *session) exec(exp expect, args []string) result {
 	res := result{code: -1}
 	outF, err1 := os.CreateTemp(s.dir, "stdout-")
 	errF, err2 := os.CreateTemp(s.dir, "stderr-")
+	// Errorf, not Fatal: commands also run from goroutines.
 	if err := errors.Join(err1, err2); err != nil {
-		s.t.Fatal(err)
+		s.t.Errorf("%s: %v", s.rt.name, err)
+		return res
 	}
 	defer os.Remove(outF.Name())
 	defer os.Remove(errF.Name())
@@ -239,7 +244,8 @@ func (s *session) exec(exp expect, args []string) result {
 	defer errF.Close()
 	cmd.Stdout, cmd.Stderr = outF, errF
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("%s: %v", s.rt.name, err)
+		s.t.Errorf("%s: %v", s.rt.name, err)
+		return res
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

@@ -13,7 +13,8 @@ import (
 type cliCase struct {
 	name string
 	// state of $ID before the command: "" (no container is made),
-	// "created", "running", "paused" or "stopped".
+	// "bundle" (only its bundle), "created", "running", "paused" or
+	// "stopped".
 	state string
 	// args; $ID, $NOSUCH (an ID nobody has), $BUNDLE (the container's
 	// bundle) and $TMP (the session's directory) are expanded.
@@ -21,7 +22,8 @@ type cliCase struct {
 	exp  expect
 	// mutate changes the container's spec (its process...).
 	mutate func(*specs.Spec)
-	// files are written below $TMP first (name: content, expanded).
+	// files are written below $TMP first (name: content, expanded);
+	// exp.stdin and exp.dir are expanded too.
 	files map[string]string
 	// after observes what the command did, for comparison (afterState...).
 	after func(s *session, id string)
@@ -55,12 +57,17 @@ func runTable(t *testing.T, cases []cliCase) {
 				}
 				vars["$NOSUCH"] = s.nosuch()
 				for name, content := range c.files {
-					if err := os.WriteFile(filepath.Join(s.dir, name), []byte(expand([]string{content}, vars)[0]), 0o644); err != nil {
+					path := filepath.Join(s.dir, name)
+					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(path, []byte(expand([]string{content}, vars)[0]), 0o644); err != nil {
 						t.Fatal(err)
 					}
 				}
 				exp := c.exp
 				exp.stdin = expand([]string{exp.stdin}, vars)[0]
+				exp.dir = expand([]string{exp.dir}, vars)[0]
 				s.runx(exp, expand(c.args, vars)...)
 				if c.after != nil {
 					c.after(s, id)
