@@ -116,11 +116,12 @@ func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.
 		Console: cons.passFile(),
 		ID:      id, Bundle: bundle, Spec: spec, PreserveFDs: n,
 		NoPivot: ctx.Bool("no-pivot"), NoNewKeyring: ctx.Bool("no-new-keyring"),
-		// What the init skipped is the ambient capabilities it could not
-		// raise. runc's own default config.json lists ambient ones without
+		Warn: func(msg string) { log.Warnf("%s", msg) },
+		// What the init skips is ambient capabilities it could not raise.
+		// runc's own default config.json lists ambient ones without
 		// inheritable ones and runc says nothing of them, so a warning
 		// would only be noise on every run of such a bundle: debug level.
-		Warn:    func(msg string) { log.Debugf("%s", msg) },
+		Note:    func(msg string) { log.Debugf("%s", msg) },
 		Seccomp: filter,
 	}
 	if log.debug {

@@ -71,8 +71,10 @@ then deletes it unless --keep is given.`,
 			return err
 		}
 		if !ctx.Bool("keep") {
+			// As runc: the status is the container's; a failed clean-up
+			// is reported beside it.
 			if err := destroyAfterRun(c); err != nil {
-				return err
+				log.Errorf("%s", err)
 			}
 		}
 		return &exitError{code}

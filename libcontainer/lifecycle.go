@@ -158,16 +158,20 @@ func (c *Container) Destroy(force bool) error {
 			return err
 		}
 	}
-	// Whatever is left in the cgroup (children of a stopped init without
-	// a pid namespace) is killed; the directories go, with retries while
-	// the kernel still counts exiting processes in them.
+	// Whatever is left in the cgroup of a container without a pid
+	// namespace (children of its stopped init) is killed; the directories
+	// go, with retries while the kernel still counts exiting processes.
+	// As runc, a cgroup that cannot be removed does not keep the state:
+	// the container is gone either way, and the error names the cgroup.
+	var cgErr error
 	if len(c.State.CgroupPaths) > 0 {
 		m, err := c.cgroupManager()
 		if err == nil {
+			m.KillLeftovers = !ownsNamespace(c.State.Config, specs.PIDNamespace)
 			err = m.Destroy()
 		}
 		if err != nil {
-			return fmt.Errorf("delete container %q: %w", c.State.ID, err)
+			cgErr = fmt.Errorf("delete container %q: %w", c.State.ID, err)
 		}
 	}
 	var warn error
@@ -180,6 +184,9 @@ func (c *Container) Destroy(force bool) error {
 	}
 	if err := c.removeState(); err != nil {
 		return err
+	}
+	if cgErr != nil {
+		return cgErr
 	}
 	return warn
 }
@@ -199,11 +206,16 @@ func (c *Container) killAndWait() error {
 		return nil
 	}
 	unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-	// Every other process too (without a pid namespace they outlive the
-	// init); this thaws a paused container, whose frozen processes could
-	// not die otherwise.
 	if m, err := c.cgroupManager(); err == nil {
-		m.SignalAll(unix.SIGKILL)
+		if !ownsNamespace(c.State.Config, specs.PIDNamespace) {
+			// Every other process too: without a pid namespace of
+			// their own they outlive the init. With one, the kernel
+			// ends them, and what else is in the cgroup is not the
+			// container's (as runc, it is left alone).
+			m.SignalAll(unix.SIGKILL)
+		}
+		// A paused container's frozen init could not die otherwise.
+		m.Thaw()
 	}
 	// A pidfd polls readable once its process has exited.
 	deadline := time.Now().Add(10 * time.Second)
@@ -214,4 +226,18 @@ func (c *Container) killAndWait() error {
 		}
 	}
 	return fmt.Errorf("delete container %q: init %d did not exit within 10s of SIGKILL", c.State.ID, c.State.InitPid)
+}
+
+// ownsNamespace says whether the container has a namespace of type t of
+// its own (listed without a path to join).
+func ownsNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s == nil || s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t && ns.Path == "" {
+			return true
+		}
+	}
+	return false
 }

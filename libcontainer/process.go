@@ -32,8 +32,12 @@ type CreateOpts struct {
 	Console *os.File
 	// Timing, when set, receives the duration of each setup phase.
 	Timing func(phase string, d time.Duration)
-	// Warn, when set, receives what the init skipped but did not fail on.
+	// Warn, when set, receives what the user should know of but does not
+	// stop the create (a cgroup shared with other processes).
 	Warn func(msg string)
+	// Note, when set, receives what the init skipped but did not fail on
+	// (ambient capabilities it could not raise).
+	Note func(msg string)
 	// Seccomp is linux.seccomp compiled (CompileSeccomp), nil without.
 	Seccomp *seccomp.Program
 }
@@ -175,6 +179,9 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	// on v1 and hybrid hosts, where it is made and joined below, while
 	// the init's Go runtime starts.
 	tcg := time.Now()
+	if n := cg.Occupants(); n > 0 {
+		o.warn(fmt.Sprintf("linux.cgroupsPath: cgroup %s already holds %d process(es) of someone else: the container shares its limits with them", o.Spec.Linux.CgroupsPath, n))
+	}
 	if l.cgroupFD, err = cg.CreateForClone(); err != nil {
 		return nil, err
 	}
@@ -422,7 +429,7 @@ func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
 		o.timing(pt.Phase, pt.D)
 	}
 	for _, w := range r.Warnings {
-		o.warn(w)
+		o.note(w)
 	}
 	return nil
 }
@@ -495,6 +502,12 @@ func (c *Container) runRuntimeHooks() error {
 func (o *CreateOpts) warn(msg string) {
 	if o.Warn != nil {
 		o.Warn(msg)
+	}
+}
+
+func (o *CreateOpts) note(msg string) {
+	if o.Note != nil {
+		o.Note(msg)
 	}
 }
 

@@ -28,6 +28,12 @@ type Manager struct {
 	cfg     *cg.Cgroup
 	v2      bool
 	applied bool // this Manager made the directories and put the init in
+	// KillLeftovers makes Destroy SIGKILL what is still in the cgroup.
+	// Set it for a container without a pid namespace of its own, whose
+	// init's death did not end its other processes; with one, the kernel
+	// ended them all, and what is left joined from outside (as runc, it
+	// is left alone and the removal fails, naming the cgroup).
+	KillLeftovers bool
 }
 
 // New converts the spec and checks that this host's cgroups can honour every
@@ -79,10 +85,10 @@ func (m *Manager) Resources() *cg.Resources { return m.cfg.Resources }
 // Paths are the cgroup directories, by controller ("" is the v2 one).
 func (m *Manager) Paths() map[string]string { return maps.Clone(m.m.GetPaths()) }
 
-// Apply makes the cgroup and puts pid in it. As runc, it refuses a cgroup
-// that already holds processes or is frozen: those are someone else's.
+// Apply makes the cgroup and puts pid in it. As runc, it refuses a frozen
+// cgroup: that is someone else's.
 func (m *Manager) Apply(pid int) error {
-	if err := m.refuseForeign(); err != nil {
+	if err := m.refuseFrozen(); err != nil {
 		return err
 	}
 	m.applied = true
@@ -104,7 +110,7 @@ func (m *Manager) CreateForClone() (*os.File, error) {
 	if !m.v2 {
 		return nil, nil
 	}
-	if err := m.refuseForeign(); err != nil {
+	if err := m.refuseFrozen(); err != nil {
 		return nil, err
 	}
 	m.applied = true
@@ -117,21 +123,29 @@ func (m *Manager) CreateForClone() (*os.File, error) {
 	return OpenForClone(m.m.Path(""))
 }
 
-// refuseForeign refuses a cgroup that holds processes or is frozen.
-func (m *Manager) refuseForeign() error {
-	if m.m.Exists() {
-		pids, err := m.m.GetAllPids()
-		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENODEV) {
-			return fmt.Errorf("cgroup %s: list its processes: %w", m.path(), err)
-		}
-		if len(pids) != 0 {
-			return fmt.Errorf("cgroup %s is not empty: %d process(es) of someone else run in it", m.path(), len(pids))
-		}
-	}
+// refuseFrozen refuses a frozen cgroup.
+func (m *Manager) refuseFrozen() error {
 	if st, _ := m.m.GetFreezerState(); st == cg.Frozen {
 		return fmt.Errorf("cgroup %s is frozen: it is someone else's", m.path())
 	}
 	return nil
+}
+
+// Occupants counts the processes already in the cgroup's directories,
+// before the container joins them: someone else's. runc 1.1 runs the
+// container beside them with a warning; so does strata (the caller warns).
+func (m *Manager) Occupants() int {
+	seen := map[int]bool{}
+	for _, dir := range m.m.GetPaths() {
+		pids, err := cg.GetPids(dir)
+		if err != nil {
+			continue // not made yet
+		}
+		for _, p := range pids {
+			seen[p] = true
+		}
+	}
+	return len(seen)
 }
 
 // Set writes the limits, after checking that the cgroup has a file for each.
@@ -224,23 +238,28 @@ func (m *Manager) SignalAll(sig unix.Signal) error {
 	return nil
 }
 
-// Destroy removes the cgroup directories, killing what is left in them
-// (everything in the container's cgroup is the container's), and retries
-// while the kernel reports a directory busy: a killed process leaves its
-// cgroup a moment after it is reaped. A Manager that did not apply (its
+// Destroy removes the cgroup directories (killing what is left in them
+// with KillLeftovers), and retries while the kernel reports a directory
+// busy: a process leaves its cgroup a moment after it is reaped. A Manager that did not apply (its
 // create failed before) removes nothing: the directory may be another's.
 func (m *Manager) Destroy() error {
 	if !m.applied {
 		return nil
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	start := time.Now()
+	deadline := start.Add(10 * time.Second)
 	for {
-		if pids, _ := m.Pids(); len(pids) > 0 {
+		if pids, _ := m.Pids(); len(pids) > 0 && m.KillLeftovers {
 			m.SignalAll(unix.SIGKILL)
 		}
 		err := m.m.Destroy()
 		if err == nil {
 			return nil
+		}
+		if n := m.Occupants(); n > 0 && !m.KillLeftovers && time.Since(start) > 500*time.Millisecond {
+			// Not the container's (its pid namespace died with its
+			// init): waiting would not make them leave.
+			return fmt.Errorf("remove cgroup %s: it still holds %d process(es) that joined it from outside the container; they and the cgroup are left alone", m.path(), n)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("remove cgroup %s: %w", m.path(), err)

@@ -764,9 +764,11 @@ func TestCgroupFilesFrozenForeignRefused(t *testing.T) {
 	}
 }
 
-// A cgroup holding someone else's process is refused, naming it; the
-// stranger and its cgroup are left alone.
-func TestCgroupFilesNonEmptyForeignRefused(t *testing.T) {
+// A cgroup holding someone else's process: as runc 1.1, the container
+// runs beside it with a warning naming the cgroup, and its delete leaves
+// the stranger (and so its cgroup) alone, naming the cgroup it could not
+// remove. (runc 1.2 refuses such a cgroup.)
+func TestCgroupFilesNonEmptyForeignWarned(t *testing.T) {
 	t.Parallel()
 	c := tu.NewContainer(t, sleeper)
 	// runc looks at the devices hierarchy on v1.
@@ -779,19 +781,21 @@ func TestCgroupFilesNonEmptyForeignRefused(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(stranger.Process.Pid)), 0); err != nil {
 		t.Fatal(err)
 	}
-	r := c.Create()
-	if r.Code == 0 && !tu.IsStrata() && strings.Contains(r.Stderr, "not empty") {
-		// runc 1.1 only warns ("DEPRECATED: running container in a
-		// non-empty cgroup won't be supported in runc 1.2"); 1.2 refuses.
-		t.Logf("this runtime warns and goes on: %s", strings.TrimSpace(r.Stderr))
-	} else {
-		wantErrorText(t, r, "not empty")
-		wantErrorText(t, r, tu.CgroupParent+"/"+c.ID)
+	r := tu.Must(t, c.Create())
+	if tu.IsStrata() && (!strings.Contains(r.Stderr, "already holds 1 process") || !strings.Contains(r.Stderr, tu.CgroupParent+"/"+c.ID)) {
+		t.Errorf("create gave no warning naming the cgroup: %s", r)
+	}
+	d := c.Runtime("delete", "--force", c.ID)
+	if tu.IsStrata() {
+		wantErrorText(t, d, "joined it from outside the container")
 	}
 	if syscall.Kill(stranger.Process.Pid, 0) != nil {
-		t.Error("the refused create killed the stranger in the cgroup")
+		t.Error("the container's delete killed the stranger in the cgroup")
 	}
 	if !slices.Contains(procs(dir), stranger.Process.Pid) {
 		t.Errorf("the stranger %d is no longer in %s", stranger.Process.Pid, dir)
+	}
+	if r := c.Runtime("state", c.ID); r.Code == 0 {
+		t.Errorf("the deleted container still exists: %s", r)
 	}
 }
