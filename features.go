@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 
 	"github.com/moby/sys/capability"
@@ -20,6 +21,9 @@ var featuresCommand = &cli.Command{
 	Name:  "features",
 	Usage: "print what this strata implements, as features.md describes",
 	Action: func(ctx *cli.Context) error {
+		if ctx.NArg() != 0 {
+			return fmt.Errorf("features: expected no arguments, got %d", ctx.NArg())
+		}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "    ")
 		return enc.Encode(strataFeatures())

@@ -38,8 +38,8 @@ func main() {
 
 func newApp() *cli.App {
 	return &cli.App{
-		Name:    "strata",
-		Usage:   "Open Container Initiative runtime",
+		Name:  "strata",
+		Usage: "Open Container Initiative runtime",
 		// runc's lines, which tools parse (commit:, spec:, libseccomp:).
 		Version: fmt.Sprintf("%s\ncommit: %s\nspec: %s\ngo: %s\nlibseccomp: %s", version, commit, specs.Version, runtime.Version(), seccomp.LibraryVersion()),
 		Flags: []cli.Flag{

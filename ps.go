@@ -43,9 +43,7 @@ given options, default -ef) that belong to the container.`,
 			return err
 		}
 		if format == "json" {
-			if pids == nil {
-				pids = []int{}
-			}
+			// No processes (a stopped container) is null, as runc prints.
 			return json.NewEncoder(os.Stdout).Encode(pids)
 		}
 		psArgs := ctx.Args().Tail()

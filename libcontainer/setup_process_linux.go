@@ -111,7 +111,7 @@ func prepareProcess(spec *specs.Spec, proc *procfs, preserveFDs int, x *processE
 	return pp, nil
 }
 
-// giveStdioToUser makes the process's user the owner of its stdio, as runc
+// giveStdioToUser makes the process's uid the owner of its stdio, as runc
 // does: a pty (process.terminal) left owned by root is a terminal the
 // user's shell cannot reopen or change the modes of (/dev/tty, stty). The
 // caller's /dev/null is left alone, and so is what the kernel will not let
@@ -130,7 +130,9 @@ func giveStdioToUser(u specs.User) error {
 		if st.Uid == u.UID || (st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == null.Rdev) {
 			continue
 		}
-		err := unix.Fchown(fd, int(u.UID), int(u.GID))
+		// The uid only, as runc: a pty keeps devpts's tty group, which
+		// the user's terminal programs (write, wall) expect.
+		err := unix.Fchown(fd, int(u.UID), -1)
 		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
 			return fmt.Errorf("process.user: give stdio (fd %d) to uid %d: %w", fd, u.UID, err)
 		}
