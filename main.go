@@ -49,7 +49,7 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "debug", Usage: "log debug output, including per-phase timings"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd (not supported yet)"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (only false/auto as root is supported)"},
-			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; unused"},
+			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary used for checkpoint and restore"},
 		},
 		Before: setupGlobals,
 		// A repeated flag is a list, one value each time, as in runc: a
@@ -71,6 +71,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		bundleCommand,
 		checkCommand,
+		checkpointCommand,
 		createCommand,
 		deleteCommand,
 		eventsCommand,
@@ -80,6 +81,7 @@ func commands() []*cli.Command {
 		listCommand,
 		pauseCommand,
 		psCommand,
+		restoreCommand,
 		resumeCommand,
 		runCommand,
 		specCommand,

@@ -600,18 +600,25 @@ func (p *InitProcess) ExecResult() error {
 // Wait waits for the container's init to exit and returns its exit code,
 // 128+N when a signal N killed it, as a shell reports it.
 func (p *InitProcess) Wait() (int, error) {
+	code, err := waitExit(p.Pid)
+	p.sync.close()
+	return code, err
+}
+
+// waitExit waits for the child pid, a container's init, and returns its
+// exit code as Wait does.
+func waitExit(pid int) (int, error) {
 	var ws unix.WaitStatus
 	for {
-		_, err := unix.Wait4(p.Pid, &ws, 0, nil)
+		_, err := unix.Wait4(pid, &ws, 0, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return -1, fmt.Errorf("wait for the container init %d: %w", p.Pid, err)
+			return -1, fmt.Errorf("wait for the container init %d: %w", pid, err)
 		}
 		break
 	}
-	p.sync.close()
 	if ws.Signaled() {
 		return 128 + int(ws.Signal()), nil
 	}
