@@ -39,6 +39,9 @@ func criuOptions(ctx *cli.Context) (libcontainer.CriuOpts, error) {
 	if ctx.Bool("lazy-pages") {
 		return o, fmt.Errorf("--lazy-pages: not supported by strata (lazy migration needs CRIU's page server and userfaultfd handling, which strata does not drive)")
 	}
+	if err := o.Validate(); err != nil {
+		return o, err
+	}
 	// As runc: the image directory defaults to ./checkpoint.
 	images := ctx.String("image-path")
 	if images == "" {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	cg "github.com/opencontainers/cgroups"
@@ -95,11 +96,12 @@ func (c *Container) Checkpoint(o CheckpointOpts) error {
 	}
 	_, err = child.do(&rpc.CriuReq{Type: &t, Opts: opts}, func(string, int32, []int) error { return nil })
 	werr := child.close()
+	op := strings.ToLower(strings.ReplaceAll(t.String(), "_", "-"))
 	if err != nil {
-		return o.criuFailure(t.String(), dumpLog, err)
+		return o.criuFailure(op, dumpLog, err)
 	}
 	if werr != nil && !o.PreDump {
-		return o.criuFailure(t.String(), dumpLog, werr)
+		return o.criuFailure(op, dumpLog, werr)
 	}
 	return nil
 }

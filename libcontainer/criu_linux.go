@@ -76,6 +76,13 @@ func (o *CriuOpts) criuBinary() (string, error) {
 	return path, nil
 }
 
+// Validate checks the options that need no container, so that a bad flag
+// fails before anything is made.
+func (o *CriuOpts) Validate() error {
+	_, err := o.cgroupsMode()
+	return err
+}
+
 // cgroupsMode is --manage-cgroups-mode as CRIU's enum.
 func (o *CriuOpts) cgroupsMode() (rpc.CriuCgMode, error) {
 	switch o.CgroupsMode {
