@@ -12,29 +12,24 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/strata-runtime/strata/tests/rootfs"
 	tu "github.com/strata-runtime/strata/tests/testutil"
 )
 
-// bundle makes $TMP/bundle-ID: a private copy of the busybox rootfs (with
-// the probe in it) and testutil's base spec for id (absolute cgroupsPath
+// bundle makes $TMP/bundle-ID: a private rootfs (the busybox one, with
+// the probe) and testutil's base spec for id (absolute cgroupsPath
 // below testutil.CgroupParent), changed by mutate in order.
 func (s *session) bundle(id string, mutate ...func(*specs.Spec)) string {
 	s.t.Helper()
 	dir := filepath.Join(s.dir, "bundle-"+id)
-	src, err := rootfs.Cached()
-	if err != nil {
-		s.t.Fatal(err)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		s.t.Fatal(err)
 	}
-	// cp -a keeps the busybox symlinks, modes and owners.
-	if out, err := exec.Command("cp", "-a", src, filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
-		s.t.Fatalf("copying the rootfs: %v: %s", err, out)
-	}
-	if out, err := exec.Command("cp", probePath, filepath.Join(dir, "rootfs", "bin", "probe")).CombinedOutput(); err != nil {
-		s.t.Fatalf("copying the probe: %v: %s", err, out)
+	// Hard links (-l): hundreds of bundles cost directories, not copies of
+	// the binaries. The containers write only to their own new
+	// directories (/tmp), never to a linked file. -a keeps the symlinks,
+	// modes and owners.
+	if out, err := exec.Command("cp", "-al", baseRootfs, filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
+		s.t.Fatalf("linking the rootfs: %v: %s", err, out)
 	}
 	spec := tu.BaseSpec(id)
 	for _, m := range mutate {

@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,20 +11,36 @@ import (
 
 // trapper is a container process that records, in /tmp/sigs of its
 // rootfs, each catchable signal it gets: PID 1 of a PID namespace gets only
-// the signals it handles, so the traps are what make them arrive.
-var trapper = sh(`for s in HUP INT USR1 USR2 TERM WINCH; do trap "echo $s >> /tmp/sigs" $s; done; while :; do sleep 0.1; done`)
+// the signals it handles, so the traps are what make them arrive. It
+// writes /tmp/ready once they are set.
+var trapper = sh(`for s in HUP INT USR1 USR2 TERM WINCH; do trap "echo $s >> /tmp/sigs" $s; done; touch /tmp/ready; while :; do sleep 0.1; done`)
 
-// afterSignals waits briefly for the container to record a signal and
-// compares what it recorded.
-func afterSignals(s *session, id string) {
-	path := filepath.Join(s.dir, "bundle-"+id, "rootfs", "tmp", "sigs")
-	var data []byte
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if data, _ = os.ReadFile(path); len(data) > 0 {
-			break
+// containerFile waits for the container to write a file in its rootfs's
+// /tmp and returns its content ("" if it never came).
+func containerFile(s *session, id, name string) string {
+	path := filepath.Join(s.dir, "bundle-"+id, "rootfs", "tmp", name)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if data, err := os.ReadFile(path); err == nil && len(data) > 0 {
+			return string(data)
 		}
 	}
-	s.note("signals the container got", strings.TrimSpace(string(data)))
+	return ""
+}
+
+// trapsSet waits until the trapper has set its traps: a signal sent
+// before would be lost, in either runtime.
+func trapsSet(s *session, id string) {
+	_, err := os.Stat(filepath.Join(s.dir, "bundle-"+id, "rootfs", "tmp", "ready"))
+	for deadline := time.Now().Add(10 * time.Second); err != nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, err = os.Stat(filepath.Join(s.dir, "bundle-"+id, "rootfs", "tmp", "ready"))
+	}
+	s.note("the traps are set", fmt.Sprint(err == nil))
+}
+
+// afterSignals waits for the container to record a signal and compares
+// what it recorded.
+func afterSignals(s *session, id string) {
+	s.note("signals the container got", strings.TrimSpace(containerFile(s, id, "sigs")))
 	s.state(id)
 }
 
@@ -35,7 +52,7 @@ func TestKillSignalSpellings(t *testing.T) {
 		"USR1", "SIGUSR1", "10", "usr2", "HUP", "1", "INT", "SIGWINCH", "28",
 	} {
 		cases = append(cases, cliCase{
-			name: "sig-" + sig, state: "running", mutate: trapper,
+			name: "sig-" + sig, state: "running", mutate: trapper, before: trapsSet,
 			args: append(a("kill $ID"), strings.Fields(sig)...), after: afterSignals,
 		})
 	}

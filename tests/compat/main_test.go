@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	"github.com/strata-runtime/strata/tests/cgroupfs"
+	"github.com/strata-runtime/strata/tests/rootfs"
 	tu "github.com/strata-runtime/strata/tests/testutil"
 )
 
@@ -33,9 +34,9 @@ type runtime struct {
 
 var (
 	runtimes [2]*runtime
-	// probePath is the static helper (./probe) copied into bundles that
-	// need a raw syscall or a file's owner reported.
-	probePath string
+	// baseRootfs is the busybox rootfs with the probe in /bin, which every
+	// bundle's rootfs hard-links.
+	baseRootfs string
 )
 
 // tally counts what was compared, for the closing summary.
@@ -72,12 +73,8 @@ func mainCode(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "compat:", err)
 		return 1
 	}
-	probePath = filepath.Join(tmp, "probe")
-	// Static (no cgo): it runs inside the busybox rootfs, which has no libc.
-	build := exec.Command("go", "build", "-o", probePath, "./probe")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "compat: building the probe: %v\n%s", err, out)
+	if baseRootfs, err = makeBaseRootfs(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, "compat:", err)
 		return 1
 	}
 	runtimes = [2]*runtime{{"runc", runcPath}, {"strata", strataPath}}
@@ -98,6 +95,25 @@ func mainCode(m *testing.M) int {
 	fmt.Printf("compat: %d command lines compared (and %d observations), %d differences, %d deliberate\n",
 		tally.lines, tally.notes, len(tally.diffs), tally.deliberate)
 	return code
+}
+
+// makeBaseRootfs copies the busybox test rootfs into dir and builds the
+// probe (static, no cgo: the rootfs has no libc) into its /bin.
+func makeBaseRootfs(dir string) (string, error) {
+	src, err := rootfs.Cached()
+	if err != nil {
+		return "", err
+	}
+	base := filepath.Join(dir, "rootfs")
+	if out, err := exec.Command("cp", "-a", src, base).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("copying the rootfs: %v: %s", err, out)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(base, "bin", "probe"), "./probe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the probe: %v\n%s", err, out)
+	}
+	return base, nil
 }
 
 // strataBinary is $STRATA_BINARY, or strata built into dir through the

@@ -25,6 +25,8 @@ type cliCase struct {
 	// files are written below $TMP first (name: content, expanded);
 	// exp.stdin and exp.dir are expanded too.
 	files map[string]string
+	// before runs after the container is made (waits for it to be ready).
+	before func(s *session, id string)
 	// after observes what the command did, for comparison (afterState...).
 	after func(s *session, id string)
 }
@@ -64,6 +66,9 @@ func runTable(t *testing.T, cases []cliCase) {
 					if err := os.WriteFile(path, []byte(expand([]string{content}, vars)[0]), 0o644); err != nil {
 						t.Fatal(err)
 					}
+				}
+				if c.before != nil {
+					c.before(s, id)
 				}
 				exp := c.exp
 				exp.stdin = expand([]string{exp.stdin}, vars)[0]
