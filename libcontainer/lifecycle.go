@@ -167,7 +167,7 @@ func (c *Container) Destroy(force bool) error {
 	if len(c.State.CgroupPaths) > 0 {
 		m, err := c.cgroupManager()
 		if err == nil {
-			m.KillLeftovers = !ownsNamespace(c.State.Config, specs.PIDNamespace)
+			m.KillLeftovers = !hasOwnNamespace(c.State.Config, specs.PIDNamespace)
 			err = m.Destroy()
 		}
 		if err != nil {
@@ -207,7 +207,7 @@ func (c *Container) killAndWait() error {
 	}
 	unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 	if m, err := c.cgroupManager(); err == nil {
-		if !ownsNamespace(c.State.Config, specs.PIDNamespace) {
+		if !hasOwnNamespace(c.State.Config, specs.PIDNamespace) {
 			// Every other process too: without a pid namespace of
 			// their own they outlive the init. With one, the kernel
 			// ends them, and what else is in the cgroup is not the
@@ -226,18 +226,4 @@ func (c *Container) killAndWait() error {
 		}
 	}
 	return fmt.Errorf("delete container %q: init %d did not exit within 10s of SIGKILL", c.State.ID, c.State.InitPid)
-}
-
-// ownsNamespace says whether the container has a namespace of type t of
-// its own (listed without a path to join).
-func ownsNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if s == nil || s.Linux == nil {
-		return false
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t && ns.Path == "" {
-			return true
-		}
-	}
-	return false
 }
