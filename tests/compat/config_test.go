@@ -2,6 +2,7 @@ package compat
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -41,7 +42,7 @@ func dockerProfile(t *testing.T) *specs.LinuxSeccomp {
 func stdoutHas(line string) func(result) error {
 	return func(r result) error {
 		if !strings.Contains("\n"+r.stdout, "\n"+line+"\n") {
-			return stdoutIs(line + "\n")(r)
+			return fmt.Errorf("stdout %q lacks the line %q", r.stdout, line)
 		}
 		return nil
 	}
@@ -51,7 +52,7 @@ func stdoutHas(line string) func(result) error {
 func stderrHas(word string) func(result) error {
 	return func(r result) error {
 		if !strings.Contains(r.stderr, word) {
-			return stdoutIs("stderr naming " + word)(result{stdout: r.stderr})
+			return fmt.Errorf("stderr %q does not name %q", r.stderr, word)
 		}
 		return nil
 	}
