@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,7 +77,8 @@ func execIn(ctx *cli.Context, id string) error {
 		cons.close()
 		return err
 	}
-	opts := libcontainer.ExecOpts{Process: proc, PreserveFDs: n, Console: cons.passFile(), IgnorePaused: ctx.Bool("ignore-paused"), SubCgroups: sub}
+	opts := libcontainer.ExecOpts{Process: proc, PreserveFDs: n, Console: cons.passFile(), IgnorePaused: ctx.Bool("ignore-paused"), SubCgroups: sub,
+		Warn: func(msg string) { log.Warnf("%s", msg) }}
 	if log.debug {
 		opts.Timing = func(phase string, d time.Duration) { log.Debugf("exec in %s: %s took %v", id, phase, d) }
 	}
@@ -134,7 +136,7 @@ func execProcess(ctx *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 		p.Args = ctx.Args().Slice()[1:]
 		p.Terminal = ctx.Bool("tty")
 		p.ConsoleSize = nil
-		p.Env = append(append([]string(nil), p.Env...), ctx.StringSlice("env")...)
+		p.Env = overrideEnv(p.Env, ctx.StringSlice("env"))
 		if cwd := ctx.String("cwd"); cwd != "" {
 			p.Cwd = cwd
 		}
@@ -197,6 +199,22 @@ func withCaps(c *specs.LinuxCapabilities, add []string) *specs.LinuxCapabilities
 	n.Effective = append(append([]string(nil), n.Effective...), add...)
 	n.Permitted = append(append([]string(nil), n.Permitted...), add...)
 	return n
+}
+
+// overrideEnv is env with each of set (NAME=VALUE) in place of a variable
+// of the same name, as runc does: exec -e PATH=... replaces the
+// container's PATH rather than adding a second one.
+func overrideEnv(env, set []string) []string {
+	out := append([]string(nil), env...)
+	for _, kv := range set {
+		name, _, _ := strings.Cut(kv, "=")
+		out = slices.DeleteFunc(out, func(e string) bool {
+			n, _, _ := strings.Cut(e, "=")
+			return n == name
+		})
+		out = append(out, kv)
+	}
+	return out
 }
 
 // subCgroups parses exec --cgroup values: PATH (every controller) or

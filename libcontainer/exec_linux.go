@@ -22,7 +22,10 @@ type ExecOpts struct {
 	// SubCgroups puts the process below the container's cgroup: a path
 	// by controller ("" for all), as `exec --cgroup` gives them.
 	SubCgroups map[string]string
-	Timing     func(phase string, d time.Duration)
+	// Warn receives what the process could not be given but did not fail
+	// on (capabilities unknown to strata or to the kernel).
+	Warn   func(msg string)
+	Timing func(phase string, d time.Duration)
 }
 
 // Exec starts a process in the container: it joins every namespace of the
@@ -99,10 +102,16 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	// Into the container's cgroups (limits, freezer, kill --all, ps) while
 	// the process starts; it waits for that before it runs the program.
 	p.placeAsync(l.joinCgroup(prep, c.joinCgroup(cgPaths)))
-	if _, err := c.serveInit(p, nil); err != nil {
+	r, err := c.serveInit(p, nil)
+	if err != nil {
 		err = p.failed(err)
 		p.kill()
 		return nil, err
+	}
+	for _, w := range r.Warnings {
+		if o.Warn != nil {
+			o.Warn(w)
+		}
 	}
 	if o.Timing != nil {
 		o.Timing("exec setup", time.Since(t0))

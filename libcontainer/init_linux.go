@@ -182,7 +182,7 @@ func (in *initProc) startProcess() error {
 			return err
 		}
 	}
-	if err := in.sock.sendJSON(msgReady, &readyReport{Timings: in.timings, Warnings: proc.warnings}); err != nil {
+	if err := in.sock.sendJSON(msgReady, &readyReport{Timings: in.timings, Warnings: proc.warnings, Notes: proc.notes}); err != nil {
 		return err
 	}
 	if !in.cfg.Exec {

@@ -33,7 +33,8 @@ type CreateOpts struct {
 	// Timing, when set, receives the duration of each setup phase.
 	Timing func(phase string, d time.Duration)
 	// Warn, when set, receives what the user should know of but does not
-	// stop the create (a cgroup shared with other processes).
+	// stop the create (a cgroup shared with other processes, capabilities
+	// that cannot be granted).
 	Warn func(msg string)
 	// Note, when set, receives what the init skipped but did not fail on
 	// (ambient capabilities it could not raise).
@@ -82,6 +83,7 @@ type initConfig struct {
 type readyReport struct {
 	Timings  []phaseTiming `json:"timings"`
 	Warnings []string      `json:"warnings,omitempty"`
+	Notes    []string      `json:"notes,omitempty"`
 }
 
 type phaseTiming struct {
@@ -429,7 +431,10 @@ func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
 		o.timing(pt.Phase, pt.D)
 	}
 	for _, w := range r.Warnings {
-		o.note(w)
+		o.warn(w)
+	}
+	for _, n := range r.Notes {
+		o.note(n)
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ type preparedProcess struct {
 	args     []string
 	env      []string
 	warnings []string
+	notes    []string
 }
 
 // prepareProcess gives the calling thread the process's attributes, in the
@@ -94,7 +95,7 @@ func prepareProcess(spec *specs.Spec, proc *procfs, preserveFDs int, x *processE
 		return nil, err
 	}
 	// Read after ApplyCaps, which adds the ambient capabilities it could not raise.
-	pp.warnings = caps.Warnings()
+	pp.warnings, pp.notes = caps.Warnings(), caps.Notes()
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return nil, fmt.Errorf("process.noNewPrivileges: %w", err)

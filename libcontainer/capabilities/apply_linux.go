@@ -51,7 +51,7 @@ func (c *Caps) ApplyBounding() error {
 // capabilities on exec (CVE-2022-29162).
 //
 // An ambient capability that cannot be raised (typically missing from the
-// inheritable set) is reported through Warnings rather than failing, as runc
+// inheritable set) is reported through Notes rather than failing, as runc
 // does, because configs written before that CVE often list ambient
 // capabilities without inheritable ones.
 func (c *Caps) ApplyCaps() error {
@@ -89,7 +89,7 @@ func (c *Caps) ApplyCaps() error {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(n), 0, 0); err != nil {
-			c.warnings = append(c.warnings, fmt.Sprintf(
+			c.notes = append(c.notes, fmt.Sprintf(
 				"process.capabilities.ambient: cannot raise %s: %v (it must be both permitted and inheritable)", Name(n), err))
 		}
 	}

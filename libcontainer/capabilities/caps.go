@@ -44,11 +44,12 @@ type Caps struct {
 	bounding, effective, permitted, inheritable, ambient uint64
 	last                                                 capability.Cap
 	warnings                                             []string
+	notes                                                []string
 }
 
 // New parses c. A nil c means an empty set everywhere: the process keeps no
-// capability at all. Names unknown to strata are an error; names the running
-// kernel does not know (newer than its last capability) are skipped with a
+// capability at all. Names unknown to strata, and names the running kernel
+// does not know (newer than its last capability), are skipped with a
 // warning, as runc does, so one config works across kernel versions.
 func New(c *specs.LinuxCapabilities) (*Caps, error) {
 	last, err := capability.LastCap()
@@ -78,7 +79,14 @@ func newForKernel(c *specs.LinuxCapabilities, last capability.Cap) (*Caps, error
 		for i, name := range set.names {
 			n, err := Parse(name)
 			if err != nil {
-				return nil, fmt.Errorf("process.capabilities.%s[%d]: %w", set.field, i, err)
+				// config.md: what cannot be granted MUST be logged as a
+				// warning, and the runtime SHOULD NOT fail (runc ignores
+				// unknown names with a warning too).
+				if !warned[name] {
+					warned[name] = true
+					caps.warnings = append(caps.warnings, fmt.Sprintf("process.capabilities.%s[%d]: %v; ignored", set.field, i, err))
+				}
+				continue
 			}
 			if n > last {
 				if !warned[name] {
@@ -95,9 +103,17 @@ func newForKernel(c *specs.LinuxCapabilities, last capability.Cap) (*Caps, error
 	return caps, nil
 }
 
-// Warnings returns what New and ApplyCaps skipped, for the caller to log.
+// Warnings returns the names New skipped, for the caller to log as
+// warnings.
 func (c *Caps) Warnings() []string {
 	return c.warnings
+}
+
+// Notes returns the ambient capabilities ApplyCaps could not raise. runc
+// says nothing of those (its own default config lists ambient ones without
+// inheritable ones), so the caller logs them at debug level.
+func (c *Caps) Notes() []string {
+	return c.notes
 }
 
 // names lists the capabilities set in mask, for messages.

@@ -72,7 +72,7 @@ func child(data string) {
 	if err != nil {
 		die(err)
 	}
-	line, err := json.Marshal(childResult{Status: capLines(string(status)), Warnings: caps.Warnings()})
+	line, err := json.Marshal(childResult{Status: capLines(string(status)), Warnings: append(caps.Warnings(), caps.Notes()...)})
 	if err != nil {
 		die(err)
 	}
@@ -221,21 +221,26 @@ func TestAmbientWithoutInheritableWarns(t *testing.T) {
 	}
 }
 
-func TestNewRejectsUnknownNames(t *testing.T) {
+// Unknown names are skipped with a warning naming the field, as runc
+// does and config.md asks (what cannot be granted is logged, not fatal).
+func TestNewSkipsUnknownNames(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		caps specs.LinuxCapabilities
 		want string
 	}{
-		{specs.LinuxCapabilities{Bounding: []string{"CAP_KILL", "CAP_KILL", "CAP_FOO"}}, `process.capabilities.bounding[2]: unknown capability "CAP_FOO"`},
-		{specs.LinuxCapabilities{Effective: []string{"kill"}}, `process.capabilities.effective[0]: unknown capability "kill"`},
-		{specs.LinuxCapabilities{Permitted: []string{""}}, `process.capabilities.permitted[0]: unknown capability ""`},
-		{specs.LinuxCapabilities{Inheritable: []string{"CAP_sys_admin"}}, `process.capabilities.inheritable[0]: unknown capability "CAP_sys_admin"`},
-		{specs.LinuxCapabilities{Ambient: []string{"CAP_CHOWN", "SYS_ADMIN"}}, `process.capabilities.ambient[1]: unknown capability "SYS_ADMIN"`},
+		{specs.LinuxCapabilities{Bounding: []string{"CAP_KILL", "CAP_KILL", "CAP_FOO"}}, `process.capabilities.bounding[2]: unknown capability "CAP_FOO"; ignored`},
+		{specs.LinuxCapabilities{Effective: []string{"kill"}}, `process.capabilities.effective[0]: unknown capability "kill"; ignored`},
+		{specs.LinuxCapabilities{Permitted: []string{""}}, `process.capabilities.permitted[0]: unknown capability ""; ignored`},
+		{specs.LinuxCapabilities{Inheritable: []string{"CAP_sys_admin"}}, `process.capabilities.inheritable[0]: unknown capability "CAP_sys_admin"; ignored`},
+		{specs.LinuxCapabilities{Ambient: []string{"CAP_CHOWN", "SYS_ADMIN"}}, `process.capabilities.ambient[1]: unknown capability "SYS_ADMIN"; ignored`},
 	} {
-		_, err := New(&tc.caps)
-		if err == nil || err.Error() != tc.want {
-			t.Errorf("New(%+v) = %v, want %q", tc.caps, err, tc.want)
+		c, err := New(&tc.caps)
+		if err != nil {
+			t.Fatalf("New(%+v): %v", tc.caps, err)
+		}
+		if w := c.Warnings(); len(w) != 1 || w[0] != tc.want {
+			t.Errorf("New(%+v) warnings = %q, want %q", tc.caps, w, tc.want)
 		}
 	}
 }

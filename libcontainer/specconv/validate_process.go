@@ -8,7 +8,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/strata-runtime/strata/libcontainer/capabilities"
 	"github.com/strata-runtime/strata/libcontainer/rlimit"
 )
 
@@ -36,30 +35,7 @@ func (v *validator) process() {
 	if p.OOMScoreAdj != nil && (*p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000) {
 		v.fail("process.oomScoreAdj", "%d out of range (expected -1000 to 1000)", *p.OOMScoreAdj)
 	}
-	v.capabilities(p.Capabilities)
 	v.rlimits(p.Rlimits)
-}
-
-func (v *validator) capabilities(c *specs.LinuxCapabilities) {
-	if c == nil {
-		return
-	}
-	for _, set := range []struct {
-		name  string
-		names []string
-	}{
-		{"bounding", c.Bounding},
-		{"effective", c.Effective},
-		{"permitted", c.Permitted},
-		{"inheritable", c.Inheritable},
-		{"ambient", c.Ambient},
-	} {
-		for i, name := range set.names {
-			if _, err := capabilities.Parse(name); err != nil {
-				v.fail(fmt.Sprintf("process.capabilities.%s[%d]", set.name, i), "%v", err)
-			}
-		}
-	}
 }
 
 func (v *validator) rlimits(rls []specs.POSIXRlimit) {

@@ -58,12 +58,6 @@ func TestValidateRejects(t *testing.T) {
 		{"env empty name", func(s *specs.Spec, _ string) { s.Process.Env = []string{"=x"} }, `process.env[0]: "=x" is not NAME=VALUE`},
 		{"umask", func(s *specs.Spec, _ string) { s.Process.User.Umask = ptr(uint32(0o1022)) }, "process.user.umask: 01022 is not a permission mask"},
 		{"oom score", func(s *specs.Spec, _ string) { s.Process.OOMScoreAdj = ptr(1001) }, "process.oomScoreAdj: 1001 out of range"},
-		{"unknown cap", func(s *specs.Spec, _ string) {
-			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_FOO")
-		}, `process.capabilities.bounding[3]: unknown capability "CAP_FOO"`},
-		{"unknown ambient cap", func(s *specs.Spec, _ string) {
-			s.Process.Capabilities.Ambient = []string{"NET_ADMIN"}
-		}, `process.capabilities.ambient[0]: unknown capability "NET_ADMIN"`},
 		{"unknown rlimit", func(s *specs.Spec, _ string) {
 			s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_FOO"})
 		}, `process.rlimits[1]: unknown rlimit type "RLIMIT_FOO"`},

@@ -116,11 +116,6 @@ func badCases(t *testing.T) []badCase {
 			mutate: func(s *specs.Spec) {
 				s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1000, Hard: 500}}
 			}},
-		{name: "unknown capability", want: "CAP_FOO",
-			strataOnly: "runc 1.1.5 ignores unknown capabilities with a warning",
-			mutate: func(s *specs.Spec) {
-				s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_FOO")
-			}},
 		{name: "hook with a relative path", want: "hooks.createRuntime[0]",
 			mutate: func(s *specs.Spec) {
 				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "relative/hook"}}}
