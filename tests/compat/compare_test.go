@@ -22,6 +22,9 @@ type shape struct {
 	// superset lets strata's objects have keys runc's lack (strata
 	// implements a newer runtime-spec); the reason is the case's.
 	superset bool
+	// optional lists paths of keys that either side may leave out: Go's
+	// omitempty drops a zero counter, so they come and go with the value.
+	optional []string
 }
 
 // asJSON compares two JSON documents (or one document per line) by shape:
@@ -109,12 +112,12 @@ func (sh shape) diff(path string, ref, got any) []string {
 			switch {
 			case ok:
 				diffs = append(diffs, sh.diff(path+"."+k, r[k], gv)...)
-			case !free:
+			case !free && !slices.Contains(sh.optional, path+"."+k):
 				diffs = append(diffs, fmt.Sprintf("%s.%s missing", path, k))
 			}
 		}
 		for _, k := range sortedKeys(g) {
-			if _, ok := r[k]; !ok && !free && !sh.superset {
+			if _, ok := r[k]; !ok && !free && !sh.superset && !slices.Contains(sh.optional, path+"."+k) {
 				diffs = append(diffs, fmt.Sprintf("%s.%s is extra (runc has no such key)", path, k))
 			}
 		}

@@ -123,6 +123,12 @@ func TestDeviceAccess(t *testing.T) {
 	t.Parallel()
 	for _, access := range []string{"rwm", "rw", "m", "rwa", ""} {
 		exp := expect{}
+		if access == "rwa" {
+			exp = expect{
+				deliberate: "config-linux.md: access is a composition of r, w and m; strata refuses another letter, runc 1.1 ignores it",
+				strata:     both(fails, stderrHas(`access "rwa"`)),
+			}
+		}
 		if access == "" {
 			exp = expect{
 				deliberate: "config-linux.md: access is OPTIONAL; strata reads an empty one as all of rwm, runc refuses it",

@@ -1,8 +1,10 @@
 package compat
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -13,7 +15,15 @@ import (
 var specShape = expect{out: asJSON(shape{equal: []string{
 	".root.path", ".root.readonly", ".process.terminal", ".process.args", ".process.cwd", ".process.user",
 	".process.env", ".hostname", ".linux.uidMappings", ".linux.gidMappings",
-}})}
+}}),
+	deliberate: "strata's starter config lists no ambient capabilities: runc's lists three without the inheritable ones they need, so they cannot be raised",
+	strata: func(r result) error {
+		if strings.Contains(r.stdout, `"ambient"`) {
+			return fmt.Errorf("the starter config lists ambient capabilities")
+		}
+		return nil
+	},
+}
 
 // readFile is a file's content, or "missing".
 func readFile(path string) string {

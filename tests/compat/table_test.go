@@ -195,7 +195,7 @@ func TestList(t *testing.T) {
 		{name: "quiet-long", state: "stopped", args: a("list --quiet"), exp: ids},
 		{name: "quiet-json", state: "running", args: a("list -q -f json"), exp: ids},
 		{name: "bad-format", state: "running", args: a("list -f yaml"), exp: fail},
-		{name: "extra-arg", state: "running", args: a("list $ID"), exp: expect{out: table("ID", "STATUS")}},
+		{name: "extra-arg", state: "running", args: a("list $ID"), exp: usage},
 		// A --root nobody made yet: an empty list, not an error.
 		{name: "empty-root", args: a("--root $TMP/none list"), exp: expect{noRoot: true, out: table()}},
 		{name: "empty-root-json", args: a("--root $TMP/none list -f json"), exp: expect{noRoot: true}},
