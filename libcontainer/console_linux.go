@@ -58,10 +58,6 @@ func setupConsole(socket int, size *specs.Box) (*os.File, error) {
 			return nil, fmt.Errorf("process.terminal: pty as stdio: %w", err)
 		}
 	}
-	if _, err := unix.Setsid(); err != nil {
-		slave.Close()
-		return nil, fmt.Errorf("process.terminal: setsid: %w", err)
-	}
 	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
 		slave.Close()
 		return nil, fmt.Errorf("process.terminal: make the pty the controlling terminal: %w", err)

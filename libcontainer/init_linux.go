@@ -223,9 +223,17 @@ func clearDeathSignal() error {
 	return nil
 }
 
-// setupTerminal makes a pty for a process with terminal: true and, for the
-// container's init, binds it over /dev/console.
+// setupTerminal starts the process's session, then makes a pty for a
+// process with terminal: true and, for the container's init, binds it over
+// /dev/console.
 func (in *initProc) setupTerminal() error {
+	// Every process leads a session of its own, as runc's do, terminal or
+	// not: CRIU cannot checkpoint a container whose session leader is
+	// outside its pid namespace (the shell that ran strata), and a hangup
+	// of that shell's terminal must not reach the container.
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
 	p := in.spec.Process
 	if !p.Terminal {
 		return nil
