@@ -258,7 +258,7 @@ func (c *criuChild) do(req *rpc.CriuReq, notify notifyFunc) (*rpc.CriuResp, erro
 		}
 		if !resp.GetSuccess() {
 			closeAll(fds)
-			msg := resp.GetCrErrmsg()
+			msg := strings.TrimSpace(resp.GetCrErrmsg())
 			if msg == "" {
 				msg = "failed"
 			}

@@ -137,14 +137,18 @@ func Pivot(c *Config) error {
 	return pivotRoot(c.Rootfs)
 }
 
-// Finalize runs after Pivot, inside the container's root: masked paths,
-// read-only paths, root.readonly and the final rootfsPropagation.
+// Finalize runs after Pivot, inside the container's root: stdio on the
+// container's /dev/null, masked paths, read-only paths, root.readonly and
+// the final rootfsPropagation.
 func Finalize(c *Config) error {
 	r, err := openRoot("/")
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	if err := reopenDevNull(r); err != nil {
+		return err
+	}
 	var masked, readonly []string
 	if c.Spec.Linux != nil {
 		masked, readonly = c.Spec.Linux.MaskedPaths, c.Spec.Linux.ReadonlyPaths
