@@ -157,8 +157,8 @@ soak: strata
 # does not run a vCPU on these machines). The guest image is built from
 # Debian's packages with mmdebstrap and cached in tests/vm/.cache until
 # tests/vm/image.sh changes. Both guests boot at once; each runs the
-# integration, security, validation, soak, podman and bundle suites with
-# strata and with the guest's runc. KERNELS="6.12" or SUITES="integration"
+# integration, security, validation, soak, podman, bundle and checkpoint
+# (CRIU) suites with strata and with the guest's runc. KERNELS="6.12" or SUITES="integration"
 # narrow a run. Needs root.
 VM_PKGS := mmdebstrap qemu-system-x86 e2fsprogs
 .PHONY: vm-test

@@ -10,7 +10,7 @@
 # run.sh compares the two runtimes on the host. Nothing here decides a verdict.
 set -u
 P=/payload
-. "$P/env"   # REPO (the repository's path on the host), SOAK_FLAGS, SUITES, RUN
+. "$P/env"   # REPO (the repository's path on the host), SOAK_FLAGS, SUITES, RUN, CHECKPOINT_KERNELS
 out=$P/out
 mkdir -p "$out/results" "$out/logs"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -93,6 +93,12 @@ suite() {
 	echo "=== $name ($rt): $(tail -1 "$out/summary")" > /dev/console
 }
 
+# Debian's CRIU dumps only on the kernels run.sh names (docs/hosts.md).
+checkpoint=
+for k in ${CHECKPOINT_KERNELS:-}; do
+	case "$(uname -r)" in "$k".*) checkpoint=yes ;; esac
+done
+
 for rt in strata runc; do
 	runtime=$REPO/strata
 	[ "$rt" = runc ] && runtime=/usr/sbin/runc
@@ -104,6 +110,9 @@ for rt in strata runc; do
 	# the run fits CI's time).
 	[ "$rt" = strata ] && suite soak "$rt" go 15m sh -c "cd tests/soak && $bin/soak.test -test.v -test.timeout 14m $SOAK_FLAGS $run \$ONLY"
 	suite podman "$rt" go 15m sh -c "cd tests/e2e && $bin/e2e.test -test.v -test.timeout 14m -test.run Podman"
+	# checkpoint/restore with CRIU, then podman's checkpoint and restore.
+	[ -n "$checkpoint" ] && suite checkpoint "$rt" go 25m sh -c "cd tests/checkpoint && $bin/checkpoint.test -test.v -test.timeout 14m $run \$ONLY
+		cd ../e2e && $bin/e2e-checkpoint.test -test.v -test.timeout 9m -test.run TestPodmanCheckpoint $run \$ONLY"
 done
 # The bundle builder's own tests (overlay composition on this kernel): no
 # runtime is involved, so strata's column only.

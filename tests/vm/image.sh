@@ -33,12 +33,14 @@ trap 'unmount_all; rm -rf --one-file-system "$root"' EXIT
 # kernels; the reference runtimes (runc, crun) and one engine (podman with its
 # network stack) from the guest's own apt; busybox-static for the test rootfs;
 # iproute2 for the netDevices tests; umoci and skopeo for the bundle tests;
-# e2fsprogs and mount for the payload disk.
+# e2fsprogs and mount for the payload disk; criu for the checkpoint suite,
+# with iptables, which it runs to lock a container's network during a dump
+# (a Recommends of Debian's criu, which mmdebstrap leaves out).
 pkgs=(
 	systemd systemd-sysv udev dbus kmod procps iproute2 mount e2fsprogs
 	initramfs-tools linux-image-cloud-amd64 linux-image-6.12-cloud-amd64
 	runc crun podman conmon netavark aardvark-dns golang-github-containers-common
-	busybox-static jq ca-certificates umoci skopeo
+	busybox-static jq ca-certificates umoci skopeo criu iptables
 )
 mirror=http://deb.debian.org/debian
 mmdebstrap --variant=minbase --include="$(IFS=,; echo "${pkgs[*]}")" \
