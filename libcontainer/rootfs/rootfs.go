@@ -137,8 +137,8 @@ func Pivot(c *Config) error {
 	return pivotRoot(c.Rootfs)
 }
 
-// Finalize runs after Pivot, inside the container's root: stdio on the
-// container's /dev/null, masked paths, read-only paths, root.readonly and
+// Finalize runs after Pivot, inside the container's root: masked paths,
+// read-only paths, stdio on the container's /dev/null, root.readonly and
 // the final rootfsPropagation.
 func Finalize(c *Config) error {
 	r, err := openRoot("/")
@@ -146,9 +146,6 @@ func Finalize(c *Config) error {
 		return err
 	}
 	defer r.Close()
-	if err := reopenDevNull(r); err != nil {
-		return err
-	}
 	var masked, readonly []string
 	if c.Spec.Linux != nil {
 		masked, readonly = c.Spec.Linux.MaskedPaths, c.Spec.Linux.ReadonlyPaths
@@ -160,6 +157,11 @@ func Finalize(c *Config) error {
 		if err := readonlyPath(r, path); err != nil {
 			return fmt.Errorf("readonlyPaths[%d] %q: %w", i, path, err)
 		}
+	}
+	// After the masked paths, whose check of the container's /dev/null
+	// names the field that needs it.
+	if err := reopenDevNull(r); err != nil {
+		return err
 	}
 	if c.Spec.Root != nil && c.Spec.Root.Readonly {
 		// Only the root mount itself: /dev, /proc, tmpfs mounts below
