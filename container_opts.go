@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/strata-runtime/strata/libcontainer"
@@ -71,27 +72,8 @@ func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	bundle := ctx.String("bundle")
-	if bundle == "" {
-		bundle = "."
-	}
-	bundle, err = filepath.Abs(bundle)
+	bundle, spec, err := enterBundle(ctx)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("--bundle: %w", err)
-	}
-	// As runc: the runtime works from the bundle, so relative paths in
-	// config.json resolve against it and hooks start there.
-	if err := os.Chdir(bundle); err != nil {
-		return nil, nil, nil, fmt.Errorf("--bundle %s: %w", bundle, err)
-	}
-	spec, err := specconv.Load(bundle)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := specconv.Validate(spec, bundle); err != nil {
-		return nil, nil, nil, err
-	}
-	if err := libcontainer.ValidateAttributes(spec); err != nil {
 		return nil, nil, nil, err
 	}
 	// Compiled here, before anything is made, and only on a cache miss.
@@ -158,6 +140,34 @@ func absFlag(ctx *cli.Context, name string) (string, error) {
 		return "", fmt.Errorf("--%s %s: %w", name, p, err)
 	}
 	return abs, nil
+}
+
+// enterBundle makes --bundle absolute, changes into it (as runc: relative
+// paths in config.json resolve against it and hooks start there) and loads
+// and validates its config.json: what create and restore share.
+func enterBundle(ctx *cli.Context) (string, *specs.Spec, error) {
+	bundle := ctx.String("bundle")
+	if bundle == "" {
+		bundle = "."
+	}
+	bundle, err := filepath.Abs(bundle)
+	if err != nil {
+		return "", nil, fmt.Errorf("--bundle: %w", err)
+	}
+	if err := os.Chdir(bundle); err != nil {
+		return "", nil, fmt.Errorf("--bundle %s: %w", bundle, err)
+	}
+	spec, err := specconv.Load(bundle)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := specconv.Validate(spec, bundle); err != nil {
+		return "", nil, err
+	}
+	if err := libcontainer.ValidateAttributes(spec); err != nil {
+		return "", nil, err
+	}
+	return bundle, spec, nil
 }
 
 // preserveFDs reads --preserve-fds.

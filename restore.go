@@ -3,14 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-runtime/strata/libcontainer"
-	"github.com/strata-runtime/strata/libcontainer/specconv"
 )
 
 var restoreCommand = &cli.Command{
@@ -63,26 +60,8 @@ func restoreContainer(ctx *cli.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	bundle := ctx.String("bundle")
-	if bundle == "" {
-		bundle = "."
-	}
-	if bundle, err = filepath.Abs(bundle); err != nil {
-		return fmt.Errorf("--bundle: %w", err)
-	}
-	// As create: relative paths in config.json resolve against the bundle
-	// and hooks start there.
-	if err := os.Chdir(bundle); err != nil {
-		return fmt.Errorf("--bundle %s: %w", bundle, err)
-	}
-	spec, err := specconv.Load(bundle)
+	bundle, spec, err := enterBundle(ctx)
 	if err != nil {
-		return err
-	}
-	if err := specconv.Validate(spec, bundle); err != nil {
-		return err
-	}
-	if err := libcontainer.ValidateAttributes(spec); err != nil {
 		return err
 	}
 	// CRIU restores the seccomp filter itself; compiled here for the
@@ -143,11 +122,8 @@ func restoreContainer(ctx *cli.Context, id string) error {
 		return err
 	}
 	// Deleted as `run` deletes, unless another command did it meanwhile.
-	if c, err := libcontainer.Load(root, id); err == nil {
-		defer c.Close()
-		if err := warnHook(c.Destroy(false)); err != nil {
-			return err
-		}
+	if err := destroyAfterRun(c); err != nil {
+		log.Errorf("%s", err)
 	}
 	return &exitError{code}
 }
