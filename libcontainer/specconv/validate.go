@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -43,8 +42,48 @@ func (v *validator) fail(field, format string, args ...any) {
 	v.errs = append(v.errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 }
 
-// semver is MAJOR.MINOR.PATCH with optional pre-release and build parts.
-var semver = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+// semverMajor returns the MAJOR of a version MAJOR.MINOR.PATCH (numbers
+// without leading zeros) with optional -pre-release and +build parts of
+// [0-9A-Za-z.-], and false for anything else. A loop rather than a regexp: a
+// package-level regexp is compiled by an initialiser that every strata start
+// pays for, and this one is only needed by create and run.
+func semverMajor(s string) (major string, ok bool) {
+	var nums [3]string
+	for i := range nums {
+		if i > 0 {
+			if !strings.HasPrefix(s, ".") {
+				return "", false
+			}
+			s = s[1:]
+		}
+		n := 0
+		for n < len(s) && '0' <= s[n] && s[n] <= '9' {
+			n++
+		}
+		if n == 0 || (n > 1 && s[0] == '0') {
+			return "", false
+		}
+		nums[i], s = s[:n], s[n:]
+	}
+	for _, sep := range []byte{'-', '+'} {
+		if s == "" || s[0] != sep {
+			continue
+		}
+		n := 1
+		for n < len(s) && semverChar(s[n]) {
+			n++
+		}
+		if n == 1 {
+			return "", false
+		}
+		s = s[n:]
+	}
+	return nums[0], s == ""
+}
+
+func semverChar(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '.' || c == '-'
+}
 
 // version accepts any 1.x.y: minor versions of the spec only add fields, and
 // configs written for 1.0.0 through the current 1.x must keep working.
@@ -54,12 +93,12 @@ func (v *validator) version() {
 		v.fail("ociVersion", "required (for example %q)", specs.Version)
 		return
 	}
-	m := semver.FindStringSubmatch(ver)
-	if m == nil {
+	m, ok := semverMajor(ver)
+	if !ok {
 		v.fail(fmt.Sprintf("ociVersion %q", ver), "not a semantic version (expected MAJOR.MINOR.PATCH)")
 		return
 	}
-	if major, _ := strconv.Atoi(m[1]); major != specs.VersionMajor {
+	if major, _ := strconv.Atoi(m); major != specs.VersionMajor {
 		v.fail(fmt.Sprintf("ociVersion %q", ver), "unsupported major version (expected %d.x)", specs.VersionMajor)
 	}
 }

@@ -11,20 +11,35 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// nsTypes maps the spec's namespace names to their clone flags, which is what
-// the NS_GET_NSTYPE ioctl answers, and to their /proc/self/ns file names.
-var nsTypes = map[specs.LinuxNamespaceType]struct {
+// nsTypes lists the spec's namespace names with their clone flags, which is
+// what the NS_GET_NSTYPE ioctl answers, and their /proc/self/ns file names.
+// An array, not a map: it is laid out by the linker, where a map would be
+// built by a package initialiser that every strata start pays for.
+var nsTypes = [...]nsTypeInfo{
+	{specs.PIDNamespace, unix.CLONE_NEWPID, "pid"},
+	{specs.NetworkNamespace, unix.CLONE_NEWNET, "net"},
+	{specs.MountNamespace, unix.CLONE_NEWNS, "mnt"},
+	{specs.IPCNamespace, unix.CLONE_NEWIPC, "ipc"},
+	{specs.UTSNamespace, unix.CLONE_NEWUTS, "uts"},
+	{specs.UserNamespace, unix.CLONE_NEWUSER, "user"},
+	{specs.CgroupNamespace, unix.CLONE_NEWCGROUP, "cgroup"},
+	{specs.TimeNamespace, unix.CLONE_NEWTIME, "time"},
+}
+
+type nsTypeInfo struct {
+	typ  specs.LinuxNamespaceType
 	flag int
 	proc string
-}{
-	specs.PIDNamespace:     {unix.CLONE_NEWPID, "pid"},
-	specs.NetworkNamespace: {unix.CLONE_NEWNET, "net"},
-	specs.MountNamespace:   {unix.CLONE_NEWNS, "mnt"},
-	specs.IPCNamespace:     {unix.CLONE_NEWIPC, "ipc"},
-	specs.UTSNamespace:     {unix.CLONE_NEWUTS, "uts"},
-	specs.UserNamespace:    {unix.CLONE_NEWUSER, "user"},
-	specs.CgroupNamespace:  {unix.CLONE_NEWCGROUP, "cgroup"},
-	specs.TimeNamespace:    {unix.CLONE_NEWTIME, "time"},
+}
+
+// nsType looks t up in nsTypes.
+func nsType(t specs.LinuxNamespaceType) (nsTypeInfo, bool) {
+	for _, n := range nsTypes {
+		if n.typ == t {
+			return n, true
+		}
+	}
+	return nsTypeInfo{}, false
 }
 
 // linux checks the linux section and the top-level fields that only make sense
@@ -63,7 +78,7 @@ func (v *validator) namespaces(list []specs.LinuxNamespace) map[specs.LinuxNames
 	first := make(map[specs.LinuxNamespaceType]int)
 	for i, n := range list {
 		field := fmt.Sprintf("linux.namespaces[%d]", i)
-		t, known := nsTypes[n.Type]
+		t, known := nsType(n.Type)
 		if !known {
 			v.fail(field, "unknown namespace type %q", n.Type)
 			continue
@@ -104,9 +119,9 @@ func checkNamespaceFile(path string, typ specs.LinuxNamespaceType, want int) err
 		return errors.New("not a namespace file")
 	}
 	if got != want {
-		for name, t := range nsTypes {
+		for _, t := range nsTypes {
 			if t.flag == got {
-				return fmt.Errorf("is a %s namespace, not %s", name, typ)
+				return fmt.Errorf("is a %s namespace, not %s", t.typ, typ)
 			}
 		}
 		return fmt.Errorf("is a namespace of unknown type %#x, not %s", got, typ)
@@ -195,7 +210,8 @@ func ownNamespace(ns map[specs.LinuxNamespaceType]specs.LinuxNamespace, t specs.
 	}
 	// Joining is fine unless the path is the runtime's own namespace.
 	var joined, host unix.Stat_t
-	if unix.Stat(n.Path, &joined) != nil || unix.Stat("/proc/self/ns/"+nsTypes[t].proc, &host) != nil {
+	info, _ := nsType(t)
+	if unix.Stat(n.Path, &joined) != nil || unix.Stat("/proc/self/ns/"+info.proc, &host) != nil {
 		return "" // the path itself is reported by namespaces()
 	}
 	if joined.Dev == host.Dev && joined.Ino == host.Ino {
