@@ -29,7 +29,7 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 	}
 	defer f.Release()
 	for i, a := range s.Architectures {
-		arch, err := libseccomp.GetArchFromString(archNames[a])
+		arch, err := libseccomp.GetArchFromString(libseccompArch(a))
 		if err == nil {
 			err = f.AddArch(arch)
 		}
@@ -131,17 +131,17 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, 
 	return libseccomp.ActInvalid, fmt.Errorf("unknown action %q", a)
 }
 
-var ops = map[specs.LinuxSeccompOperator]libseccomp.ScmpCompareOp{
-	specs.OpNotEqual: libseccomp.CompareNotEqual, specs.OpLessThan: libseccomp.CompareLess,
-	specs.OpLessEqual: libseccomp.CompareLessOrEqual, specs.OpEqualTo: libseccomp.CompareEqual,
-	specs.OpGreaterEqual: libseccomp.CompareGreaterEqual, specs.OpGreaterThan: libseccomp.CompareGreater,
-	specs.OpMaskedEqual: libseccomp.CompareMaskedEqual,
+var ops = table[specs.LinuxSeccompOperator, libseccomp.ScmpCompareOp]{
+	{specs.OpNotEqual, libseccomp.CompareNotEqual}, {specs.OpLessThan, libseccomp.CompareLess},
+	{specs.OpLessEqual, libseccomp.CompareLessOrEqual}, {specs.OpEqualTo, libseccomp.CompareEqual},
+	{specs.OpGreaterEqual, libseccomp.CompareGreaterEqual}, {specs.OpGreaterThan, libseccomp.CompareGreater},
+	{specs.OpMaskedEqual, libseccomp.CompareMaskedEqual},
 }
 
 func conditions(field string, args []specs.LinuxSeccompArg) ([]libseccomp.ScmpCondition, error) {
 	var conds []libseccomp.ScmpCondition
 	for i, a := range args {
-		op, ok := ops[a.Op]
+		op, ok := ops.get(a.Op)
 		if !ok {
 			return nil, fmt.Errorf("%s.args[%d].op: unknown operator %q", field, i, a.Op)
 		}
@@ -197,7 +197,7 @@ func LibraryVersion() string {
 func SupportedArchs() []string {
 	var l []string
 	for _, name := range Archs() {
-		arch, err := libseccomp.GetArchFromString(archNames[specs.Arch(name)])
+		arch, err := libseccomp.GetArchFromString(libseccompArch(specs.Arch(name)))
 		if err != nil {
 			continue
 		}

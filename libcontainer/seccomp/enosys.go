@@ -21,14 +21,14 @@ import (
 
 // auditArch maps the architectures a stub is made for to the AUDIT_ARCH_*
 // value the kernel puts in seccomp_data.arch. Others get no stub.
-var auditArch = map[libseccomp.ScmpArch]uint32{
-	libseccomp.ArchAMD64:   unix.AUDIT_ARCH_X86_64,
-	libseccomp.ArchX86:     unix.AUDIT_ARCH_I386,
-	libseccomp.ArchARM64:   unix.AUDIT_ARCH_AARCH64,
-	libseccomp.ArchARM:     unix.AUDIT_ARCH_ARM,
-	libseccomp.ArchPPC64LE: unix.AUDIT_ARCH_PPC64LE,
-	libseccomp.ArchS390X:   unix.AUDIT_ARCH_S390X,
-	libseccomp.ArchRISCV64: unix.AUDIT_ARCH_RISCV64,
+var auditArch = table[libseccomp.ScmpArch, uint32]{
+	{libseccomp.ArchAMD64, unix.AUDIT_ARCH_X86_64},
+	{libseccomp.ArchX86, unix.AUDIT_ARCH_I386},
+	{libseccomp.ArchARM64, unix.AUDIT_ARCH_AARCH64},
+	{libseccomp.ArchARM, unix.AUDIT_ARCH_ARM},
+	{libseccomp.ArchPPC64LE, unix.AUDIT_ARCH_PPC64LE},
+	{libseccomp.ArchS390X, unix.AUDIT_ARCH_S390X},
+	{libseccomp.ArchRISCV64, unix.AUDIT_ARCH_RISCV64},
 }
 
 // x32's syscalls arrive with AUDIT_ARCH_X86_64 and this bit set in nr.
@@ -87,7 +87,7 @@ func enosysStub(archs []libseccomp.ScmpArch, last map[libseccomp.ScmpArch]uint32
 	var dispatch, blocks []insn
 	dispatch = append(dispatch, insn{code: ldAbsW, k: offArch})
 	for _, a := range archs {
-		audit, ok := auditArch[a]
+		audit, ok := auditArch.get(a)
 		n, named := last[a]
 		if !ok || !named {
 			continue
@@ -176,7 +176,7 @@ func withEnosysStub(s *specs.LinuxSeccomp, f *libseccomp.ScmpFilter, bpf []byte)
 func filterArchs(f *libseccomp.ScmpFilter, s *specs.LinuxSeccomp) ([]libseccomp.ScmpArch, error) {
 	var archs []libseccomp.ScmpArch
 	for _, a := range s.Architectures {
-		arch, err := libseccomp.GetArchFromString(archNames[a])
+		arch, err := libseccomp.GetArchFromString(libseccompArch(a))
 		if err != nil {
 			continue
 		}

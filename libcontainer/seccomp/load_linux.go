@@ -47,7 +47,7 @@ func (p *Program) Load(extraFlags uint) (int, error) {
 func SupportedFlags() []string {
 	var l []string
 	for _, name := range Flags() {
-		bit := flagBits[specs.LinuxSeccompFlag(name)]
+		bit, _ := flagBits.get(specs.LinuxSeccompFlag(name))
 		if bit == FlagWaitKillableRecv {
 			bit |= FlagNewListener // meaningless, so refused, without it
 		}

@@ -22,6 +22,7 @@ package seccomp
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -64,52 +65,72 @@ const (
 	actNotify      = "SCMP_ACT_NOTIFY"
 )
 
-var knownActions = map[specs.LinuxSeccompAction]bool{
-	actKill: true, actKillProcess: true, actKillThread: true, actTrap: true, actErrno: true,
-	actTrace: true, actAllow: true, actLog: true, actNotify: true,
+// The package's lookup tables are slices of constant pairs, not maps: the
+// linker lays them out, where a map would be built by the package
+// initialiser, which every strata start pays for (state, kill and delete too).
+// They are small enough to search in order.
+
+// table is a lookup table of constant pairs.
+type table[K comparable, V any] []struct {
+	k K
+	v V
+}
+
+// get returns the value for k.
+func (t table[K, V]) get(k K) (V, bool) {
+	for _, e := range t {
+		if e.k == k {
+			return e.v, true
+		}
+	}
+	var zero V
+	return zero, false
+}
+
+// keys returns t's keys as sorted strings, for `features`.
+func keys[K ~string, V any](t table[K, V]) []string {
+	l := make([]string, 0, len(t))
+	for _, e := range t {
+		l = append(l, string(e.k))
+	}
+	sort.Strings(l)
+	return l
+}
+
+// sorted returns l as sorted strings, for `features`.
+func sorted[S ~string](l []S) []string {
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[i] = string(s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var knownActions = []specs.LinuxSeccompAction{
+	actKill, actKillProcess, actKillThread, actTrap, actErrno, actTrace, actAllow, actLog, actNotify,
 }
 
 // flagBits maps linux.seccomp.flags to seccomp(2) flags.
-var flagBits = map[specs.LinuxSeccompFlag]uint{
-	"SECCOMP_FILTER_FLAG_TSYNC":              FlagTsync,
-	"SECCOMP_FILTER_FLAG_LOG":                FlagLog,
-	"SECCOMP_FILTER_FLAG_SPEC_ALLOW":         FlagSpecAllow,
-	"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": FlagWaitKillableRecv,
+var flagBits = table[specs.LinuxSeccompFlag, uint]{
+	{"SECCOMP_FILTER_FLAG_TSYNC", FlagTsync},
+	{"SECCOMP_FILTER_FLAG_LOG", FlagLog},
+	{"SECCOMP_FILTER_FLAG_SPEC_ALLOW", FlagSpecAllow},
+	{"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", FlagWaitKillableRecv},
 }
 
 // Flags lists the linux.seccomp.flags strata knows, for `features`.
-func Flags() []string {
-	var l []string
-	for f := range flagBits {
-		l = append(l, string(f))
-	}
-	sort.Strings(l)
-	return l
-}
+func Flags() []string { return keys(flagBits) }
 
 // Actions lists the actions strata knows, for `features`.
-func Actions() []string {
-	var l []string
-	for a := range knownActions {
-		l = append(l, string(a))
-	}
-	sort.Strings(l)
-	return l
-}
+func Actions() []string { return sorted(knownActions) }
 
 // Operators lists the argument operators strata knows, for `features`.
-func Operators() []string {
-	var l []string
-	for o := range knownOps {
-		l = append(l, string(o))
-	}
-	sort.Strings(l)
-	return l
-}
+func Operators() []string { return sorted(knownOps) }
 
-var knownOps = map[specs.LinuxSeccompOperator]bool{
-	specs.OpNotEqual: true, specs.OpLessThan: true, specs.OpLessEqual: true, specs.OpEqualTo: true,
-	specs.OpGreaterEqual: true, specs.OpGreaterThan: true, specs.OpMaskedEqual: true,
+var knownOps = []specs.LinuxSeccompOperator{
+	specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual, specs.OpEqualTo,
+	specs.OpGreaterEqual, specs.OpGreaterThan, specs.OpMaskedEqual,
 }
 
 // Check validates the section without libseccomp; every error names its
@@ -122,7 +143,7 @@ func Check(s *specs.LinuxSeccomp) error {
 		return err
 	}
 	for i, a := range s.Architectures {
-		if _, ok := archNames[a]; !ok {
+		if _, ok := archNames.get(a); !ok {
 			return fmt.Errorf("linux.seccomp.architectures[%d]: unknown architecture %q", i, a)
 		}
 	}
@@ -159,7 +180,7 @@ func Check(s *specs.LinuxSeccomp) error {
 		}
 		for j, a := range sc.Args {
 			af := fmt.Sprintf("%s.args[%d]", f, j)
-			if !knownOps[a.Op] {
+			if !slices.Contains(knownOps, a.Op) {
 				return fmt.Errorf("%s.op: unknown operator %q", af, a.Op)
 			}
 			if a.Index > 5 {
@@ -175,7 +196,7 @@ func Check(s *specs.LinuxSeccomp) error {
 }
 
 func checkAction(field string, a specs.LinuxSeccompAction, errnoRet *uint, errnoField string) error {
-	if !knownActions[a] {
+	if !slices.Contains(knownActions, a) {
 		return fmt.Errorf("%s: unknown action %q", field, a)
 	}
 	if errnoRet != nil {
@@ -193,7 +214,7 @@ func checkAction(field string, a specs.LinuxSeccompAction, errnoRet *uint, errno
 func KernelFlags(s *specs.LinuxSeccomp) (uint, error) {
 	var bits uint
 	for i, f := range s.Flags {
-		b, ok := flagBits[f]
+		b, ok := flagBits.get(f)
 		if !ok {
 			return 0, fmt.Errorf("linux.seccomp.flags[%d]: unknown flag %q", i, f)
 		}
@@ -220,24 +241,24 @@ func UsesNotify(s *specs.LinuxSeccomp) bool {
 
 // archNames lists the architectures config-linux.md names (libseccomp
 // 2.6). The value is libseccomp's name for it, used by compile.go.
-var archNames = map[specs.Arch]string{
-	specs.ArchX86: "x86", specs.ArchX86_64: "amd64", specs.ArchX32: "x32",
-	specs.ArchARM: "arm", specs.ArchAARCH64: "arm64",
-	specs.ArchMIPS: "mips", specs.ArchMIPS64: "mips64", specs.ArchMIPS64N32: "mips64n32",
-	specs.ArchMIPSEL: "mipsel", specs.ArchMIPSEL64: "mipsel64", specs.ArchMIPSEL64N32: "mipsel64n32",
-	specs.ArchPPC: "ppc", specs.ArchPPC64: "ppc64", specs.ArchPPC64LE: "ppc64le",
-	specs.ArchS390: "s390", specs.ArchS390X: "s390x",
-	specs.ArchPARISC: "parisc", specs.ArchPARISC64: "parisc64",
-	specs.ArchRISCV64: "riscv64", "SCMP_ARCH_LOONGARCH64": "loong64",
-	"SCMP_ARCH_M68K": "m68k", "SCMP_ARCH_SH": "sh", "SCMP_ARCH_SHEB": "sheb",
+var archNames = table[specs.Arch, string]{
+	{specs.ArchX86, "x86"}, {specs.ArchX86_64, "amd64"}, {specs.ArchX32, "x32"},
+	{specs.ArchARM, "arm"}, {specs.ArchAARCH64, "arm64"},
+	{specs.ArchMIPS, "mips"}, {specs.ArchMIPS64, "mips64"}, {specs.ArchMIPS64N32, "mips64n32"},
+	{specs.ArchMIPSEL, "mipsel"}, {specs.ArchMIPSEL64, "mipsel64"}, {specs.ArchMIPSEL64N32, "mipsel64n32"},
+	{specs.ArchPPC, "ppc"}, {specs.ArchPPC64, "ppc64"}, {specs.ArchPPC64LE, "ppc64le"},
+	{specs.ArchS390, "s390"}, {specs.ArchS390X, "s390x"},
+	{specs.ArchPARISC, "parisc"}, {specs.ArchPARISC64, "parisc64"},
+	{specs.ArchRISCV64, "riscv64"}, {"SCMP_ARCH_LOONGARCH64", "loong64"},
+	{"SCMP_ARCH_M68K", "m68k"}, {"SCMP_ARCH_SH", "sh"}, {"SCMP_ARCH_SHEB", "sheb"},
+}
+
+// libseccompArch is libseccomp's name for a, "" for an unknown one (which
+// libseccomp then refuses).
+func libseccompArch(a specs.Arch) string {
+	name, _ := archNames.get(a)
+	return name
 }
 
 // Archs lists the architectures strata knows, for `features`.
-func Archs() []string {
-	var l []string
-	for a := range archNames {
-		l = append(l, string(a))
-	}
-	sort.Strings(l)
-	return l
-}
+func Archs() []string { return keys(archNames) }
