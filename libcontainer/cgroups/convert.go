@@ -8,7 +8,6 @@ package cgroups
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -104,7 +103,7 @@ func Resources(r *specs.LinuxResources) (*cg.Resources, error) {
 		return nil, err
 	}
 	for i, h := range r.HugepageLimits {
-		if !hugepageSize.MatchString(h.Pagesize) {
+		if !hugepageSize(h.Pagesize) {
 			return nil, fmt.Errorf("linux.resources.hugepageLimits[%d].pageSize: %q: expected a size such as 2MB or 1GB", i, h.Pagesize)
 		}
 		res.HugetlbLimit = append(res.HugetlbLimit, &cg.HugepageLimit{Pagesize: h.Pagesize, Limit: h.Limit})
@@ -141,7 +140,25 @@ func Resources(r *specs.LinuxResources) (*cg.Resources, error) {
 	return res, nil
 }
 
-var hugepageSize = regexp.MustCompile(`^[1-9][0-9]*[KMG]B$`)
+// hugepageSize reports whether s is a hugetlb page size as the cgroup files
+// name it: a number without leading zeros, then KB, MB or GB. Not a regexp: a
+// package-level one would be compiled at every strata start.
+func hugepageSize(s string) bool {
+	num, ok := strings.CutSuffix(s, "B")
+	if !ok || len(num) < 2 || !strings.ContainsRune("KMG", rune(num[len(num)-1])) {
+		return false
+	}
+	num = num[:len(num)-1]
+	if num[0] == '0' {
+		return false
+	}
+	for _, c := range []byte(num) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 func memory(m *specs.LinuxMemory, res *cg.Resources) error {
 	if m == nil {
