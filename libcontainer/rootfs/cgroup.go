@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -226,7 +227,7 @@ func v1Key(opts []string) string {
 		if o == "" {
 			continue
 		}
-		if strings.HasPrefix(o, "name=") || controllers[o] {
+		if strings.HasPrefix(o, "name=") || slices.Contains(controllers, o) {
 			keep = append(keep, o)
 		}
 	}
@@ -234,8 +235,10 @@ func v1Key(opts []string) string {
 	return strings.Join(keep, ",")
 }
 
-var controllers = map[string]bool{
-	"cpu": true, "cpuacct": true, "cpuset": true, "memory": true, "devices": true,
-	"freezer": true, "net_cls": true, "net_prio": true, "blkio": true, "perf_event": true,
-	"hugetlb": true, "pids": true, "rdma": true, "misc": true, "debug": true,
+// controllers are the cgroup v1 controllers; a slice, not a map, so that no
+// package initialiser builds it at every strata start.
+var controllers = []string{
+	"cpu", "cpuacct", "cpuset", "memory", "devices",
+	"freezer", "net_cls", "net_prio", "blkio", "perf_event",
+	"hugetlb", "pids", "rdma", "misc", "debug",
 }

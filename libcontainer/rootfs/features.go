@@ -6,13 +6,13 @@ import "sort"
 // `features` command: it must list exactly what strata implements.
 func KnownOptions() []string {
 	var opts []string
-	for o := range flagOptions {
+	for o := range flagOptions() {
 		opts = append(opts, o)
 	}
-	for o := range propagationOptions {
+	for o := range propagationOptions() {
 		opts = append(opts, o)
 	}
-	for o := range recAttrOptions {
+	for o := range recAttrOptions() {
 		opts = append(opts, o)
 	}
 	// Handled by ParseOptions outside the tables above.

@@ -15,9 +15,14 @@ import (
 // needs the network namespace's owner, mqueue the IPC namespace's.
 // cgroup2 (which needs the cgroup namespace's) binds the container's own
 // cgroup: see ownCgroup2Dir.
-var userNSFallback = map[string]string{
-	"sysfs":  "/sys",
-	"mqueue": "/dev/mqueue",
+func userNSFallback(fstype string) (host string, ok bool) {
+	switch fstype {
+	case "sysfs":
+		return "/sys", true
+	case "mqueue":
+		return "/dev/mqueue", true
+	}
+	return "", false
 }
 
 // mountSpec performs spec.Mounts[i] inside the root.
@@ -62,7 +67,7 @@ func (p *preparer) mountSpec(i int, m specs.Mount) error {
 	if !p.c.InUserNS || !errors.Is(err, unix.EPERM) {
 		return err
 	}
-	host, ok := userNSFallback[m.Type]
+	host, ok := userNSFallback(m.Type)
 	if m.Type == "cgroup2" {
 		dir, cerr := ownCgroup2Dir()
 		if cerr != nil {

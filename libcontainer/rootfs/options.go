@@ -3,6 +3,7 @@ package rootfs
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,81 +41,91 @@ type flagOption struct {
 	flag  uintptr
 }
 
-// The same vocabulary as mount(8) and runc.
-var flagOptions = map[string]flagOption{
-	"acl":           {false, unix.MS_POSIXACL},
-	"async":         {true, unix.MS_SYNCHRONOUS},
-	"atime":         {true, unix.MS_NOATIME},
-	"bind":          {false, unix.MS_BIND},
-	"defaults":      {false, 0},
-	"dev":           {true, unix.MS_NODEV},
-	"diratime":      {true, unix.MS_NODIRATIME},
-	"dirsync":       {false, unix.MS_DIRSYNC},
-	"exec":          {true, unix.MS_NOEXEC},
-	"iversion":      {false, unix.MS_I_VERSION},
-	"lazytime":      {false, unix.MS_LAZYTIME},
-	"loud":          {true, unix.MS_SILENT},
-	"mand":          {false, unix.MS_MANDLOCK},
-	"noacl":         {true, unix.MS_POSIXACL},
-	"noatime":       {false, unix.MS_NOATIME},
-	"nodev":         {false, unix.MS_NODEV},
-	"nodiratime":    {false, unix.MS_NODIRATIME},
-	"noexec":        {false, unix.MS_NOEXEC},
-	"noiversion":    {true, unix.MS_I_VERSION},
-	"nolazytime":    {true, unix.MS_LAZYTIME},
-	"nomand":        {true, unix.MS_MANDLOCK},
-	"norelatime":    {true, unix.MS_RELATIME},
-	"nostrictatime": {true, unix.MS_STRICTATIME},
-	"nosuid":        {false, unix.MS_NOSUID},
-	"nosymfollow":   {false, unix.MS_NOSYMFOLLOW},
-	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
-	"relatime":      {false, unix.MS_RELATIME},
-	"remount":       {false, unix.MS_REMOUNT},
-	"ro":            {false, unix.MS_RDONLY},
-	"rw":            {true, unix.MS_RDONLY},
-	"silent":        {false, unix.MS_SILENT},
-	"strictatime":   {false, unix.MS_STRICTATIME},
-	"suid":          {true, unix.MS_NOSUID},
-	"symfollow":     {true, unix.MS_NOSYMFOLLOW},
-	"sync":          {false, unix.MS_SYNCHRONOUS},
-}
+// The option tables are built on first use: as package-level maps they were
+// built by the initialiser of a package every strata start links, though
+// only create, run and exec parse mount options.
 
-var propagationOptions = map[string]uintptr{
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
-}
+// The same vocabulary as mount(8) and runc.
+var flagOptions = sync.OnceValue(func() map[string]flagOption {
+	return map[string]flagOption{
+		"acl":           {false, unix.MS_POSIXACL},
+		"async":         {true, unix.MS_SYNCHRONOUS},
+		"atime":         {true, unix.MS_NOATIME},
+		"bind":          {false, unix.MS_BIND},
+		"defaults":      {false, 0},
+		"dev":           {true, unix.MS_NODEV},
+		"diratime":      {true, unix.MS_NODIRATIME},
+		"dirsync":       {false, unix.MS_DIRSYNC},
+		"exec":          {true, unix.MS_NOEXEC},
+		"iversion":      {false, unix.MS_I_VERSION},
+		"lazytime":      {false, unix.MS_LAZYTIME},
+		"loud":          {true, unix.MS_SILENT},
+		"mand":          {false, unix.MS_MANDLOCK},
+		"noacl":         {true, unix.MS_POSIXACL},
+		"noatime":       {false, unix.MS_NOATIME},
+		"nodev":         {false, unix.MS_NODEV},
+		"nodiratime":    {false, unix.MS_NODIRATIME},
+		"noexec":        {false, unix.MS_NOEXEC},
+		"noiversion":    {true, unix.MS_I_VERSION},
+		"nolazytime":    {true, unix.MS_LAZYTIME},
+		"nomand":        {true, unix.MS_MANDLOCK},
+		"norelatime":    {true, unix.MS_RELATIME},
+		"nostrictatime": {true, unix.MS_STRICTATIME},
+		"nosuid":        {false, unix.MS_NOSUID},
+		"nosymfollow":   {false, unix.MS_NOSYMFOLLOW},
+		"rbind":         {false, unix.MS_BIND | unix.MS_REC},
+		"relatime":      {false, unix.MS_RELATIME},
+		"remount":       {false, unix.MS_REMOUNT},
+		"ro":            {false, unix.MS_RDONLY},
+		"rw":            {true, unix.MS_RDONLY},
+		"silent":        {false, unix.MS_SILENT},
+		"strictatime":   {false, unix.MS_STRICTATIME},
+		"suid":          {true, unix.MS_NOSUID},
+		"symfollow":     {true, unix.MS_NOSYMFOLLOW},
+		"sync":          {false, unix.MS_SYNCHRONOUS},
+	}
+})
+
+var propagationOptions = sync.OnceValue(func() map[string]uintptr {
+	return map[string]uintptr{
+		"private":     unix.MS_PRIVATE,
+		"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
+		"shared":      unix.MS_SHARED,
+		"rshared":     unix.MS_SHARED | unix.MS_REC,
+		"slave":       unix.MS_SLAVE,
+		"rslave":      unix.MS_SLAVE | unix.MS_REC,
+		"unbindable":  unix.MS_UNBINDABLE,
+		"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+	}
+})
 
 // recAttrOptions are the recursive forms. The atime modes are an enum in
 // mount_setattr, not bits: setting one requires MOUNT_ATTR__ATIME in
 // attr_clr, so every atime option picks a whole mode. Turning a mode off
 // (ratime, rnostrictatime) returns to the kernel's default, relatime;
 // rnorelatime means "update atime every time", i.e. strictatime.
-var recAttrOptions = map[string]unix.MountAttr{
-	"rro":            {Attr_set: unix.MOUNT_ATTR_RDONLY},
-	"rrw":            {Attr_clr: unix.MOUNT_ATTR_RDONLY},
-	"rnosuid":        {Attr_set: unix.MOUNT_ATTR_NOSUID},
-	"rsuid":          {Attr_clr: unix.MOUNT_ATTR_NOSUID},
-	"rnodev":         {Attr_set: unix.MOUNT_ATTR_NODEV},
-	"rdev":           {Attr_clr: unix.MOUNT_ATTR_NODEV},
-	"rnoexec":        {Attr_set: unix.MOUNT_ATTR_NOEXEC},
-	"rexec":          {Attr_clr: unix.MOUNT_ATTR_NOEXEC},
-	"rnodiratime":    {Attr_set: unix.MOUNT_ATTR_NODIRATIME},
-	"rdiratime":      {Attr_clr: unix.MOUNT_ATTR_NODIRATIME},
-	"rnosymfollow":   {Attr_set: unix.MOUNT_ATTR_NOSYMFOLLOW},
-	"rsymfollow":     {Attr_clr: unix.MOUNT_ATTR_NOSYMFOLLOW},
-	"rnoatime":       {Attr_clr: unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_NOATIME},
-	"rrelatime":      {Attr_clr: unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_RELATIME},
-	"rstrictatime":   {Attr_clr: unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_STRICTATIME},
-	"ratime":         {Attr_clr: unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_RELATIME},
-	"rnostrictatime": {Attr_clr: unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_RELATIME},
-	"rnorelatime":    {Attr_clr: unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_STRICTATIME},
-}
+var recAttrOptions = sync.OnceValue(func() map[string]unix.MountAttr {
+	return map[string]unix.MountAttr{
+		"rro":            {Attr_set: unix.MOUNT_ATTR_RDONLY},
+		"rrw":            {Attr_clr: unix.MOUNT_ATTR_RDONLY},
+		"rnosuid":        {Attr_set: unix.MOUNT_ATTR_NOSUID},
+		"rsuid":          {Attr_clr: unix.MOUNT_ATTR_NOSUID},
+		"rnodev":         {Attr_set: unix.MOUNT_ATTR_NODEV},
+		"rdev":           {Attr_clr: unix.MOUNT_ATTR_NODEV},
+		"rnoexec":        {Attr_set: unix.MOUNT_ATTR_NOEXEC},
+		"rexec":          {Attr_clr: unix.MOUNT_ATTR_NOEXEC},
+		"rnodiratime":    {Attr_set: unix.MOUNT_ATTR_NODIRATIME},
+		"rdiratime":      {Attr_clr: unix.MOUNT_ATTR_NODIRATIME},
+		"rnosymfollow":   {Attr_set: unix.MOUNT_ATTR_NOSYMFOLLOW},
+		"rsymfollow":     {Attr_clr: unix.MOUNT_ATTR_NOSYMFOLLOW},
+		"rnoatime":       {Attr_clr: unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_NOATIME},
+		"rrelatime":      {Attr_clr: unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_RELATIME},
+		"rstrictatime":   {Attr_clr: unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_STRICTATIME},
+		"ratime":         {Attr_clr: unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_RELATIME},
+		"rnostrictatime": {Attr_clr: unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_RELATIME},
+		"rnorelatime":    {Attr_clr: unix.MOUNT_ATTR__ATIME, Attr_set: unix.MOUNT_ATTR_STRICTATIME},
+	}
+})
 
 // ParseOptions splits a spec mount's options. It fails only for an "r"
 // form of a known flag that has no recursive meaning (rsync, rremount,
@@ -124,7 +135,7 @@ func ParseOptions(options []string) (MountOptions, error) {
 	var o MountOptions
 	var data []string
 	for _, opt := range options {
-		if f, ok := flagOptions[opt]; ok {
+		if f, ok := flagOptions()[opt]; ok {
 			if f.clear {
 				o.Flags &^= f.flag
 				o.Cleared |= f.flag
@@ -134,11 +145,11 @@ func ParseOptions(options []string) (MountOptions, error) {
 			}
 			continue
 		}
-		if p, ok := propagationOptions[opt]; ok {
+		if p, ok := propagationOptions()[opt]; ok {
 			o.Propagation = append(o.Propagation, p)
 			continue
 		}
-		if a, ok := recAttrOptions[opt]; ok {
+		if a, ok := recAttrOptions()[opt]; ok {
 			// A later option wins over an earlier opposite one.
 			o.RecAttr.Attr_set &^= a.Attr_clr
 			o.RecAttr.Attr_clr &^= a.Attr_set
@@ -158,7 +169,7 @@ func ParseOptions(options []string) (MountOptions, error) {
 			continue
 		}
 		if base, ok := strings.CutPrefix(opt, "r"); ok {
-			if _, known := flagOptions[base]; known {
+			if _, known := flagOptions()[base]; known {
 				return MountOptions{}, fmt.Errorf("option %q: %q has no recursive form", opt, base)
 			}
 		}
@@ -210,7 +221,7 @@ func (o MountOptions) perMountAttrs() unix.MountAttr {
 
 // propagationFlag parses linux.rootfsPropagation.
 func propagationFlag(value string) (uintptr, error) {
-	p, ok := propagationOptions[value]
+	p, ok := propagationOptions()[value]
 	if !ok {
 		return 0, fmt.Errorf("linux.rootfsPropagation %q: expected one of private, rprivate, shared, rshared, slave, rslave, unbindable, runbindable", value)
 	}
