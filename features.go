@@ -13,6 +13,7 @@ import (
 	"github.com/strata-runtime/strata/libcontainer"
 	"github.com/strata-runtime/strata/libcontainer/capabilities"
 	"github.com/strata-runtime/strata/libcontainer/host"
+	"github.com/strata-runtime/strata/libcontainer/plan"
 	"github.com/strata-runtime/strata/libcontainer/rootfs"
 	"github.com/strata-runtime/strata/libcontainer/seccomp"
 )
@@ -91,7 +92,7 @@ func strataFeatures() *features.Features {
 			Selinux:      &features.Selinux{Enabled: &lsm.SELinux},
 			IntelRdt:     &features.IntelRdt{Enabled: &no},
 			NetDevices:   &features.NetDevices{Enabled: &yes},
-			MemoryPolicy: &features.MemoryPolicy{Modes: libcontainer.MemoryPolicyModes(), Flags: libcontainer.MemoryPolicyFlags()},
+			MemoryPolicy: &features.MemoryPolicy{Modes: plan.MemoryPolicyModes(), Flags: plan.MemoryPolicyFlags()},
 			MountExtensions: &features.MountExtensions{
 				IDMap: &features.IDMap{Enabled: &idmap},
 			},

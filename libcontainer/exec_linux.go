@@ -7,10 +7,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-runtime/strata/libcontainer/cgroups"
+	"github.com/strata-runtime/strata/libcontainer/identity"
+	"github.com/strata-runtime/strata/libcontainer/plan"
 )
 
 // ExecOpts describe a process to start in a running container.
@@ -29,9 +32,10 @@ type ExecOpts struct {
 }
 
 // Exec starts a process in the container: it joins every namespace of the
-// container's init and gets its attributes through the same init code as
-// the container's own first process. It returns once the process is set
-// up; the exec stage then runs the program (ExecResult tells how that went).
+// container's init, then the plan executor (nsenter/executor.c) carries out
+// the plan compiled here, from the container's state, by the same code as
+// the container's own process; no Go runtime starts in the process. It
+// returns once the process is set up; ExecResult tells how its execve went.
 func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	st := c.Status()
 	switch {
@@ -45,22 +49,19 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The container's filter, from the cache its create filled.
-	sc, err := c.seccompProgram()
-	if err != nil {
-		return nil, err
-	}
-	spec := *c.State.Config
-	spec.Process = o.Process
-	lsm, err := planLSM(&spec)
-	if err != nil {
-		return nil, err
-	}
 	cgPaths, err := c.execCgroupPaths(o.SubCgroups)
 	if err != nil {
 		return nil, err
 	}
-	l := &launch{bootstrap: bootstrap, preserveFDs: o.PreserveFDs, console: o.Console, timing: o.Timing}
+	l := &launch{bootstrap: append(bootstrap, "plan\x00"...), preserveFDs: o.PreserveFDs, console: o.Console, timing: o.Timing}
+	l.layoutFDs()
+	pl, err := c.execPlan(o, l)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range pl.Warnings {
+		o.warn(w)
+	}
 	// On cgroup v2 the process is born in the container's cgroup, the one
 	// its create recorded (nil on v1 and hybrid hosts: joinCgroup moves
 	// it). Not into a paused container's: a child frozen before its
@@ -92,12 +93,9 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := initConfig{ID: c.State.ID, Spec: &spec, PreserveFDs: o.PreserveFDs, Exec: true,
-		State: c.OCIState(), Placement: true, Seccomp: sc, LSM: lsm}
-	l.setFDs(&cfg)
-	if err := p.sync.sendJSON(msgConfig, &cfg); err != nil {
+	if err := p.sync.send(msgPlan, pl.Encode()); err != nil {
 		p.kill()
-		return nil, fmt.Errorf("send config to the process: %w", p.failed(err))
+		return nil, fmt.Errorf("send the plan to the process: %w", p.failed(err))
 	}
 	// Into the container's cgroups (limits, freezer, kill --all, ps) while
 	// the process starts; it waits for that before it runs the program.
@@ -109,14 +107,92 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 		return nil, err
 	}
 	for _, w := range r.Warnings {
-		if o.Warn != nil {
-			o.Warn(w)
-		}
+		o.warn(w)
 	}
-	if o.Timing != nil {
-		o.Timing("exec setup", time.Since(t0))
+	for _, pt := range r.Timings {
+		o.timing(pt.Phase, pt.D)
 	}
+	o.timing("exec setup", time.Since(t0))
 	return p, nil
+}
+
+// execPlan compiles the exec'd process's plan from the container's state:
+// its spec with o's process, and facts read from the running init.
+func (c *Container) execPlan(o ExecOpts, l *launch) (*plan.Plan, error) {
+	spec := *c.State.Config
+	spec.Process = o.Process
+	// The container's filter, from the cache its create filled.
+	sc, err := c.seccompProgram()
+	if err != nil {
+		return nil, err
+	}
+	lsm, err := planLSM(&spec)
+	if err != nil {
+		return nil, err
+	}
+	last, err := capability.LastCap()
+	if err != nil {
+		return nil, fmt.Errorf("capabilities: read the kernel's last capability: %w", err)
+	}
+	pid := c.State.InitPid
+	return plan.Process(plan.ProcessInput{
+		Spec:             &spec,
+		Exec:             true,
+		Env:              identity.WithHome(o.Process.Env, func() string { return containerHome(pid, o.Process.User.UID) }),
+		LastCap:          last,
+		SetgroupsAllowed: setgroupsAllowed(pid),
+		PreserveFDs:      o.PreserveFDs,
+		ConsoleFD:        l.consoleFD,
+		ProcfsFD:         -1,
+		FifoFD:           -1,
+		Seccomp:          filterOf(sc),
+		ApparmorExec:     lsm.ApparmorExec,
+		SelinuxExec:      lsm.SelinuxExec,
+	})
+}
+
+// containerHome is uid's home in the container's /etc/passwd as the init
+// sees it (its mounts included), resolved inside the container's root so
+// that a symlink cannot point the parent at a host file; "/" without one.
+// A regular file only: a fifo planted there must not block the parent.
+func containerHome(pid int, uid uint32) string {
+	root, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "/"
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, "etc/passwd", &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return "/"
+	}
+	f := os.NewFile(uintptr(fd), "/etc/passwd")
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "/"
+	}
+	return identity.HomeIn(f, uid)
+}
+
+// setgroupsAllowed: a user namespace whose setgroups file says "deny"
+// refuses setgroups(2); additionalGids are then left as they are.
+func setgroupsAllowed(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/setgroups", pid))
+	return err != nil || strings.TrimSpace(string(b)) != "deny"
+}
+
+func (o *ExecOpts) warn(msg string) {
+	if o.Warn != nil {
+		o.Warn(msg)
+	}
+}
+
+func (o *ExecOpts) timing(phase string, d time.Duration) {
+	if o.Timing != nil {
+		o.Timing(phase, d)
+	}
 }
 
 // joinMessage is a bootstrap that joins each namespace of the container's

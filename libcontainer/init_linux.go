@@ -2,7 +2,6 @@ package libcontainer
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -10,10 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-runtime/strata/libcontainer/hooks"
+	"github.com/strata-runtime/strata/libcontainer/identity"
+	"github.com/strata-runtime/strata/libcontainer/plan"
 	"github.com/strata-runtime/strata/libcontainer/rootfs"
 )
 
@@ -61,11 +63,7 @@ func initContainer(sock *syncSocket) error {
 	if in.proc, err = openProcfs(); err != nil {
 		return err
 	}
-	if in.cfg.Exec {
-		if err := in.awaitPlacement(); err != nil {
-			return err
-		}
-	} else if err := in.setupContainer(); err != nil {
+	if err := in.setupContainer(); err != nil {
 		return err
 	}
 	return in.startProcess()
@@ -75,12 +73,9 @@ func initContainer(sock *syncSocket) error {
 // container's cgroups, and only then makes a new cgroup namespace, so
 // that its root is the container's cgroup. unshare changes only this
 // thread's namespace, which is the one that execs (Init locks it). The
-// container's init does this just before its cgroup mounts (nothing
-// before them forks, or shows cgroups); an exec'd process at once.
+// init does this just before its cgroup mounts: nothing before them
+// forks, or shows cgroups.
 func (in *initProc) awaitPlacement() error {
-	if !in.cfg.Placement {
-		return nil
-	}
 	t, payload, err := in.sock.recv()
 	if err != nil {
 		return err
@@ -101,8 +96,7 @@ func (in *initProc) awaitPlacement() error {
 }
 
 // setupContainer builds the container around the init: mounts, hooks,
-// pivot_root, masked paths and the namespaces' kernel state. An exec'd
-// process skips it: it joins what the init built.
+// pivot_root, masked paths and the namespaces' kernel state.
 func (in *initProc) setupContainer() error {
 	if !hasNamespace(in.spec, specs.MountNamespace) {
 		return in.shareHostMounts()
@@ -153,103 +147,48 @@ func (in *initProc) shareHostMounts() error {
 	return in.phase("sysctl, hostname, keyring", in.setKernelState)
 }
 
-// startProcess gives the process its terminal and attributes, reports
-// ready and hands over to the exec stage: the same for the container's
-// init and for exec'd processes.
+// startProcess compiles the plan of the container's process (its
+// terminal, attributes, identity, capabilities, seccomp, the created state
+// and the program) and hands over to the exec stage, which carries it out
+// in C: the process that waits in the created state runs no Go. What this
+// Go half timed and found worth a warning goes to the parent first.
 func (in *initProc) startProcess() error {
-	if err := in.phase("terminal", in.setupTerminal); err != nil {
-		return err
-	}
-	var proc *preparedProcess
-	filter := newSeccompLoader(in.cfg.Seccomp, in.spec.Process, in.sock)
-	if err := in.phase("process", func() error {
-		x, err := newProcessExtras(in.spec, in.cfg.Exec, in.cfg.LSM, filter)
-		if err != nil {
-			return err
-		}
-		proc, err = prepareProcess(in.spec, in.proc, in.cfg.PreserveFDs, x)
-		return err
-	}); err != nil {
-		return err
-	}
-	// A filter with a listener: loaded now, its fd sent before 'R'.
-	if err := filter.beforeReady(); err != nil {
-		return err
-	}
-	if in.cfg.Exec {
-		// A detached exec's parent exits once it has 'R'.
-		if err := clearDeathSignal(); err != nil {
-			return err
-		}
-	}
-	if err := in.sock.sendJSON(msgReady, &readyReport{Timings: in.timings, Warnings: proc.warnings, Notes: proc.notes}); err != nil {
-		return err
-	}
-	if !in.cfg.Exec {
-		// The death signal guards a half-made container until the parent
-		// has it on record; then the parent may exit.
-		if _, err := in.sock.expect(msgRelease); err != nil {
-			return err
-		}
-		if err := clearDeathSignal(); err != nil {
-			return err
-		}
-		if err := in.sock.send(msgReleased, nil); err != nil {
-			return err
-		}
-	}
-	fds := launchFDs{sync: in.sock.fd, procfs: in.proc.fd, fifo: in.cfg.FifoFD, exe: in.cfg.ExeFD, seccomp: filter}
-	if h := in.spec.Hooks; !in.cfg.Exec && h != nil && len(h.StartContainer) > 0 {
-		// The hooks need Go: wait for start here, not in the exec stage,
-		// which gets the fifo's written end to hold until execve. As in
-		// runc the hooks run under the container's filter: it is loaded
-		// first (so the profile must allow what they do).
-		if err := filter.beforeStartHooks(); err != nil {
-			return err
-		}
-		fifo, err := in.waitForStart()
-		if err != nil {
-			return err
-		}
-		fds.fifo = fifo
-	}
-	return proc.exec(fds, in.spec.Process.Rlimits)
-}
-
-func clearDeathSignal() error {
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
-		return fmt.Errorf("init: clear the parent death signal: %w", err)
-	}
-	return nil
-}
-
-// setupTerminal starts the process's session, then makes a pty for a
-// process with terminal: true and, for the container's init, binds it over
-// /dev/console.
-func (in *initProc) setupTerminal() error {
-	// Every process leads a session of its own, as runc's do, terminal or
-	// not: CRIU cannot checkpoint a container whose session leader is
-	// outside its pid namespace (the shell that ran strata), and a hangup
-	// of that shell's terminal must not reach the container.
-	if _, err := unix.Setsid(); err != nil {
-		return fmt.Errorf("setsid: %w", err)
-	}
 	p := in.spec.Process
-	if !p.Terminal {
-		return nil
+	t0 := time.Now()
+	last, err := capability.LastCap()
+	if err != nil {
+		return fmt.Errorf("capabilities: read the kernel's last capability: %w", err)
 	}
-	if in.cfg.ConsoleFD < 0 {
-		return errors.New("process.terminal: no console socket to send the pty to")
-	}
-	slave, err := setupConsole(in.cfg.ConsoleFD, p.ConsoleSize)
+	state := *in.cfg.State
+	state.Status = specs.StateCreated
+	startState, err := json.Marshal(&state)
 	if err != nil {
 		return err
 	}
-	defer slave.Close()
-	if in.cfg.Exec {
-		return nil
+	pl, err := plan.Process(plan.ProcessInput{
+		Spec: in.spec,
+		// HOME from the container's /etc/passwd, now that it is the root.
+		Env:              identity.WithHome(p.Env, func() string { return identity.HomeDir("/", p.User.UID) }),
+		LastCap:          last,
+		SetgroupsAllowed: in.proc.setgroupsAllowed(),
+		PreserveFDs:      in.cfg.PreserveFDs,
+		ConsoleFD:        in.cfg.ConsoleFD,
+		ProcfsFD:         in.proc.fd,
+		FifoFD:           in.cfg.FifoFD,
+		Seccomp:          filterOf(in.cfg.Seccomp),
+		ApparmorExec:     in.cfg.LSM.ApparmorExec,
+		SelinuxExec:      in.cfg.LSM.SelinuxExec,
+		NofileSoft:       savedNofile(),
+		StartState:       startState,
+	})
+	if err != nil {
+		return err
 	}
-	return bindConsole(slave)
+	in.timings = append(in.timings, phaseTiming{"compile the process plan", time.Since(t0)})
+	if err := in.sock.sendJSON(msgReport, &readyReport{Timings: in.timings, Warnings: pl.Warnings}); err != nil {
+		return err
+	}
+	return execStage(in.sock.fd, in.cfg.ExeFD, pl, in.proc.fd, in.cfg.FifoFD, in.cfg.ConsoleFD)
 }
 
 // phase runs one step and records how long it took (--debug shows it).
@@ -311,33 +250,4 @@ func (in *initProc) setKernelState() error {
 		}
 	}
 	return nil
-}
-
-// waitForStart is the created state of a container with startContainer
-// hooks: it blocks on the exec fifo until `start` opens it for reading,
-// runs the hooks, and only then writes the byte `start` waits for, so that
-// `start` runs the poststart hooks after them. (Without such hooks the
-// exec stage waits, in far less memory.)
-func (in *initProc) waitForStart() (int, error) {
-	f, err := in.proc.reopen(in.cfg.FifoFD, unix.O_WRONLY)
-	if err != nil {
-		return -1, fmt.Errorf("open exec fifo: %w", err)
-	}
-	st := *in.cfg.State
-	st.Status = specs.StateCreated
-	if err := hooks.Run("startContainer", in.spec.Hooks.StartContainer, &st); err != nil {
-		f.Close()
-		return -1, err
-	}
-	if _, err := f.Write([]byte{0}); err != nil {
-		f.Close()
-		return -1, fmt.Errorf("write exec fifo: %w", err)
-	}
-	// Detached from the *os.File so no finalizer closes it early.
-	fd, err := unix.Dup(int(f.Fd()))
-	f.Close()
-	if err != nil {
-		return -1, fmt.Errorf("exec fifo: %w", err)
-	}
-	return fd, nil
 }

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -88,33 +86,6 @@ func decideLSM(h hostLSMs, spec *specs.Spec) (lsmPlan, error) {
 		return plan, errors.New("linux.mountLabel: SELinux mount labels are not supported by strata yet")
 	}
 	return plan, nil
-}
-
-// apply writes the plan for the calling thread's next execve.
-func (plan lsmPlan) apply(proc *procfs) error {
-	if plan.ApparmorExec == "" && plan.SelinuxExec == "" {
-		return nil
-	}
-	task := strconv.Itoa(os.Getpid()) + "/task/" + strconv.Itoa(unix.Gettid()) + "/attr/"
-	if plan.ApparmorExec != "" {
-		if err := proc.write(task+"apparmor/exec", plan.ApparmorExec); err != nil {
-			// Kernels before 5.8 have only the shared attr/exec.
-			if err2 := proc.write(task+"exec", plan.ApparmorExec); err2 != nil {
-				// The kernel answers ENOENT to "exec NAME" when no
-				// profile NAME is loaded (apparmor_parser never ran it).
-				if errors.Is(err, unix.ENOENT) {
-					return fmt.Errorf("process.apparmorProfile %q: AppArmor has no profile loaded by that name (see /sys/kernel/security/apparmor/profiles)", strings.TrimPrefix(plan.ApparmorExec, "exec "))
-				}
-				return fmt.Errorf("process.apparmorProfile: %w", err)
-			}
-		}
-	}
-	if plan.SelinuxExec != "" {
-		if err := proc.write(task+"exec", plan.SelinuxExec); err != nil {
-			return fmt.Errorf("process.selinuxLabel: %w", err)
-		}
-	}
-	return nil
 }
 
 // LSMs says which security modules strata would apply labels with here.

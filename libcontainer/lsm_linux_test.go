@@ -42,34 +42,3 @@ func TestDecideLSM(t *testing.T) {
 		}
 	}
 }
-
-func TestNewAttributes(t *testing.T) {
-	s := &specs.Spec{
-		Process: &specs.Process{
-			Scheduler:       &specs.Scheduler{Policy: specs.SchedFIFO, Priority: 10, Flags: []specs.LinuxSchedulerFlag{specs.SchedFlagResetOnFork}},
-			IOPriority:      &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_IDLE, Priority: 0},
-			ExecCPUAffinity: &specs.CPUAffinity{Final: "0-2,5"},
-		},
-		Linux: &specs.Linux{MemoryPolicy: &specs.LinuxMemoryPolicy{Mode: specs.MpolInterleave, Nodes: "1,65", Flags: []specs.MemoryPolicyFlagType{specs.MpolFRelativeNodes}}},
-	}
-	a, err := newAttributes(s, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.sched.Policy != 1 || a.sched.Priority != 10 || a.sched.Flags != 1 {
-		t.Errorf("sched: %+v", a.sched)
-	}
-	if !a.hasIO || a.ioprio != 3<<13 {
-		t.Errorf("ioprio %#x", a.ioprio)
-	}
-	if a.affinity == nil || a.affinity.Count() != 4 || !a.affinity.IsSet(5) || a.affinity.IsSet(3) {
-		t.Errorf("affinity %v", a.affinity)
-	}
-	if a.mpolMode != 3|1<<14 || a.mpolMask[0] != 1<<1 || a.mpolMask[1] != 1<<1 {
-		t.Errorf("mempolicy mode %#x mask %x", a.mpolMode, a.mpolMask[:2])
-	}
-	// The container's init ignores execCPUAffinity.
-	if a, _ := newAttributes(s, false); a.affinity != nil {
-		t.Error("execCPUAffinity applied to the container's init")
-	}
-}

@@ -43,7 +43,8 @@ type CreateOpts struct {
 	Seccomp *seccomp.Program
 }
 
-// initConfig is what the Go half of the init receives in the 'C' message.
+// initConfig is what the Go half of the container's init receives in the
+// 'C' message.
 type initConfig struct {
 	ID           string      `json:"id"`
 	Bundle       string      `json:"bundle"`
@@ -57,12 +58,8 @@ type initConfig struct {
 	FifoFD    int `json:"fifo_fd"`
 	ExeFD     int `json:"exe_fd"`
 	ConsoleFD int `json:"console_fd"`
-	// Exec: a process joining a running container; Spec.Process is its
-	// process, the rest of Spec the container's.
-	Exec bool `json:"exec"`
-	// Placement: the parent is moving the process into the container's
-	// cgroups and sends 'G' when done; NewCgroupNS: then unshare one.
-	Placement   bool `json:"placement"`
+	// NewCgroupNS: unshare a cgroup namespace once the parent has moved
+	// the init into its cgroups ('G').
 	NewCgroupNS bool `json:"new_cgroupns"`
 	// RuntimeHooks: the init must stop after its mounts and let the parent
 	// run the prestart/createRuntime hooks ('H') before its own
@@ -79,7 +76,9 @@ type initConfig struct {
 	LSM lsmPlan `json:"lsm"`
 }
 
-// readyReport is the 'R' payload.
+// readyReport is the 'T' and 'R' payload: the Go init reports what it
+// timed and found before the exec stage, the plan executor what it timed
+// and noted.
 type readyReport struct {
 	Timings  []phaseTiming `json:"timings"`
 	Warnings []string      `json:"warnings,omitempty"`
@@ -218,7 +217,7 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
 		RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(), Seccomp: o.Seccomp,
-		Placement: true, NewCgroupNS: hasOwnNamespace(o.Spec, specs.CgroupNamespace), LSM: lsm,
+		NewCgroupNS: hasOwnNamespace(o.Spec, specs.CgroupNamespace), LSM: lsm,
 	}
 	l.setFDs(&cfg)
 	cfg.State.Status = specs.StateCreating
@@ -332,16 +331,14 @@ func (l *launch) start() (p *InitProcess, err error) {
 	for i := 0; i < l.preserveFDs; i++ {
 		extra = append(extra, os.NewFile(uintptr(3+i), "preserved"))
 	}
-	l.syncFD, l.exeFD, l.fifoFD, l.consoleFD = 3+len(extra), 4+len(extra), -1, -1
+	l.layoutFDs()
 	childSync := child.file()
 	defer childSync.Close()
 	extra = append(extra, childSync, exe)
 	if l.fifo != nil {
-		l.fifoFD = 3 + len(extra)
 		extra = append(extra, l.fifo)
 	}
 	if l.console != nil {
-		l.consoleFD = 3 + len(extra)
 		extra = append(extra, l.console)
 	}
 	mk := func() *exec.Cmd {
@@ -370,6 +367,19 @@ func (l *launch) start() (p *InitProcess, err error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// layoutFDs decides the child's fd numbers (start puts the files there):
+// the preserved fds, the sync socket, the binary, then the optional ones.
+func (l *launch) layoutFDs() {
+	l.syncFD, l.exeFD, l.fifoFD, l.consoleFD = 3+l.preserveFDs, 4+l.preserveFDs, -1, -1
+	next := 5 + l.preserveFDs
+	if l.fifo != nil {
+		l.fifoFD, next = next, next+1
+	}
+	if l.console != nil {
+		l.consoleFD = next
+	}
 }
 
 // setFDs tells the Go init where start put its files.
@@ -441,10 +451,11 @@ func (c *Container) awaitReady(p *InitProcess, o *CreateOpts) error {
 
 // serveInit answers a starting init (or exec'd process) until its 'R':
 // runtimeHooks runs on its 'H' (create only; nil for exec), a seccomp
-// listener fd goes to the agent at listenerPath. It returns the ready
-// report once the move into the cgroups, which the process waited for,
-// has also reported.
+// listener fd goes to the agent at listenerPath. It returns the reports
+// ('T', then 'R') once the move into the cgroups, which the process waited
+// for, has also reported.
 func (c *Container) serveInit(p *InitProcess, runtimeHooks func() error) (*readyReport, error) {
+	var all readyReport
 	for {
 		t, payload, fd, err := p.sync.recvMsg()
 		if err != nil {
@@ -473,12 +484,17 @@ func (c *Container) serveInit(p *InitProcess, runtimeHooks func() error) (*ready
 			if err := p.sync.send(msgHooksDone, nil); err != nil {
 				return nil, p.failed(err)
 			}
-		case msgReady:
+		case msgReport, msgReady:
 			var r readyReport
 			if err := json.Unmarshal(payload, &r); err != nil {
-				return nil, fmt.Errorf("bad ready report: %w", err)
+				return nil, fmt.Errorf("bad %q report: %w", t, err)
 			}
-			return &r, p.placed()
+			all.Timings = append(all.Timings, r.Timings...)
+			all.Warnings = append(all.Warnings, r.Warnings...)
+			all.Notes = append(all.Notes, r.Notes...)
+			if t == msgReady {
+				return &all, p.placed()
+			}
 		default:
 			closeIfValid(fd)
 			return nil, fmt.Errorf("sync: unexpected message %q", t)

@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-runtime/strata/libcontainer/plan"
 	"github.com/strata-runtime/strata/libcontainer/seccomp"
 )
 
@@ -18,20 +19,17 @@ import (
 //     anything, through a cache under <root>/.cache~/seccomp (the '~' keeps
 //     the directory from ever being read as a container ID). The BPF goes
 //     to the init in initConfig.
-//   - The filter is loaded as late as possible, by the thread that will
-//     execve the program (seccompLoader below decides where):
-//     with no_new_privs and no SCMP_ACT_NOTIFY, by the C exec stage
-//     (nsenter/execstage.c) right before execve, after the created state,
-//     unless startContainer hooks run: then by the Go init before them,
-//     as runc runs them under the filter;
-//     with SCMP_ACT_NOTIFY, by the Go init just before it reports ready,
-//     so that it can send the listener fd to the parent (msgSeccompFd),
-//     which passes it on to linux.seccomp.listenerPath;
-//     without no_new_privs, by the Go init before it changes user and
-//     drops capabilities: loading a filter needs CAP_SYS_ADMIN then, as in
-//     runc. The few syscalls strata makes after that (setresuid, capset,
-//     prctl, execveat of the exec stage...) must then be allowed by the
-//     profile; docker's default profile allows them.
+//   - The filter is loaded as late as possible by the plan executor
+//     (nsenter/executor.c), the process that will execve the program; the
+//     plan decides the moment (libcontainer/plan/process.go, seccompMoment):
+//     right before execve; before the startContainer hooks, as runc runs
+//     them under the filter; with SCMP_ACT_NOTIFY before the ready report,
+//     so that the listener fd reaches the parent (msgSeccompFd), which
+//     passes it on to linux.seccomp.listenerPath; without no_new_privs
+//     before the user change and the capability drop, as loading needs
+//     CAP_SYS_ADMIN then (the few syscalls the executor makes after that,
+//     setresuid, capset, prctl, execve, must then be allowed by the
+//     profile; docker's default profile allows them).
 
 // seccompCacheDir is where compiled filters are kept below --root.
 func seccompCacheDir(root string) string { return filepath.Join(root, ".cache~", "seccomp") }
@@ -53,82 +51,12 @@ func (c *Container) seccompProgram() (*seccomp.Program, error) {
 	return p, err
 }
 
-// seccompLoader loads the init's filter at the right moment (see above).
-type seccompLoader struct {
-	prog     *seccomp.Program
-	nnp      bool
-	sock     *syncSocket
-	loaded   bool
-	listener int
-}
-
-func newSeccompLoader(prog *seccomp.Program, p *specs.Process, sock *syncSocket) *seccompLoader {
-	return &seccompLoader{prog: prog, nnp: p.NoNewPrivileges, sock: sock, listener: -1}
-}
-
-// beforeCredentials runs before the user change and the capability drop:
-// without no_new_privs it is the last moment the init may load a filter.
-func (l *seccompLoader) beforeCredentials() error {
-	if l == nil || l.prog == nil || l.nnp {
+// filterOf is a compiled filter as the plan carries it (nil without one).
+func filterOf(p *seccomp.Program) *plan.Filter {
+	if p == nil {
 		return nil
 	}
-	return l.load()
-}
-
-// beforeReady runs once the process's attributes are set: a filter with a
-// listener is loaded here, while the parent still waits for 'R'.
-func (l *seccompLoader) beforeReady() error {
-	if l == nil || l.prog == nil || l.loaded || !l.prog.Notify {
-		return nil
-	}
-	return l.load()
-}
-
-// beforeStartHooks loads the filter before the startContainer hooks run,
-// if nothing loaded it yet: runc runs them under it.
-func (l *seccompLoader) beforeStartHooks() error {
-	if l == nil || l.prog == nil || l.loaded {
-		return nil
-	}
-	return l.load()
-}
-
-func (l *seccompLoader) load() error {
-	var extra uint
-	if l.prog.Notify {
-		extra = seccomp.FlagNewListener
-	}
-	fd, err := l.prog.Load(extra)
-	if err != nil {
-		return err
-	}
-	l.loaded = true
-	if fd < 0 {
-		return nil
-	}
-	defer unix.Close(fd)
-	// Sent now, whichever step loaded it: the parent serves it before 'R'.
-	if err := l.sock.sendFD(msgSeccompFd, fd); err != nil {
-		return fmt.Errorf("linux.seccomp: send the listener fd to the parent: %w", err)
-	}
-	return nil
-}
-
-// execStage returns a memfd with the BPF for the exec stage to load, and
-// the flags to load it with; -1 when there is nothing left to load.
-func (l *seccompLoader) execStage() (int, uint, error) {
-	if l == nil || l.prog == nil || l.loaded {
-		return -1, 0, nil
-	}
-	fd, err := unix.MemfdCreate("strata-seccomp", unix.MFD_CLOEXEC)
-	if err != nil {
-		return -1, 0, fmt.Errorf("linux.seccomp: memfd_create: %w", err)
-	}
-	if _, err := unix.Write(fd, l.prog.BPF); err != nil {
-		unix.Close(fd)
-		return -1, 0, fmt.Errorf("linux.seccomp: write memfd: %w", err)
-	}
-	return fd, l.prog.Flags, nil
+	return &plan.Filter{BPF: p.BPF, Flags: p.Flags, Notify: p.Notify}
 }
 
 // serveSeccompFd passes a listener fd from the init to the seccomp agent

@@ -9,19 +9,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The parent (`strata create`/`run`) and the container init talk over a
-// SOCK_SEQPACKET socketpair: each message is one datagram, a type byte and a
-// payload. The first half is spoken by the C constructor in nsenter/ before
-// the Go runtime starts; the rest by initContainer in init_linux.go.
+// The parent (`strata create`/`run`/`exec`) and the process it starts talk
+// over a SOCK_SEQPACKET socketpair: each message is one datagram, a type byte
+// and a payload. Three parts of strata speak the child's side: the C
+// constructor in nsenter/nsenter.c (namespaces, before any Go runtime), the
+// Go half of the container's init (init_linux.go: the rootfs), and the plan
+// executor in nsenter/executor.c (the process itself, from its terminal to
+// execve; its steps are compiled by libcontainer/plan).
 //
-//	parent (process.go)                   init (nsenter.c, then init_linux.go)
-//	'B' bootstrap ----------------------> join namespaces by path, unshare user ns
+// create (and run):
+//
+//	parent (process.go)                   init
+//	'B' bootstrap ----------------------> nsenter.c: join namespaces by path,
+//	                                      unshare the user namespace
 //	    <-------------------------------- 'U' user namespace made   (if asked)
 //	write uid_map, gid_map
 //	'M' mapped -------------------------> unshare the other namespaces
 //	                                      (not cgroup), fork
 //	    <-------------------------------- 'P' host pid of the final init
-//	'C' config (JSON) ------------------> Go starts, reads 'C'
+//	'C' config (JSON) ------------------> Go starts (init_linux.go), reads 'C'
 //	move the init into its cgroups        (on cgroup v1 a move can wait a
 //	(in the background)                   whole RCU grace period: the init's
 //	'G' placed (or 'X' failed) ---------> Go start-up overlaps it)
@@ -29,31 +35,53 @@ import (
 //	    <-------------------------------- 'H' run the runtime-namespace hooks
 //	prestart, createRuntime hooks
 //	'h' hooks done ---------------------> createContainer hooks, pivot_root,
-//	                                      masked paths, process attributes
-//	                                      seccomp filter with SCMP_ACT_NOTIFY:
-//	    <-------------------------------- 'S' + listener fd (SCM_RIGHTS)
-//	send fd and state to the agent at
+//	                                      masked paths, sysctls, hostname;
+//	                                      compile the process plan
+//	    <-------------------------------- 'T' Go's timings and warnings (JSON)
+//	                                      execveat strata: the exec stage
+//	                                      (stage.c) runs the plan
+//	                                      (executor.c): terminal, attributes,
+//	                                      user, capabilities
+//	    <-------------------------------- 'S' + seccomp listener fd (SCM_RIGHTS,
+//	send fd and state to the agent at      with SCMP_ACT_NOTIFY)
 //	linux.seccomp.listenerPath
-//	    <-------------------------------- 'R' ready (phase timings as JSON)
+//	    <-------------------------------- 'R' ready (the plan's timings, notes)
 //	cgroup limits, state.json: created
 //	'A' release ------------------------> drop the parent death signal
 //	    <-------------------------------- 'K' released
-//	create returns                        exec stage: open the exec fifo,
-//	                                      blocking until `start` (or `run`)
-//	                                      opens it; execve
+//	create returns                        open the exec fifo, blocking until
+//	                                      `start` (or `run`) opens it;
+//	                                      startContainer hooks; execve
+//
+// exec (exec_linux.go): the same start, with the plan record in 'B'; no Go
+// runs in the process:
+//
+//	parent                                process
+//	'B' bootstrap (join all, plan) -----> nsenter.c: join the namespaces,
+//	                                      fork into the pid namespace
+//	    <-------------------------------- 'P' host pid
+//	'Q' the process plan ---------------> executor.c runs it:
+//	move into the cgroups (background)
+//	'G' placed (or 'X' failed) ---------> (await-placement step) terminal,
+//	                                      attributes, user, capabilities
+//	    <-------------------------------- 'S' listener fd   (SCMP_ACT_NOTIFY)
+//	    <-------------------------------- 'R' ready
+//	exec returns (-d) or waits            execve
 //
 // On a pure cgroup v2 host the init (and an exec'd process) is born in its
 // cgroup, clone3 CLONE_INTO_CGROUP (cgroupclone_linux.go): nothing is moved
-// and 'G' follows 'C' at once; the init does not know the difference.
+// and 'G' follows at once; the child does not know the difference.
 //
-// A failure on either side of the init is sent as 'E' and the init exits.
-// After 'R' the socket stays open until execve closes it (O_CLOEXEC): `run`
-// reads it to learn whether the user's program could be executed.
+// A failure anywhere in the child is sent as 'E' and the child exits. After
+// 'R' the socket stays open until execve closes it (O_CLOEXEC): `run` and
+// `exec` read it to learn whether the user's program could be executed.
 type msgType byte
 
 const (
 	msgBootstrap    msgType = 'B'
 	msgConfig       msgType = 'C'
+	msgPlan         msgType = 'Q' // an exec'd process's plan (libcontainer/plan)
+	msgReport       msgType = 'T' // the Go init's timings and warnings
 	msgUsernsReady  msgType = 'U'
 	msgUsernsMapped msgType = 'M'
 	msgPid          msgType = 'P'

@@ -15,7 +15,8 @@
  *                                        write timens_offsets     (if asked)
  *                                        clone(CLONE_PARENT)      (pid/time ns)
  *       <------------------------------- 'P' <pid of the final init>
- *   (the rest of the protocol is spoken by the Go init: libcontainer/sync.go)
+ *   'Q' plan (with the plan record) ---> executor.c runs it, never returning
+ *   (else the rest of the protocol is spoken by the Go init: libcontainer/sync.go)
  *
  * Any failure is sent as 'E' <message> and the process exits 1.
  *
@@ -23,6 +24,8 @@
  *   clone=<decimal CLONE_NEW* flags>     namespaces to create
  *   join=<decimal CLONE_NEW* type>:<path> namespaces to join, in order
  *   timens=<text for /proc/self/timens_offsets>
+ *   plan                                 a process exec'd into a container:
+ *                                        no Go half, the plan follows 'P'
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +42,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "plan.h"
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -51,7 +56,7 @@
 
 static int syncfd = -1;
 
-/* execstage.c: the init's last stage; it does not return. */
+/* stage.c: the init's last stage; it does not return. */
 extern void strata_exec_stage(const char *spec) __attribute__((noreturn));
 
 static void send_msg(char type, const char *payload, size_t len)
@@ -161,12 +166,27 @@ static void save_nofile_limit(void)
 		bail("nsenter: setenv");
 }
 
+/* An exec'd process: the plan comes next, in one datagram of any size. */
+static void __attribute__((noreturn)) run_plan_from_parent(void)
+{
+	char type;
+	ssize_t len = recv(syncfd, &type, 1, MSG_PEEK | MSG_TRUNC);
+	unsigned char *buf;
+
+	if (len < 1)
+		_exit(1); /* the parent is gone */
+	buf = malloc(len);
+	if (!buf || recv(syncfd, buf, len, 0) != len || buf[0] != 'Q')
+		bail("nsenter: expected the plan from the parent");
+	strata_run_plan(syncfd, buf + 1, len - 1);
+}
+
 void strata_nsenter(void)
 {
 	static char msg[MSG_MAX];
 	struct join joins[MAX_JOINS];
 	const char *env, *timens = NULL;
-	int njoins = 0, cloneflags = 0, must_fork = 0;
+	int njoins = 0, cloneflags = 0, must_fork = 0, has_plan = 0;
 	ssize_t len;
 	pid_t pid;
 	char pidbuf[32];
@@ -210,6 +230,8 @@ void strata_nsenter(void)
 			njoins++;
 		} else if (!strncmp(rec, "timens=", 7)) {
 			timens = rec + 7;
+		} else if (!strcmp(rec, "plan")) {
+			has_plan = 1;
 		} else {
 			bail("nsenter: unknown bootstrap record %s", rec);
 		}
@@ -254,8 +276,10 @@ void strata_nsenter(void)
 			bail("nsenter: prctl(PR_SET_PDEATHSIG)");
 		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 			bail("nsenter: prctl(PR_SET_DUMPABLE)");
-		return;
+	} else {
+		len = snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
+		send_msg('P', pidbuf, len);
 	}
-	len = snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-	send_msg('P', pidbuf, len);
+	if (has_plan)
+		run_plan_from_parent();
 }

@@ -1,11 +1,10 @@
 // Package capabilities turns process.capabilities into the five kernel sets of
 // the container's process.
 //
-// The sets are parsed once (New) and applied in two steps because changing the
-// uid in between would clear them: ApplyBounding while the init is still root,
-// ApplyCaps after the user change. Capabilities belong to a thread, not a
-// process: both steps, the user change and the final execve must run on the same
-// OS thread (runtime.LockOSThread), or the container starts with the wrong sets.
+// The sets are parsed here, in Go; the plan (libcontainer/plan) orders the
+// steps that apply them and the executor (nsenter/executor.c) performs them:
+// the bounding set while the process is still root, the other sets after the
+// user change, which would otherwise clear them.
 package capabilities
 
 import (
@@ -44,7 +43,6 @@ type Caps struct {
 	bounding, effective, permitted, inheritable, ambient uint64
 	last                                                 capability.Cap
 	warnings                                             []string
-	notes                                                []string
 }
 
 // New parses c. A nil c means an empty set everywhere: the process keeps no
@@ -56,10 +54,11 @@ func New(c *specs.LinuxCapabilities) (*Caps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capabilities: read the kernel's last capability: %w", err)
 	}
-	return newForKernel(c, last)
+	return NewForKernel(c, last)
 }
 
-func newForKernel(c *specs.LinuxCapabilities, last capability.Cap) (*Caps, error) {
+// NewForKernel parses c for a kernel whose last capability is last.
+func NewForKernel(c *specs.LinuxCapabilities, last capability.Cap) (*Caps, error) {
 	caps := &Caps{last: last}
 	if c == nil {
 		return caps, nil
@@ -109,20 +108,7 @@ func (c *Caps) Warnings() []string {
 	return c.warnings
 }
 
-// Notes returns the ambient capabilities ApplyCaps could not raise. runc
-// says nothing of those (its own default config lists ambient ones without
-// inheritable ones), so the caller logs them at debug level.
-func (c *Caps) Notes() []string {
-	return c.notes
-}
-
-// names lists the capabilities set in mask, for messages.
-func names(mask uint64) string {
-	var out []string
-	for n := capability.Cap(0); n < 64; n++ {
-		if mask&(1<<uint(n)) != 0 {
-			out = append(out, Name(n))
-		}
-	}
-	return strings.Join(out, ", ")
+// Sets returns the five sets as masks (bit n is capability n).
+func (c *Caps) Sets() (bounding, effective, permitted, inheritable, ambient uint64) {
+	return c.bounding, c.effective, c.permitted, c.inheritable, c.ambient
 }

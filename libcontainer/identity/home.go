@@ -1,10 +1,11 @@
-// Package identity gives the container's process its user: groups, gid, uid,
-// umask, and the HOME it expects.
+// Package identity finds the HOME a container's process expects (its
+// groups, gid, uid and umask are plan steps: libcontainer/plan).
 package identity
 
 import (
+	"io"
+	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/moby/sys/user"
@@ -15,7 +16,17 @@ import (
 // exist in the image. Call it after pivot_root (root "/"), so that a symlinked
 // /etc/passwd resolves inside the container and not on the host.
 func HomeDir(root string, uid uint32) string {
-	users, err := user.ParsePasswdFileFilter(filepath.Join(root, "etc/passwd"), func(u user.User) bool {
+	f, err := os.Open(filepath.Join(root, "etc/passwd"))
+	if err != nil {
+		return "/"
+	}
+	defer f.Close()
+	return HomeIn(f, uid)
+}
+
+// HomeIn is HomeDir reading an open /etc/passwd.
+func HomeIn(passwd io.Reader, uid uint32) string {
+	users, err := user.ParsePasswdFilter(passwd, func(u user.User) bool {
 		return u.Uid == int(uid)
 	})
 	if err != nil || len(users) == 0 || users[0].Home == "" {
@@ -24,22 +35,13 @@ func HomeDir(root string, uid uint32) string {
 	return users[0].Home
 }
 
-// WithHome returns env with HOME=<home of uid> appended when env sets no HOME,
-// as runc does; an explicit HOME, even empty, is kept.
-func WithHome(env []string, root string, uid uint32) []string {
+// WithHome returns env with HOME=home() appended when env sets no HOME, as
+// runc does; an explicit HOME, even empty, is kept (and home not called).
+func WithHome(env []string, home func() string) []string {
 	for _, kv := range env {
 		if strings.HasPrefix(kv, "HOME=") {
 			return env
 		}
 	}
-	return append(env[:len(env):len(env)], "HOME="+HomeDir(root, uid))
-}
-
-// formatIDs renders ids for error messages.
-func formatIDs(ids []uint32) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = strconv.FormatUint(uint64(id), 10)
-	}
-	return "[" + strings.Join(s, " ") + "]"
+	return append(env[:len(env):len(env)], "HOME="+home())
 }

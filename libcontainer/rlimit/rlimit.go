@@ -1,12 +1,9 @@
-// Package rlimit applies process.rlimits to the calling process, so that the
-// container's process inherits them across execve.
+// Package rlimit names process.rlimits' resources (the plan sets them).
 package rlimit
 
 import (
-	"errors"
 	"fmt"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,30 +36,3 @@ func Parse(name string) (int, error) {
 	return 0, fmt.Errorf("unknown rlimit type %q", name)
 }
 
-// Apply sets each limit on the calling process, in spec order.
-//
-// It goes through unix.Prlimit on pid 0 on purpose: x/sys forwards that to the
-// syscall package's prlimit, which (since Go 1.21) forgets the RLIMIT_NOFILE
-// soft limit Go saved when it raised its own at startup. Without that,
-// syscall.Exec would put the saved (host) soft limit back just before execve and
-// the container would not see the spec's RLIMIT_NOFILE. A raw prlimit64 syscall
-// would not tell Go, so do not replace this with unix.Syscall.
-func Apply(rls []specs.POSIXRlimit) error {
-	for i, rl := range rls {
-		res, err := Parse(rl.Type)
-		if err != nil {
-			return fmt.Errorf("process.rlimits[%d]: %w", i, err)
-		}
-		if rl.Soft > rl.Hard {
-			return fmt.Errorf("process.rlimits[%d] %s: soft limit %d exceeds hard limit %d", i, rl.Type, rl.Soft, rl.Hard)
-		}
-		lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
-		if err := unix.Prlimit(0, res, &lim, nil); err != nil {
-			if errors.Is(err, unix.EPERM) {
-				return fmt.Errorf("process.rlimits[%d] %s: set soft %d hard %d: %w (raising a hard limit needs CAP_SYS_RESOURCE, which the bounding set may lack)", i, rl.Type, rl.Soft, rl.Hard, err)
-			}
-			return fmt.Errorf("process.rlimits[%d] %s: set soft %d hard %d: %w", i, rl.Type, rl.Soft, rl.Hard, err)
-		}
-	}
-	return nil
-}

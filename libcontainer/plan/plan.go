@@ -1,0 +1,195 @@
+// Package plan compiles what a container process must become into a list of
+// steps, plain data that the executor in nsenter/executor.c carries out before
+// any Go runtime starts in that process. Every decision is taken here, in Go,
+// in the runtime's parent or in the Go half of the init: which syscalls, in
+// which order, with which arguments, and what to say when one fails. The
+// executor only performs the steps in order and reports the first failure with
+// the step's own words (its What, which names the config field) and errno.
+//
+// Nothing here makes a syscall, so plans are tested without root
+// (process_test.go: specs and the plans they give).
+//
+// Wire format, read by nsenter/executor.c (plan.h has the op numbers):
+//
+//	plan   := "SPL1" step*
+//	step   := op:u8 len:u32 what:str eperm:str arg*     (len counts what follows it)
+//	arg    := 'i' u64 | 's' len:u32 bytes               (integers little-endian)
+//
+// eperm is added to the message when the step fails with EPERM (the
+// privilege that is missing); strings go without a NUL, the executor adds one.
+package plan
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strings"
+)
+
+// Op is one kind of step; nsenter/plan.h gives the executor the same numbers.
+type Op uint8
+
+const (
+	OpSetsid         Op = 1  // setsid()
+	OpTerminal       Op = 2  // console fd, rows, cols, bind /dev/console (0/1)
+	OpRlimit         Op = 3  // resource, soft, hard
+	OpSched          Op = 4  // policy, flags, nice, priority, runtime, deadline, period
+	OpIOPrio         Op = 5  // ioprio value
+	OpAffinity       Op = 6  // cpu mask bytes
+	OpPersonality    Op = 7  // persona
+	OpMempolicy      Op = 8  // mode, node mask bytes (may be empty)
+	OpCapBounding    Op = 9  // mask of capabilities to keep, last capability
+	OpChdir          Op = 10 // path, 1 if EACCES defers it until after the user change
+	OpProcfs         Op = 11 // fd of a private procfs, or -1: mount one
+	OpLSMAttr        Op = 12 // attr file, fallback attr file (or ""), value
+	OpCloseFrom      Op = 13 // first fd to mark close-on-exec
+	OpStdioOwner     Op = 14 // uid
+	OpSeccomp        Op = 15 // BPF bytes, seccomp(2) flags, 1 if with a listener
+	OpIdentity       Op = 16 // umask, 1 to call setgroups, gid, uid, gids...
+	OpCaps           Op = 17 // effective, permitted, inheritable, ambient, last
+	OpNoNewPrivs     Op = 18 // prctl(PR_SET_NO_NEW_PRIVS)
+	OpChdirDeferred  Op = 19 // path: the OpChdir that EACCES deferred, if it did
+	OpFindProgram    Op = 20 // name, $PATH
+	OpClearDeathSig  Op = 21 // prctl(PR_SET_PDEATHSIG, 0)
+	OpAwaitPlacement Op = 22 // wait for 'G' (or 'X') from the parent
+	OpReady          Op = 23 // send 'R' with the timings and notes
+	OpRelease        Op = 24 // wait for 'A', drop the death signal, send 'K'
+	OpOpenFifo       Op = 25 // O_PATH fd of the exec fifo: reopen it for writing
+	OpHook           Op = 26 // timeout s (0: none), state JSON, path, argc, args..., envs...
+	OpWriteFifo      Op = 27 // write the byte `start` waits for
+	OpExec           Op = 28 // argc, args..., envs...: execve the program found
+)
+
+var opNames = map[Op]string{
+	OpSetsid: "setsid", OpTerminal: "terminal", OpRlimit: "rlimit", OpSched: "sched",
+	OpIOPrio: "ioprio", OpAffinity: "affinity", OpPersonality: "personality",
+	OpMempolicy: "mempolicy", OpCapBounding: "cap-bounding", OpChdir: "chdir",
+	OpProcfs: "procfs", OpLSMAttr: "lsm-attr", OpCloseFrom: "close-from",
+	OpStdioOwner: "stdio-owner", OpSeccomp: "seccomp", OpIdentity: "identity",
+	OpCaps: "caps", OpNoNewPrivs: "no-new-privs", OpChdirDeferred: "chdir-deferred",
+	OpFindProgram: "find-program", OpClearDeathSig: "clear-death-signal",
+	OpAwaitPlacement: "await-placement", OpReady: "ready", OpRelease: "release",
+	OpOpenFifo: "open-fifo", OpHook: "hook", OpWriteFifo: "write-fifo", OpExec: "exec",
+}
+
+func (o Op) String() string {
+	if n, ok := opNames[o]; ok {
+		return n
+	}
+	return fmt.Sprintf("op%d", uint8(o))
+}
+
+// Arg is an integer or a byte string.
+type Arg struct {
+	Int   uint64
+	Bytes []byte
+	Str   bool // Bytes is the value
+}
+
+// I and S make arguments.
+func I[T ~int | ~int32 | ~int64 | ~uint | ~uint16 | ~uint32 | ~uint64](v T) Arg {
+	return Arg{Int: uint64(v)}
+}
+
+func S(s string) Arg { return Arg{Bytes: []byte(s), Str: true} }
+
+func B(b []byte) Arg { return Arg{Bytes: b, Str: true} }
+
+// Step is one operation of the executor.
+type Step struct {
+	Op    Op
+	What  string // the failure message before ": <errno>", naming the config field
+	EPERM string // added after the errno when it is EPERM
+	Args  []Arg
+}
+
+// Plan is the steps of one process, in order, and what compiling them found
+// worth a warning.
+type Plan struct {
+	Steps    []Step
+	Warnings []string
+}
+
+func (p *Plan) add(op Op, what string, args ...Arg) *Step {
+	p.Steps = append(p.Steps, Step{Op: op, What: what, Args: args})
+	return &p.Steps[len(p.Steps)-1]
+}
+
+// Has tells whether the plan has a step of kind op.
+func (p *Plan) Has(op Op) bool {
+	for _, s := range p.Steps {
+		if s.Op == op {
+			return true
+		}
+	}
+	return false
+}
+
+const magic = "SPL1"
+
+// Encode returns the plan in the executor's wire format.
+func (p *Plan) Encode() []byte {
+	var b bytes.Buffer
+	b.WriteString(magic)
+	for _, s := range p.Steps {
+		var body bytes.Buffer
+		putStr(&body, s.What)
+		putStr(&body, s.EPERM)
+		for _, a := range s.Args {
+			if a.Str {
+				putStr(&body, string(a.Bytes))
+			} else {
+				body.WriteByte('i')
+				binary.Write(&body, binary.LittleEndian, a.Int)
+			}
+		}
+		b.WriteByte(byte(s.Op))
+		binary.Write(&b, binary.LittleEndian, uint32(body.Len()))
+		b.Write(body.Bytes())
+	}
+	return b.Bytes()
+}
+
+func putStr(b *bytes.Buffer, s string) {
+	b.WriteByte('s')
+	binary.Write(b, binary.LittleEndian, uint32(len(s)))
+	b.WriteString(s)
+}
+
+// String renders the plan one step a line, as the golden tests hold them:
+// op, arguments, then the failure message.
+func (p *Plan) String() string {
+	var b strings.Builder
+	for _, s := range p.Steps {
+		b.WriteString(s.Op.String())
+		for _, a := range s.Args {
+			switch {
+			case !a.Str:
+				fmt.Fprintf(&b, " %d", int64(a.Int))
+			case isText(a.Bytes) && len(a.Bytes) > 60:
+				fmt.Fprintf(&b, " %q...(%d bytes)", a.Bytes[:40], len(a.Bytes))
+			case isText(a.Bytes):
+				fmt.Fprintf(&b, " %q", a.Bytes)
+			default:
+				fmt.Fprintf(&b, " <%d bytes>", len(a.Bytes))
+			}
+		}
+		if s.What != "" {
+			fmt.Fprintf(&b, "  # %s", s.What)
+		}
+		if s.EPERM != "" {
+			fmt.Fprintf(&b, " [EPERM: %s]", s.EPERM)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func isText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,43 @@
+/*
+ * The plan executor's operations: the numbers of libcontainer/plan's Op
+ * constants (libcontainer/plan/header_test.go checks that the two agree,
+ * name, number and the name in the comment, which is how --debug timings
+ * name each step).
+ */
+#ifndef STRATA_PLAN_H
+#define STRATA_PLAN_H
+
+#define OP_SETSID 1           /* setsid */
+#define OP_TERMINAL 2         /* terminal */
+#define OP_RLIMIT 3           /* rlimit */
+#define OP_SCHED 4            /* sched */
+#define OP_IO_PRIO 5          /* ioprio */
+#define OP_AFFINITY 6         /* affinity */
+#define OP_PERSONALITY 7      /* personality */
+#define OP_MEMPOLICY 8        /* mempolicy */
+#define OP_CAP_BOUNDING 9     /* cap-bounding */
+#define OP_CHDIR 10           /* chdir */
+#define OP_PROCFS 11          /* procfs */
+#define OP_LSM_ATTR 12        /* lsm-attr */
+#define OP_CLOSE_FROM 13      /* close-from */
+#define OP_STDIO_OWNER 14     /* stdio-owner */
+#define OP_SECCOMP 15         /* seccomp */
+#define OP_IDENTITY 16        /* identity */
+#define OP_CAPS 17            /* caps */
+#define OP_NO_NEW_PRIVS 18    /* no-new-privs */
+#define OP_CHDIR_DEFERRED 19  /* chdir-deferred */
+#define OP_FIND_PROGRAM 20    /* find-program */
+#define OP_CLEAR_DEATH_SIG 21 /* clear-death-signal */
+#define OP_AWAIT_PLACEMENT 22 /* await-placement */
+#define OP_READY 23           /* ready */
+#define OP_RELEASE 24         /* release */
+#define OP_OPEN_FIFO 25       /* open-fifo */
+#define OP_HOOK 26            /* hook */
+#define OP_WRITE_FIFO 27      /* write-fifo */
+#define OP_EXEC 28            /* exec */
+#define OP_MAX 28
+
+/* Runs the plan (wire format: libcontainer/plan/plan.go); never returns. */
+void strata_run_plan(int syncfd, const unsigned char *plan, size_t len) __attribute__((noreturn));
+
+#endif
