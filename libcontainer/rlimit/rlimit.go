@@ -35,4 +35,3 @@ func Parse(name string) (int, error) {
 	}
 	return 0, fmt.Errorf("unknown rlimit type %q", name)
 }
-
