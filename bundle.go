@@ -37,18 +37,19 @@ composed with overlayfs on BUNDLE/rootfs.`,
 // as in `strata bundle create BUNDLE --image REF -- ARGS`: urfave/cli v2
 // stops parsing flags at the first positional one. The returned command
 // takes its arguments raw, moves the flags (up to "--") to the front, and
-// runs cmd on them.
+// runs cmd on them. It runs at package initialisation, which every strata
+// start pays for, so the flag table is made only when the command runs.
 func interspersed(cmd *cli.Command) *cli.Command {
-	takesValue := map[string]bool{}
-	for _, f := range cmd.Flags {
-		_, isBool := f.(*cli.BoolFlag)
-		for _, n := range f.Names() {
-			takesValue[n] = !isBool
-		}
-	}
 	outer := *cmd
 	outer.SkipFlagParsing = true
 	outer.Action = func(ctx *cli.Context) error {
+		takesValue := map[string]bool{}
+		for _, f := range cmd.Flags {
+			_, isBool := f.(*cli.BoolFlag)
+			for _, n := range f.Names() {
+				takesValue[n] = !isBool
+			}
+		}
 		var flags, positional []string
 		args := ctx.Args().Slice()
 		for i := 0; i < len(args); i++ {
