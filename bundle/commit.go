@@ -10,12 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-	specsv "github.com/opencontainers/image-spec/specs-go"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-runtime/strata/image"
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // Diff writes the bundle's changes (its overlay upper directory) as an OCI
@@ -129,80 +127,80 @@ type CommitOptions struct {
 // config whose diff_ids and history are extended, a manifest and a tag in
 // the target layout: the result is an image `bundle create` accepts. Base
 // layer blobs the target lacks are copied from the bundle's source image.
-func Commit(o CommitOptions) (v1.Descriptor, error) {
+func Commit(o CommitOptions) (ocispec.Descriptor, error) {
 	if o.Target.Transport != image.OCILayout || o.Target.Tag == "" {
-		return v1.Descriptor{}, fmt.Errorf("commit target %s: expected oci:DIR:TAG", o.Target)
+		return ocispec.Descriptor{}, fmt.Errorf("commit target %s: expected oci:DIR:TAG", o.Target)
 	}
 	upper, rec, err := overlayUpper(o.Bundle)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
 	store, err := image.OpenStore(rec.Store)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
-	var base v1.Manifest
+	var base ocispec.Manifest
 	if err := readStoredJSON(store, rec.Manifest, &base); err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
 	rawConfig, err := store.ReadBlob(rec.Config)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
 	w, err := image.OpenLayoutWriter(o.Target.Path)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
 	defer w.Close()
 	if err := copyBaseLayers(w, rec, base.Layers); err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
 	exclude, err := runtimeMountpoints(o.Bundle, rec)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
 	var diff image.DiffBlob
-	layer, err := w.WriteBlob(func(out io.Writer) (v1.Descriptor, error) {
+	layer, err := w.WriteBlob(func(out io.Writer) (ocispec.Descriptor, error) {
 		var err error
 		diff, err = image.WriteDiffBlob(upper, out, o.Compress, exclude)
 		return diff.Descriptor, err
 	})
 	if err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
 	newConfig, err := extendConfig(rawConfig, diff.DiffID, len(base.Layers), o.Message)
 	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("image config %s: %w", rec.Config, err)
+		return ocispec.Descriptor{}, fmt.Errorf("image config %s: %w", rec.Config, err)
 	}
-	configDesc, err := w.PutBlob(v1.MediaTypeImageConfig, newConfig)
+	configDesc, err := w.PutBlob(ocispec.MediaTypeImageConfig, newConfig)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
-	m := v1.Manifest{Versioned: specsv.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageManifest, Config: configDesc}
+	m := ocispec.Manifest{SchemaVersion: 2, MediaType: ocispec.MediaTypeImageManifest, Config: configDesc}
 	for _, l := range base.Layers {
 		// Docker schema2 layer types have OCI equivalents for the same bytes.
 		c, err := image.Decompression(l.MediaType)
 		if err != nil {
-			return v1.Descriptor{}, err
+			return ocispec.Descriptor{}, err
 		}
-		m.Layers = append(m.Layers, v1.Descriptor{MediaType: image.LayerMediaType(c), Digest: l.Digest, Size: l.Size})
+		m.Layers = append(m.Layers, ocispec.Descriptor{MediaType: image.LayerMediaType(c), Digest: l.Digest, Size: l.Size})
 	}
 	m.Layers = append(m.Layers, layer)
 	rawManifest, err := json.Marshal(m)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
-	manifestDesc, err := w.PutBlob(v1.MediaTypeImageManifest, rawManifest)
+	manifestDesc, err := w.PutBlob(ocispec.MediaTypeImageManifest, rawManifest)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
 	if err := w.Tag(manifestDesc, o.Target.Tag); err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
 	return manifestDesc, nil
 }
 
-func readStoredJSON(store *image.Store, d digest.Digest, v any) error {
+func readStoredJSON(store *image.Store, d ocispec.Digest, v any) error {
 	data, err := store.ReadBlob(d)
 	if err != nil {
 		return err
@@ -215,7 +213,7 @@ func readStoredJSON(store *image.Store, d digest.Digest, v any) error {
 
 // copyBaseLayers puts into the target layout the base image's layer blobs it
 // does not hold yet, read from the image the bundle was created from.
-func copyBaseLayers(w *image.LayoutWriter, rec *Record, layers []v1.Descriptor) error {
+func copyBaseLayers(w *image.LayoutWriter, rec *Record, layers []ocispec.Descriptor) error {
 	var src *image.Image
 	defer func() {
 		if src != nil {
@@ -253,13 +251,13 @@ func copyBaseLayers(w *image.LayoutWriter, rec *Record, layers []v1.Descriptor) 
 
 // extendConfig adds a layer to an image config, keeping every field it does
 // not touch (docker configs carry more than the OCI type knows).
-func extendConfig(raw []byte, diffID digest.Digest, baseLayers int, message string) ([]byte, error) {
+func extendConfig(raw []byte, diffID ocispec.Digest, baseLayers int, message string) ([]byte, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, err
 	}
-	var rootfs v1.RootFS
-	var history []v1.History
+	var rootfs ocispec.RootFS
+	var history []ocispec.History
 	if err := json.Unmarshal(fields["rootfs"], &rootfs); err != nil {
 		return nil, fmt.Errorf("rootfs: %w", err)
 	}
@@ -278,10 +276,10 @@ func extendConfig(raw []byte, diffID digest.Digest, baseLayers int, message stri
 		}
 	}
 	for ; nonEmpty < baseLayers; nonEmpty++ {
-		history = append(history, v1.History{Created: &now, CreatedBy: "(base layer)"})
+		history = append(history, ocispec.History{Created: &now, CreatedBy: "(base layer)"})
 	}
 	rootfs.DiffIDs = append(rootfs.DiffIDs, diffID)
-	history = append(history, v1.History{Created: &now, CreatedBy: "strata bundle commit", Comment: message})
+	history = append(history, ocispec.History{Created: &now, CreatedBy: "strata bundle commit", Comment: message})
 	for k, v := range map[string]any{"rootfs": rootfs, "history": history, "created": now} {
 		b, err := json.Marshal(v)
 		if err != nil {

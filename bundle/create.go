@@ -9,9 +9,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-
 	"github.com/strata-runtime/strata/image"
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // CreateOptions describe a bundle to make.
@@ -73,7 +72,7 @@ func Create(o CreateOptions) (rec *Record, err error) {
 		Image:    o.Image.String(),
 		Platform: o.Platform,
 		Manifest: img.ManifestDigest,
-		Config:   digest.FromBytes(img.RawConfig),
+		Config:   ocispec.FromBytes(img.RawConfig),
 		Copy:     o.Copy,
 		Created:  time.Now().UTC(),
 	}

@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 
 	"github.com/moby/sys/mountinfo"
-	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-runtime/strata/image"
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // Remove unmounts a bundle, deletes what Create made in it and releases its
@@ -94,7 +94,7 @@ func List(root string) ([]Entry, error) {
 // GC removes the layers and metadata blobs no bundle uses, and forgets
 // bundles that no longer exist. It holds the store exclusively, so no create
 // can be between unpacking a layer and recording its use.
-func GC(root string) (removed []digest.Digest, err error) {
+func GC(root string) (removed []ocispec.Digest, err error) {
 	store, err := image.OpenStore(root)
 	if err != nil {
 		return nil, err
@@ -108,7 +108,7 @@ func GC(root string) (removed []digest.Digest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	used := map[digest.Digest]bool{}
+	used := map[ocispec.Digest]bool{}
 	for _, e := range entries {
 		if e.Record == nil {
 			// Deleted without bundle rm, or not ours: it holds no layers.

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/opencontainers/go-digest"
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // RecordFile names the bundle's record, next to config.json. Runtimes ignore it.
@@ -28,14 +28,14 @@ const (
 // Record says what a bundle was made from and which store layers it uses, so
 // rm, mount, diff, commit and gc need nothing but the bundle directory.
 type Record struct {
-	Store    string          `json:"store"`
-	Image    string          `json:"image"`
-	Platform string          `json:"platform,omitempty"`
-	Manifest digest.Digest   `json:"manifest"`
-	Config   digest.Digest   `json:"config"`
-	Layers   []digest.Digest `json:"layers"` // diff IDs, bottom layer first
-	Copy     bool            `json:"copy,omitempty"`
-	Created  time.Time       `json:"created"`
+	Store    string           `json:"store"`
+	Image    string           `json:"image"`
+	Platform string           `json:"platform,omitempty"`
+	Manifest ocispec.Digest   `json:"manifest"`
+	Config   ocispec.Digest   `json:"config"`
+	Layers   []ocispec.Digest `json:"layers"` // diff IDs, bottom layer first
+	Copy     bool             `json:"copy,omitempty"`
+	Created  time.Time        `json:"created"`
 }
 
 // ReadRecord loads the record of the bundle at dir.

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strings"
 
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/strata-runtime/strata/image/ocispec"
 	"github.com/strata-runtime/strata/libcontainer/specconv"
 )
 
@@ -30,7 +30,7 @@ type SpecOptions struct {
 // BuildSpec converts an image config into a runtime config per image-spec
 // conversion.md, on top of `strata spec`'s defaults. rootfs is the composed
 // root, read for /etc/passwd and /etc/group when User names a user.
-func BuildSpec(img v1.Image, rootfs string, o SpecOptions) (*specs.Spec, error) {
+func BuildSpec(img ocispec.Image, rootfs string, o SpecOptions) (*specs.Spec, error) {
 	s := specconv.Example()
 	s.Process.Terminal = false // bundles run non-interactively unless asked
 	s.Root.Readonly = o.Readonly
@@ -105,7 +105,7 @@ func buildEnv(image, extra []string) ([]string, error) {
 
 // annotations are the implicit ones conversion.md names; Labels come last
 // because an explicit label takes precedence over an implicit annotation.
-func annotations(img v1.Image) map[string]string {
+func annotations(img ocispec.Image) map[string]string {
 	a := map[string]string{}
 	set := func(k, v string) {
 		if v != "" {

@@ -6,7 +6,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // Compression of a layer blob.
@@ -22,14 +23,14 @@ const (
 // type is an error, never a guess.
 func Decompression(mediaType string) (Compression, error) {
 	switch mediaType {
-	case v1.MediaTypeImageLayer, v1.MediaTypeImageLayerNonDistributable, //nolint:staticcheck // still found in old images
+	case ocispec.MediaTypeImageLayer, ocispec.MediaTypeImageLayerNonDistributable, //nolint:staticcheck // still found in old images
 		"application/vnd.docker.image.rootfs.diff.tar":
 		return Uncompressed, nil
-	case v1.MediaTypeImageLayerGzip, v1.MediaTypeImageLayerNonDistributableGzip, //nolint:staticcheck
+	case ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerNonDistributableGzip, //nolint:staticcheck
 		"application/vnd.docker.image.rootfs.diff.tar.gzip",
 		"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip":
 		return Gzip, nil
-	case v1.MediaTypeImageLayerZstd, v1.MediaTypeImageLayerNonDistributableZstd: //nolint:staticcheck
+	case ocispec.MediaTypeImageLayerZstd, ocispec.MediaTypeImageLayerNonDistributableZstd: //nolint:staticcheck
 		return Zstd, nil
 	}
 	return "", fmt.Errorf("unknown layer media type %q", mediaType)
@@ -39,11 +40,11 @@ func Decompression(mediaType string) (Compression, error) {
 func LayerMediaType(c Compression) string {
 	switch c {
 	case Gzip:
-		return v1.MediaTypeImageLayerGzip
+		return ocispec.MediaTypeImageLayerGzip
 	case Zstd:
-		return v1.MediaTypeImageLayerZstd
+		return ocispec.MediaTypeImageLayerZstd
 	}
-	return v1.MediaTypeImageLayer
+	return ocispec.MediaTypeImageLayer
 }
 
 // ParseCompression validates a --compress value.

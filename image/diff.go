@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // WriteDiff writes an overlay upper directory as an uncompressed OCI layer:
@@ -166,21 +166,21 @@ func listXattrs(p string) (map[string]string, error) {
 
 // DiffBlob is a written layer: its blob descriptor and diff ID.
 type DiffBlob struct {
-	Descriptor v1.Descriptor
-	DiffID     digest.Digest
+	Descriptor ocispec.Descriptor
+	DiffID     ocispec.Digest
 }
 
 // WriteDiffBlob writes the diff of upper (without exclude) to w compressed
 // with c, computing the blob digest and the diff ID on the way.
 func WriteDiffBlob(upper string, w io.Writer, c Compression, exclude map[string]bool) (DiffBlob, error) {
-	blobHash := digest.SHA256.Digester()
-	counter := &countingWriter{w: io.MultiWriter(w, blobHash.Hash())}
+	blobHash := ocispec.SHA256.Hash()
+	counter := &countingWriter{w: io.MultiWriter(w, blobHash)}
 	zw, err := compress(counter, c)
 	if err != nil {
 		return DiffBlob{}, err
 	}
-	diffHash := digest.SHA256.Digester()
-	if err := WriteDiff(upper, io.MultiWriter(zw, diffHash.Hash()), exclude); err != nil {
+	diffHash := ocispec.SHA256.Hash()
+	if err := WriteDiff(upper, io.MultiWriter(zw, diffHash), exclude); err != nil {
 		zw.Close()
 		return DiffBlob{}, err
 	}
@@ -188,8 +188,8 @@ func WriteDiffBlob(upper string, w io.Writer, c Compression, exclude map[string]
 		return DiffBlob{}, fmt.Errorf("diff of %s: compressing: %w", upper, err)
 	}
 	return DiffBlob{
-		Descriptor: v1.Descriptor{MediaType: LayerMediaType(c), Digest: blobHash.Digest(), Size: counter.n},
-		DiffID:     diffHash.Digest(),
+		Descriptor: ocispec.Descriptor{MediaType: LayerMediaType(c), Digest: ocispec.FromHash(ocispec.SHA256, blobHash), Size: counter.n},
+		DiffID:     ocispec.FromHash(ocispec.SHA256, diffHash),
 	}, nil
 }
 

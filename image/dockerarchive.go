@@ -8,8 +8,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // dockerArchiveEntry is one image in a `docker save` manifest.json.
@@ -22,10 +21,10 @@ type dockerArchiveEntry struct {
 // dockerSource maps the synthesized descriptors back to archive members.
 type dockerSource struct {
 	c     *tarContainer
-	paths map[digest.Digest]string
+	paths map[ocispec.Digest]string
 }
 
-func (s *dockerSource) openBlob(d v1.Descriptor) (io.ReadCloser, error) {
+func (s *dockerSource) openBlob(d ocispec.Descriptor) (io.ReadCloser, error) {
 	p, ok := s.paths[d.Digest]
 	if !ok {
 		return nil, fmt.Errorf("no member of the archive holds blob %s", d.Digest)
@@ -44,7 +43,7 @@ func openDockerArchive(ref Ref) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	src := &dockerSource{c: c, paths: map[digest.Digest]string{}}
+	src := &dockerSource{c: c, paths: map[ocispec.Digest]string{}}
 	img, err := resolveDockerArchive(src, ref.Tag)
 	if err != nil {
 		c.Close()
@@ -70,10 +69,10 @@ func resolveDockerArchive(src *dockerSource, tag string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manifest.json: config %q: %w", entry.Config, err)
 	}
-	configDesc := v1.Descriptor{MediaType: v1.MediaTypeImageConfig, Digest: digest.FromBytes(rawConfig), Size: int64(len(rawConfig))}
+	configDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: ocispec.FromBytes(rawConfig), Size: int64(len(rawConfig))}
 	src.paths[configDesc.Digest] = entry.Config
 	var partial struct {
-		RootFS v1.RootFS `json:"rootfs"`
+		RootFS ocispec.RootFS `json:"rootfs"`
 	}
 	if err := decodeStrict(rawConfig, &partial, "config "+entry.Config); err != nil {
 		return nil, err
@@ -81,7 +80,7 @@ func resolveDockerArchive(src *dockerSource, tag string) (*Image, error) {
 	if len(partial.RootFS.DiffIDs) != len(entry.Layers) {
 		return nil, fmt.Errorf("config %s lists %d diff_ids but manifest.json has %d layers", entry.Config, len(partial.RootFS.DiffIDs), len(entry.Layers))
 	}
-	blobs := make([]v1.Descriptor, len(entry.Layers))
+	blobs := make([]ocispec.Descriptor, len(entry.Layers))
 	for i, p := range entry.Layers {
 		d, err := dockerLayerDescriptor(src.c, p, partial.RootFS.DiffIDs[i])
 		if err != nil {
@@ -92,13 +91,13 @@ func resolveDockerArchive(src *dockerSource, tag string) (*Image, error) {
 	}
 	// A docker archive has no OCI manifest; synthesize the one a conversion
 	// would produce so commit can extend it like any other.
-	m := v1.Manifest{MediaType: v1.MediaTypeImageManifest, Config: configDesc, Layers: blobs}
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: configDesc, Layers: blobs}
 	m.SchemaVersion = 2
 	rawManifest, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
-	img := &Image{ManifestDigest: digest.FromBytes(rawManifest), Manifest: m, RawManifest: rawManifest, src: src}
+	img := &Image{ManifestDigest: ocispec.FromBytes(rawManifest), Manifest: m, RawManifest: rawManifest, src: src}
 	if err := img.setConfig(rawConfig, blobs); err != nil {
 		return nil, fmt.Errorf("config %s: %w", entry.Config, err)
 	}
@@ -135,10 +134,10 @@ func normalizeDockerTag(t string) string {
 // dockerLayerDescriptor describes a layer member. `docker save` writes plain
 // tars, whose digest is the diff ID; newer versions may write compressed blobs
 // under blobs/ALG/HEX, whose digest is their name.
-func dockerLayerDescriptor(c *tarContainer, p string, diffID digest.Digest) (v1.Descriptor, error) {
+func dockerLayerDescriptor(c *tarContainer, p string, diffID ocispec.Digest) (ocispec.Descriptor, error) {
 	rc, err := c.Open(p)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
 	defer rc.Close()
 	size := rc.(interface{ Size() int64 })
@@ -148,17 +147,17 @@ func dockerLayerDescriptor(c *tarContainer, p string, diffID digest.Digest) (v1.
 	switch {
 	case bytes.HasPrefix(head, gzipMagic):
 		d, err := digestFromBlobPath(p)
-		return v1.Descriptor{MediaType: v1.MediaTypeImageLayerGzip, Digest: d, Size: size.Size()}, err
+		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: d, Size: size.Size()}, err
 	case bytes.Equal(head, zstdMagic):
 		d, err := digestFromBlobPath(p)
-		return v1.Descriptor{MediaType: v1.MediaTypeImageLayerZstd, Digest: d, Size: size.Size()}, err
+		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerZstd, Digest: d, Size: size.Size()}, err
 	}
-	return v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: diffID, Size: size.Size()}, nil
+	return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffID, Size: size.Size()}, nil
 }
 
-func digestFromBlobPath(p string) (digest.Digest, error) {
+func digestFromBlobPath(p string) (ocispec.Digest, error) {
 	dir, hex := path.Split(archiveName(p))
-	d := digest.NewDigestFromEncoded(digest.Algorithm(path.Base(dir)), hex)
+	d := ocispec.FromEncoded(ocispec.Algorithm(path.Base(dir)), hex)
 	if err := d.Validate(); err != nil {
 		return "", fmt.Errorf("compressed layer whose name %q is not blobs/ALG/HEX, so its digest is unknown", p)
 	}

@@ -9,8 +9,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // maxMetadataSize bounds manifests, indexes and configs: they are read whole
@@ -20,18 +19,18 @@ const maxMetadataSize = 16 << 20
 // Layer is one filesystem layer of an image.
 type Layer struct {
 	// Blob is the layer as stored in the image, usually compressed.
-	Blob v1.Descriptor
+	Blob ocispec.Descriptor
 	// DiffID is the digest of the uncompressed tar: the layer's name in the store.
-	DiffID digest.Digest
+	DiffID ocispec.Digest
 }
 
 // Image is a resolved image: its manifest, config and layers, bottom first.
 type Image struct {
 	Ref            Ref
-	ManifestDigest digest.Digest
-	Manifest       v1.Manifest
+	ManifestDigest ocispec.Digest
+	Manifest       ocispec.Manifest
 	RawManifest    []byte
-	Config         v1.Image
+	Config         ocispec.Image
 	RawConfig      []byte
 	Layers         []Layer
 
@@ -40,7 +39,7 @@ type Image struct {
 
 // imageSource opens blobs of one image container by descriptor.
 type imageSource interface {
-	openBlob(d v1.Descriptor) (io.ReadCloser, error)
+	openBlob(d ocispec.Descriptor) (io.ReadCloser, error)
 	Close() error
 }
 
@@ -81,7 +80,7 @@ func (img *Image) OpenLayer(i int) (io.ReadCloser, error) {
 }
 
 // readBlob reads a whole metadata blob and checks it against its descriptor.
-func readBlob(src imageSource, d v1.Descriptor) ([]byte, error) {
+func readBlob(src imageSource, d ocispec.Descriptor) ([]byte, error) {
 	if err := d.Digest.Validate(); err != nil {
 		return nil, fmt.Errorf("descriptor digest %q: %w", d.Digest, err)
 	}
@@ -104,7 +103,7 @@ func readBlob(src imageSource, d v1.Descriptor) ([]byte, error) {
 }
 
 // VerifyBytes checks data against a descriptor's size and digest.
-func VerifyBytes(data []byte, d v1.Descriptor) error {
+func VerifyBytes(data []byte, d ocispec.Descriptor) error {
 	if d.Size >= 0 && int64(len(data)) != d.Size {
 		return fmt.Errorf("blob %s: size is %d bytes, descriptor says %d", d.Digest, len(data), d.Size)
 	}
@@ -124,7 +123,7 @@ func decodeStrict(data []byte, v any, what string) error {
 }
 
 // setConfig parses the image config and pairs its diff IDs with the layers.
-func (img *Image) setConfig(raw []byte, blobs []v1.Descriptor) error {
+func (img *Image) setConfig(raw []byte, blobs []ocispec.Descriptor) error {
 	img.RawConfig = raw
 	if err := decodeStrict(raw, &img.Config, "image config"); err != nil {
 		return err

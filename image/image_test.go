@@ -14,6 +14,7 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/strata-runtime/strata/image/imagetest"
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 func smallImage(t *testing.T) imagetest.Image {
@@ -34,7 +35,7 @@ func TestOpenLayoutByTag(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer img.Close()
-	if img.ManifestDigest != want.Digest || img.Config.Config.Cmd[0] != "/b" {
+	if img.ManifestDigest != ocispec.Digest(want.Digest) || img.Config.Config.Cmd[0] != "/b" {
 		t.Fatalf("opened manifest %s cmd %v, want %s", img.ManifestDigest, img.Config.Config.Cmd, want.Digest)
 	}
 	_, err = Open(Ref{Transport: OCILayout, Path: dir, Tag: "nope"}, "")
@@ -140,7 +141,7 @@ func TestArchives(t *testing.T) {
 		t.Fatal(err)
 	}
 	img.Close()
-	if img.ManifestDigest != want.Digest {
+	if img.ManifestDigest != ocispec.Digest(want.Digest) {
 		t.Fatalf("oci-archive manifest %s, want %s", img.ManifestDigest, want.Digest)
 	}
 	dockerArchive := filepath.Join(dir, "docker.tar")

@@ -9,10 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/opencontainers/go-digest"
-	specsv "github.com/opencontainers/image-spec/specs-go"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // LayoutWriter adds blobs and tags to an OCI image layout directory, which it
@@ -37,9 +36,9 @@ func OpenLayoutWriter(dir string) (*LayoutWriter, error) {
 		return nil, fmt.Errorf("image layout %s: lock: %w", dir, err)
 	}
 	w := &LayoutWriter{dir: dir, lock: lock}
-	layout := filepath.Join(dir, v1.ImageLayoutFile)
+	layout := filepath.Join(dir, ocispec.ImageLayoutFile)
 	if _, err := os.Stat(layout); errors.Is(err, os.ErrNotExist) {
-		err = w.writeFile(layout, v1.ImageLayout{Version: v1.ImageLayoutVersion})
+		err = w.writeFile(layout, ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
 		if err != nil {
 			w.Close()
 			return nil, err
@@ -51,22 +50,22 @@ func OpenLayoutWriter(dir string) (*LayoutWriter, error) {
 // Close releases the layout's lock.
 func (w *LayoutWriter) Close() error { return w.lock.Close() }
 
-func (w *LayoutWriter) blobPath(d digest.Digest) string {
+func (w *LayoutWriter) blobPath(d ocispec.Digest) string {
 	return filepath.Join(w.dir, "blobs", d.Algorithm().String(), d.Encoded())
 }
 
 // HasBlob reports whether the layout holds blob d.
-func (w *LayoutWriter) HasBlob(d digest.Digest) bool {
+func (w *LayoutWriter) HasBlob(d ocispec.Digest) bool {
 	_, err := os.Stat(w.blobPath(d))
 	return err == nil
 }
 
 // WriteBlob streams a blob through write, which returns the descriptor of
 // what it wrote; the blob is published under that digest only on success.
-func (w *LayoutWriter) WriteBlob(write func(io.Writer) (v1.Descriptor, error)) (v1.Descriptor, error) {
+func (w *LayoutWriter) WriteBlob(write func(io.Writer) (ocispec.Descriptor, error)) (ocispec.Descriptor, error) {
 	tmp, err := os.CreateTemp(w.dir, ".strata-blob-")
 	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("image layout %s: %w", w.dir, err)
+		return ocispec.Descriptor{}, fmt.Errorf("image layout %s: %w", w.dir, err)
 	}
 	defer os.Remove(tmp.Name())
 	desc, err := write(tmp)
@@ -77,29 +76,32 @@ func (w *LayoutWriter) WriteBlob(write func(io.Writer) (v1.Descriptor, error)) (
 		err = os.Rename(tmp.Name(), w.blobPath(desc.Digest))
 	}
 	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("image layout %s: writing blob: %w", w.dir, err)
+		return ocispec.Descriptor{}, fmt.Errorf("image layout %s: writing blob: %w", w.dir, err)
 	}
 	return desc, nil
 }
 
 // PutBlob writes a metadata blob of the given media type.
-func (w *LayoutWriter) PutBlob(mediaType string, data []byte) (v1.Descriptor, error) {
-	return w.WriteBlob(func(out io.Writer) (v1.Descriptor, error) {
+func (w *LayoutWriter) PutBlob(mediaType string, data []byte) (ocispec.Descriptor, error) {
+	return w.WriteBlob(func(out io.Writer) (ocispec.Descriptor, error) {
 		_, err := out.Write(data)
-		return v1.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}, err
+		return ocispec.Descriptor{MediaType: mediaType, Digest: ocispec.FromBytes(data), Size: int64(len(data))}, err
 	})
 }
 
 // CopyBlob copies blob d from r, refusing it unless size and digest match.
-func (w *LayoutWriter) CopyBlob(d v1.Descriptor, r io.Reader) error {
-	_, err := w.WriteBlob(func(out io.Writer) (v1.Descriptor, error) {
-		h := d.Digest.Algorithm().Digester()
-		n, err := io.Copy(out, io.TeeReader(r, h.Hash()))
+func (w *LayoutWriter) CopyBlob(d ocispec.Descriptor, r io.Reader) error {
+	_, err := w.WriteBlob(func(out io.Writer) (ocispec.Descriptor, error) {
+		if err := d.Digest.Validate(); err != nil {
+			return d, fmt.Errorf("blob digest %q: %w", d.Digest, err)
+		}
+		h := d.Digest.Algorithm().Hash()
+		n, err := io.Copy(out, io.TeeReader(r, h))
 		if err != nil {
 			return d, err
 		}
-		if n != d.Size || h.Digest() != d.Digest {
-			return d, fmt.Errorf("blob %s: copied %d bytes with digest %s, expected %d bytes", d.Digest, n, h.Digest(), d.Size)
+		if got := ocispec.FromHash(d.Digest.Algorithm(), h); n != d.Size || got != d.Digest {
+			return d, fmt.Errorf("blob %s: copied %d bytes with digest %s, expected %d bytes", d.Digest, n, got, d.Size)
 		}
 		return d, nil
 	})
@@ -108,9 +110,9 @@ func (w *LayoutWriter) CopyBlob(d v1.Descriptor, r io.Reader) error {
 
 // Tag points tag (org.opencontainers.image.ref.name) at manifest m in
 // index.json, replacing any entry that had the tag.
-func (w *LayoutWriter) Tag(m v1.Descriptor, tag string) error {
+func (w *LayoutWriter) Tag(m ocispec.Descriptor, tag string) error {
 	path := filepath.Join(w.dir, "index.json")
-	index := v1.Index{Versioned: specsv.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageIndex}
+	index := ocispec.Index{SchemaVersion: 2, MediaType: ocispec.MediaTypeImageIndex}
 	if data, err := os.ReadFile(path); err == nil {
 		if err := json.Unmarshal(data, &index); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
@@ -118,10 +120,10 @@ func (w *LayoutWriter) Tag(m v1.Descriptor, tag string) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	index.Manifests = slices.DeleteFunc(index.Manifests, func(d v1.Descriptor) bool {
-		return d.Annotations[v1.AnnotationRefName] == tag
+	index.Manifests = slices.DeleteFunc(index.Manifests, func(d ocispec.Descriptor) bool {
+		return d.Annotations[ocispec.AnnotationRefName] == tag
 	})
-	m.Annotations = map[string]string{v1.AnnotationRefName: tag}
+	m.Annotations = map[string]string{ocispec.AnnotationRefName: tag}
 	index.Manifests = append(index.Manifests, m)
 	return w.writeFile(path, index)
 }

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // Media types from other specs that an OCI layout may hold (skopeo keeps
@@ -22,7 +22,7 @@ const maxIndexDepth = 4
 // ociSource reads blobs from an image layout, on disk or in a tar archive.
 type ociSource struct{ c container }
 
-func (s *ociSource) openBlob(d v1.Descriptor) (io.ReadCloser, error) {
+func (s *ociSource) openBlob(d ocispec.Descriptor) (io.ReadCloser, error) {
 	if err := d.Digest.Validate(); err != nil {
 		return nil, fmt.Errorf("digest %q: %w", d.Digest, err)
 	}
@@ -35,7 +35,7 @@ func (s *ociSource) openBlob(d v1.Descriptor) (io.ReadCloser, error) {
 
 func (s *ociSource) Close() error { return s.c.Close() }
 
-func openOCI(ref Ref, want v1.Platform) (*Image, error) {
+func openOCI(ref Ref, want ocispec.Platform) (*Image, error) {
 	var c container
 	var err error
 	if ref.Transport == OCIArchive {
@@ -55,7 +55,7 @@ func openOCI(ref Ref, want v1.Platform) (*Image, error) {
 	return img, nil
 }
 
-func resolveOCI(src *ociSource, tag string, want v1.Platform) (*Image, error) {
+func resolveOCI(src *ociSource, tag string, want ocispec.Platform) (*Image, error) {
 	rc, err := src.c.Open("index.json")
 	if err != nil {
 		return nil, fmt.Errorf("not an OCI image layout: %w", err)
@@ -65,7 +65,7 @@ func resolveOCI(src *ociSource, tag string, want v1.Platform) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("index.json: %w", err)
 	}
-	var index v1.Index
+	var index ocispec.Index
 	if err := decodeStrict(raw, &index, "index.json"); err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func resolveOCI(src *ociSource, tag string, want v1.Platform) (*Image, error) {
 	if tag != "" {
 		candidates = nil
 		for _, m := range index.Manifests {
-			if m.Annotations[v1.AnnotationRefName] == tag {
+			if m.Annotations[ocispec.AnnotationRefName] == tag {
 				candidates = append(candidates, m)
 			}
 		}
@@ -88,10 +88,10 @@ func resolveOCI(src *ociSource, tag string, want v1.Platform) (*Image, error) {
 	return loadManifest(src, d)
 }
 
-func tags(index v1.Index) []string {
+func tags(index ocispec.Index) []string {
 	var out []string
 	for _, m := range index.Manifests {
-		if t := m.Annotations[v1.AnnotationRefName]; t != "" {
+		if t := m.Annotations[ocispec.AnnotationRefName]; t != "" {
 			out = append(out, t)
 		}
 	}
@@ -103,16 +103,16 @@ func tags(index v1.Index) []string {
 
 // pickDescriptor narrows index entries to one image manifest, descending into
 // nested indexes and choosing by platform where there is a choice.
-func pickDescriptor(src *ociSource, ds []v1.Descriptor, want v1.Platform, where string, depth int) (v1.Descriptor, error) {
+func pickDescriptor(src *ociSource, ds []ocispec.Descriptor, want ocispec.Platform, where string, depth int) (ocispec.Descriptor, error) {
 	if depth > maxIndexDepth {
-		return v1.Descriptor{}, fmt.Errorf("%s: indexes nested deeper than %d", where, maxIndexDepth)
+		return ocispec.Descriptor{}, fmt.Errorf("%s: indexes nested deeper than %d", where, maxIndexDepth)
 	}
 	if len(ds) == 0 {
-		return v1.Descriptor{}, fmt.Errorf("%s lists no manifests", where)
+		return ocispec.Descriptor{}, fmt.Errorf("%s lists no manifests", where)
 	}
 	d := ds[0]
 	if len(ds) > 1 {
-		var found []v1.Descriptor
+		var found []ocispec.Descriptor
 		var seen []string
 		for _, m := range ds {
 			seen = append(seen, formatPlatform(m.Platform))
@@ -121,30 +121,30 @@ func pickDescriptor(src *ociSource, ds []v1.Descriptor, want v1.Platform, where 
 			}
 		}
 		if len(found) == 0 {
-			return v1.Descriptor{}, fmt.Errorf("%s has no manifest for platform %s (has: %s); choose one with --platform or a tag",
+			return ocispec.Descriptor{}, fmt.Errorf("%s has no manifest for platform %s (has: %s); choose one with --platform or a tag",
 				where, formatPlatform(&want), strings.Join(seen, ", "))
 		}
 		d = found[0]
 	}
 	switch d.MediaType {
-	case v1.MediaTypeImageManifest, dockerManifest:
+	case ocispec.MediaTypeImageManifest, dockerManifest:
 		return d, nil
-	case v1.MediaTypeImageIndex, dockerManifestList:
+	case ocispec.MediaTypeImageIndex, dockerManifestList:
 		raw, err := readBlob(src, d)
 		if err != nil {
-			return v1.Descriptor{}, fmt.Errorf("%s: index %s: %w", where, d.Digest, err)
+			return ocispec.Descriptor{}, fmt.Errorf("%s: index %s: %w", where, d.Digest, err)
 		}
-		var index v1.Index
+		var index ocispec.Index
 		if err := decodeStrict(raw, &index, "image index "+d.Digest.String()); err != nil {
-			return v1.Descriptor{}, err
+			return ocispec.Descriptor{}, err
 		}
 		return pickDescriptor(src, index.Manifests, want, "image index "+d.Digest.String(), depth+1)
 	default:
-		return v1.Descriptor{}, fmt.Errorf("%s: entry %s has unknown media type %q (expected an image manifest or index)", where, d.Digest, d.MediaType)
+		return ocispec.Descriptor{}, fmt.Errorf("%s: entry %s has unknown media type %q (expected an image manifest or index)", where, d.Digest, d.MediaType)
 	}
 }
 
-func loadManifest(src *ociSource, d v1.Descriptor) (*Image, error) {
+func loadManifest(src *ociSource, d ocispec.Descriptor) (*Image, error) {
 	raw, err := readBlob(src, d)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
@@ -155,9 +155,9 @@ func loadManifest(src *ociSource, d v1.Descriptor) (*Image, error) {
 		return nil, err
 	}
 	switch img.Manifest.Config.MediaType {
-	case v1.MediaTypeImageConfig, dockerConfig:
+	case ocispec.MediaTypeImageConfig, dockerConfig:
 	default:
-		return nil, fmt.Errorf("%s: config has media type %q, not an image config (%s)", what, img.Manifest.Config.MediaType, v1.MediaTypeImageConfig)
+		return nil, fmt.Errorf("%s: config has media type %q, not an image config (%s)", what, img.Manifest.Config.MediaType, ocispec.MediaTypeImageConfig)
 	}
 	rawConfig, err := readBlob(src, img.Manifest.Config)
 	if err != nil {

@@ -5,19 +5,19 @@ import (
 	"runtime"
 	"strings"
 
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // ParsePlatform parses "os/arch[/variant]"; empty means the host's platform.
-func ParsePlatform(s string) (v1.Platform, error) {
+func ParsePlatform(s string) (ocispec.Platform, error) {
 	if s == "" {
-		return v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH, Variant: hostVariant()}, nil
+		return ocispec.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH, Variant: hostVariant()}, nil
 	}
 	parts := strings.Split(s, "/")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return v1.Platform{}, fmt.Errorf("--platform %q: expected os/arch or os/arch/variant", s)
+		return ocispec.Platform{}, fmt.Errorf("--platform %q: expected os/arch or os/arch/variant", s)
 	}
-	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
 	if len(parts) == 3 {
 		p.Variant = parts[2]
 	}
@@ -36,7 +36,7 @@ func hostVariant() string {
 
 // platformMatches compares an index entry's platform with the one wanted; a
 // variant only counts when both name one, as "arm64" images often omit "v8".
-func platformMatches(have *v1.Platform, want v1.Platform) bool {
+func platformMatches(have *ocispec.Platform, want ocispec.Platform) bool {
 	if have == nil {
 		return false
 	}
@@ -46,7 +46,7 @@ func platformMatches(have *v1.Platform, want v1.Platform) bool {
 	return have.Variant == "" || want.Variant == "" || have.Variant == want.Variant
 }
 
-func formatPlatform(p *v1.Platform) string {
+func formatPlatform(p *ocispec.Platform) string {
 	if p == nil {
 		return "(no platform)"
 	}

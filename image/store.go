@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // DefaultStore is where layers live unless --store says otherwise.
@@ -49,12 +49,12 @@ func OpenStore(root string) (*Store, error) {
 func (s *Store) Root() string { return s.root }
 
 // LayerDir is where the layer with diff ID d is (or would be) unpacked.
-func (s *Store) LayerDir(d digest.Digest) string {
+func (s *Store) LayerDir(d ocispec.Digest) string {
 	return filepath.Join(s.root, "layers", d.Algorithm().String(), d.Encoded())
 }
 
 // HasLayer reports whether the layer is unpacked.
-func (s *Store) HasLayer(d digest.Digest) bool {
+func (s *Store) HasLayer(d ocispec.Digest) bool {
 	st, err := os.Lstat(s.LayerDir(d))
 	return err == nil && st.IsDir()
 }
@@ -131,27 +131,27 @@ func (s *Store) removeTemps(prefix string) error {
 func (s *Store) ClearTemp() error { return s.removeTemps("") }
 
 // Layers lists the diff IDs of the unpacked layers.
-func (s *Store) Layers() ([]digest.Digest, error) { return s.list("layers") }
+func (s *Store) Layers() ([]ocispec.Digest, error) { return s.list("layers") }
 
 // Blobs lists the digests of the stored metadata blobs.
-func (s *Store) Blobs() ([]digest.Digest, error) { return s.list("blobs") }
+func (s *Store) Blobs() ([]ocispec.Digest, error) { return s.list("blobs") }
 
 // RemoveBlob deletes a stored metadata blob.
-func (s *Store) RemoveBlob(d digest.Digest) error {
+func (s *Store) RemoveBlob(d ocispec.Digest) error {
 	if err := os.Remove(s.blobPath(d)); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) list(kind string) ([]digest.Digest, error) {
+func (s *Store) list(kind string) ([]ocispec.Digest, error) {
 	entries, err := os.ReadDir(filepath.Join(s.root, kind, "sha256"))
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	var out []digest.Digest
+	var out []ocispec.Digest
 	for _, e := range entries {
-		d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
+		d := ocispec.FromEncoded(ocispec.SHA256, e.Name())
 		if d.Validate() == nil {
 			out = append(out, d)
 		}
@@ -161,7 +161,7 @@ func (s *Store) list(kind string) ([]digest.Digest, error) {
 
 // RemoveLayer deletes an unpacked layer. It is first renamed into tmp/ so
 // that an interrupted removal leaves no partial layer under layers/.
-func (s *Store) RemoveLayer(d digest.Digest) error {
+func (s *Store) RemoveLayer(d ocispec.Digest) error {
 	tmp := filepath.Join(s.root, "tmp", "rm."+d.Encoded())
 	if err := os.Rename(s.LayerDir(d), tmp); err != nil {
 		return fmt.Errorf("store: removing layer %s: %w", d, err)
@@ -194,8 +194,8 @@ func (s *Store) lock(name string, how int) (func(), error) {
 }
 
 // PutBlob stores a metadata blob (manifest or config) and returns its digest.
-func (s *Store) PutBlob(data []byte) (digest.Digest, error) {
-	d := digest.FromBytes(data)
+func (s *Store) PutBlob(data []byte) (ocispec.Digest, error) {
+	d := ocispec.FromBytes(data)
 	p := s.blobPath(d)
 	if _, err := os.Stat(p); err == nil {
 		return d, nil
@@ -219,7 +219,7 @@ func (s *Store) PutBlob(data []byte) (digest.Digest, error) {
 }
 
 // ReadBlob reads a stored blob, verifying its digest.
-func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
+func (s *Store) ReadBlob(d ocispec.Digest) ([]byte, error) {
 	if err := d.Validate(); err != nil {
 		return nil, fmt.Errorf("store: blob digest %q: %w", d, err)
 	}
@@ -227,13 +227,13 @@ func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: blob %s: %w", d, err)
 	}
-	if err := VerifyBytes(data, v1.Descriptor{Digest: d, Size: int64(len(data))}); err != nil {
+	if err := VerifyBytes(data, ocispec.Descriptor{Digest: d, Size: int64(len(data))}); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	return data, nil
 }
 
-func (s *Store) blobPath(d digest.Digest) string {
+func (s *Store) blobPath(d ocispec.Digest) string {
 	return filepath.Join(s.root, "blobs", d.Algorithm().String(), d.Encoded())
 }
 

@@ -9,10 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
-
 	"github.com/strata-runtime/strata/image/imagetest"
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // testLayer is a gzip layer blob held in memory.
@@ -20,7 +18,7 @@ func testLayer(t *testing.T, entries ...E) (Layer, []byte) {
 	t.Helper()
 	raw := imagetest.Tar(t, entries...)
 	mt, blob := imagetest.Compress(t, raw, "gzip")
-	return Layer{Blob: v1.Descriptor{MediaType: mt, Digest: digest.FromBytes(blob), Size: int64(len(blob))}, DiffID: digest.FromBytes(raw)}, blob
+	return Layer{Blob: ocispec.Descriptor{MediaType: mt, Digest: ocispec.FromBytes(blob), Size: int64(len(blob))}, DiffID: ocispec.FromBytes(raw)}, blob
 }
 
 func opener(blob []byte) func() (io.ReadCloser, error) {
@@ -97,10 +95,10 @@ func TestCorruptLayers(t *testing.T) {
 	}{
 		{"truncated", good, blob[:len(blob)/2], "layer " + good.Blob.Digest.String()},
 		{"corrupt", good, flipped, good.Blob.Digest.String()},
-		{"wrong blob digest", Layer{Blob: v1.Descriptor{MediaType: good.Blob.MediaType, Digest: digest.FromString("x"), Size: good.Blob.Size}, DiffID: good.DiffID}, blob, "content digest is " + good.Blob.Digest.String()},
-		{"wrong diff id", Layer{Blob: good.Blob, DiffID: digest.FromString("y")}, blob, "diff_id is " + digest.FromString("y").String()},
-		{"wrong size", Layer{Blob: v1.Descriptor{MediaType: good.Blob.MediaType, Digest: good.Blob.Digest, Size: good.Blob.Size + 1}, DiffID: good.DiffID}, blob, "manifest says"},
-		{"unknown media type", Layer{Blob: v1.Descriptor{MediaType: "application/x-rar", Digest: good.Blob.Digest, Size: good.Blob.Size}, DiffID: good.DiffID}, blob, `unknown layer media type "application/x-rar"`},
+		{"wrong blob digest", Layer{Blob: ocispec.Descriptor{MediaType: good.Blob.MediaType, Digest: ocispec.FromBytes([]byte("x")), Size: good.Blob.Size}, DiffID: good.DiffID}, blob, "content digest is " + good.Blob.Digest.String()},
+		{"wrong diff id", Layer{Blob: good.Blob, DiffID: ocispec.FromBytes([]byte("y"))}, blob, "diff_id is " + ocispec.FromBytes([]byte("y")).String()},
+		{"wrong size", Layer{Blob: ocispec.Descriptor{MediaType: good.Blob.MediaType, Digest: good.Blob.Digest, Size: good.Blob.Size + 1}, DiffID: good.DiffID}, blob, "manifest says"},
+		{"unknown media type", Layer{Blob: ocispec.Descriptor{MediaType: "application/x-rar", Digest: good.Blob.Digest, Size: good.Blob.Size}, DiffID: good.DiffID}, blob, `unknown layer media type "application/x-rar"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,7 +178,7 @@ func TestCompressions(t *testing.T) {
 	for _, c := range []string{"zstd", "none"} {
 		raw := imagetest.Tar(t, E{Name: c, Body: c})
 		mt, blob := imagetest.Compress(t, raw, c)
-		l := Layer{Blob: v1.Descriptor{MediaType: mt, Digest: digest.FromBytes(blob), Size: int64(len(blob))}, DiffID: digest.FromBytes(raw)}
+		l := Layer{Blob: ocispec.Descriptor{MediaType: mt, Digest: ocispec.FromBytes(blob), Size: int64(len(blob))}, DiffID: ocispec.FromBytes(raw)}
 		if _, err := s.EnsureLayer(l, opener(blob)); err != nil {
 			t.Fatalf("%s: %v", c, err)
 		}

@@ -5,7 +5,7 @@ import (
 	"hash"
 	"io"
 
-	"github.com/opencontainers/go-digest"
+	"github.com/strata-runtime/strata/image/ocispec"
 )
 
 // UnpackLayer applies a layer blob to dir while checking both of its
@@ -48,16 +48,16 @@ func UnpackLayer(dir string, blob io.Reader, l Layer, opts ApplyOptions) error {
 	if l.Blob.Size > 0 && counted.n != l.Blob.Size {
 		return fmt.Errorf("layer blob %s: size is %d bytes, manifest says %d (truncated or corrupt)", l.Blob.Digest, counted.n, l.Blob.Size)
 	}
-	if got := digest.NewDigest(l.Blob.Digest.Algorithm(), blobHash); got != l.Blob.Digest {
+	if got := ocispec.FromHash(l.Blob.Digest.Algorithm(), blobHash); got != l.Blob.Digest {
 		return fmt.Errorf("layer blob %s: content digest is %s (corrupt or tampered blob)", l.Blob.Digest, got)
 	}
-	if got := digest.NewDigest(l.DiffID.Algorithm(), diffHash); got != l.DiffID {
+	if got := ocispec.FromHash(l.DiffID.Algorithm(), diffHash); got != l.DiffID {
 		return fmt.Errorf("layer %s: uncompressed digest is %s but the config's diff_id is %s", l.Blob.Digest, got, l.DiffID)
 	}
 	return nil
 }
 
-func newHash(d digest.Digest) (hash.Hash, error) {
+func newHash(d ocispec.Digest) (hash.Hash, error) {
 	if err := d.Validate(); err != nil {
 		return nil, fmt.Errorf("digest %q: %w", d, err)
 	}
