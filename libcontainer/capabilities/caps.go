@@ -10,20 +10,24 @@ package capabilities
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // byName maps "CAP_SYS_ADMIN" style names to numbers, from moby/sys/capability's
-// list so the runtime and its validator agree on what a known name is.
-var byName = func() map[string]capability.Cap {
+// list so the runtime and its validator agree on what a known name is. It is
+// built on first use, not by the package initialiser: every strata start
+// links this package, and most commands (state, kill, delete) parse no
+// capability.
+var byName = sync.OnceValue(func() map[string]capability.Cap {
 	m := make(map[string]capability.Cap)
 	for _, c := range capability.ListKnown() {
 		m[Name(c)] = c
 	}
 	return m
-}()
+})
 
 // Name returns the spec's spelling of c, for example "CAP_SYS_ADMIN".
 func Name(c capability.Cap) string {
@@ -32,7 +36,7 @@ func Name(c capability.Cap) string {
 
 // Parse returns the number of a capability named as in the spec ("CAP_KILL").
 func Parse(name string) (capability.Cap, error) {
-	if c, ok := byName[name]; ok {
+	if c, ok := byName()[name]; ok {
 		return c, nil
 	}
 	return 0, fmt.Errorf("unknown capability %q", name)
