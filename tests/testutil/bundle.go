@@ -55,13 +55,44 @@ func NewContainer(t testing.TB, mutate func(*specs.Spec)) *Container {
 		mutate(c.Spec)
 	}
 	c.WriteSpec()
-	guard := c.Guard()
-	t.Cleanup(func() {
-		c.Runtime("delete", "--force", c.ID)
-		removeCgroups(t, c.ID)
-		guard.Check(t)
-	})
+	c.cleanupAfter(c.Guard())
 	return c
+}
+
+// BundleContainer is a Container for a bundle the test made itself (with
+// `strata bundle create`, say) rather than NewContainer's copy of busybox: it
+// reads the bundle's config.json, puts the container in its own cgroup below
+// CgroupParent, and registers NewContainer's cleanup, the guard watching the
+// bundle too.
+func BundleContainer(t testing.TB, bundle string) *Container {
+	t.Helper()
+	id := UniqueID(t)
+	dir := t.TempDir()
+	c := &Container{t: t, ID: id, Dir: dir, Bundle: bundle, Root: filepath.Join(dir, "root"), Spec: &specs.Spec{}}
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, c.Spec); err != nil {
+		t.Fatalf("%s/config.json: %v", bundle, err)
+	}
+	if c.Spec.Linux == nil {
+		c.Spec.Linux = &specs.Linux{}
+	}
+	c.Spec.Linux.CgroupsPath = CgroupParent + "/" + id
+	c.WriteSpec()
+	c.cleanupAfter(c.Guard(bundle))
+	return c
+}
+
+// cleanupAfter registers the end of every test container: force-delete it,
+// remove its cgroups, then report what guard finds left behind.
+func (c *Container) cleanupAfter(guard *Guard) {
+	c.t.Cleanup(func() {
+		c.Runtime("delete", "--force", c.ID)
+		removeCgroups(c.t, c.ID)
+		guard.Check(c.t)
+	})
 }
 
 // BaseSpec is runc's default spec with what every test needs changed: no

@@ -6,7 +6,8 @@
 // The runtime under test is strata unless $RUNTIME names another binary (for
 // example RUNTIME=/usr/sbin/runc), so the same tests prove themselves against a
 // reference runtime. $STRATA_BINARY names a prebuilt strata; otherwise Main
-// builds one from the repository.
+// builds one from the repository. A case that tests a behaviour of strata's
+// own skips by name under another runtime (StrataOnly).
 package testutil
 
 import (
@@ -33,59 +34,91 @@ const markerEnv = "STRATA_TEST_ID"
 var (
 	runtimePath string
 	isStrata    bool
+	strataPath  string
 )
+
+// M is what Main runs: the *testing.M of TestMain, or a wrapper whose Run
+// first checks what the suite needs of the binaries.
+type M interface{ Run() int }
 
 // Main resolves (or builds) the runtime binary, runs the tests, removes what it
 // built and exits. Call it from TestMain.
-func Main(m *testing.M) {
-	os.Exit(mainCode(m))
+func Main(m M) {
+	os.Exit(mainCode(m, false))
 }
 
-func mainCode(m *testing.M) int {
+// MainWithStrata is Main for a suite that runs strata's own commands (`strata
+// bundle`) beside the runtime under test: StrataPath is strata even when
+// $RUNTIME names another runtime ($STRATA_BINARY, or built as Main builds it).
+func MainWithStrata(m M) {
+	os.Exit(mainCode(m, true))
+}
+
+func mainCode(m M, needStrata bool) int {
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "these tests need root")
 		return 1
 	}
-	cleanup, err := resolveRuntime()
+	cleanup, err := resolveRuntime(needStrata)
+	defer cleanup()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testutil:", err)
 		return 1
 	}
-	defer cleanup()
 	defer removeCgroupParents()
 	fmt.Fprintf(os.Stderr, "testing runtime %s (strata: %v)\n", runtimePath, isStrata)
+	if needStrata && !isStrata {
+		fmt.Fprintf(os.Stderr, "strata's own commands from %s\n", strataPath)
+	}
 	return m.Run()
 }
 
-func resolveRuntime() (cleanup func(), err error) {
+func resolveRuntime(needStrata bool) (cleanup func(), err error) {
 	cleanup = func() {}
 	if p := os.Getenv("RUNTIME"); p != "" {
-		runtimePath, err = exec.LookPath(p)
+		if runtimePath, err = exec.LookPath(p); err != nil {
+			return cleanup, err
+		}
 		isStrata = strings.Contains(filepath.Base(p), "strata")
-		return cleanup, err
+		if isStrata {
+			strataPath = runtimePath
+		}
+		if isStrata || !needStrata {
+			return cleanup, nil
+		}
 	}
-	isStrata = true
+	strataPath, cleanup, err = resolveStrata()
+	if runtimePath == "" {
+		runtimePath, isStrata = strataPath, true
+	}
+	return cleanup, err
+}
+
+// resolveStrata is $STRATA_BINARY, or strata built into a temporary
+// directory that cleanup removes.
+func resolveStrata() (path string, cleanup func(), err error) {
+	cleanup = func() {}
 	if p := os.Getenv("STRATA_BINARY"); p != "" {
-		runtimePath, err = filepath.Abs(p)
-		return cleanup, err
+		path, err = filepath.Abs(p)
+		return path, cleanup, err
 	}
 	repo, err := RepoRoot()
 	if err != nil {
-		return cleanup, err
+		return "", cleanup, err
 	}
 	dir, err := os.MkdirTemp("", "strata-bin-")
 	if err != nil {
-		return cleanup, err
+		return "", cleanup, err
 	}
 	cleanup = func() { os.RemoveAll(dir) }
-	runtimePath = filepath.Join(dir, "strata")
+	path = filepath.Join(dir, "strata")
 	// Through the Makefile: the one place that knows how strata is built.
-	build := exec.Command("make", "--no-print-directory", "-s", "strata", "OUT="+runtimePath)
+	build := exec.Command("make", "--no-print-directory", "-s", "strata", "OUT="+path)
 	build.Dir = repo
 	if out, err := build.CombinedOutput(); err != nil {
-		return cleanup, fmt.Errorf("building strata: %v\n%s", err, out)
+		return "", cleanup, fmt.Errorf("building strata: %v\n%s", err, out)
 	}
-	return cleanup, nil
+	return path, cleanup, nil
 }
 
 // RepoRoot is the directory holding go.mod, found upwards from the working
@@ -114,6 +147,22 @@ func RuntimePath() string { return runtimePath }
 // wording of error messages apply only then: other runtimes word theirs
 // differently.
 func IsStrata() bool { return isStrata }
+
+// StrataPath is the strata binary: the runtime under test when that is
+// strata; with another runtime, set only by MainWithStrata (else "").
+func StrataPath() string { return strataPath }
+
+// StrataOnly skips t by name when the runtime under test is not strata. It is
+// for a case that tests a behaviour of strata's own (a refusal another runtime
+// does not make, a command or field it does not have), which another runtime
+// cannot pass: such a case must not return early and count as passed. Never
+// for a missing privilege, kernel feature or tool: those fail the test.
+func StrataOnly(t testing.TB, reason string) {
+	t.Helper()
+	if !isStrata {
+		t.Skipf("strata-only case, not run against %s: %s", runtimePath, reason)
+	}
+}
 
 // Result is what a runtime command did.
 type Result struct {
