@@ -2,7 +2,6 @@ package bundle_test
 
 import (
 	"archive/tar"
-	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-runtime/strata/image/imagetest"
@@ -37,26 +35,6 @@ func newBundle(t testing.TB) string {
 	dir := filepath.Join(t.TempDir(), "bundle")
 	t.Cleanup(func() { unix.Unmount(filepath.Join(dir, "rootfs"), unix.MNT_DETACH) })
 	return dir
-}
-
-func editSpec(t testing.TB, bundleDir string, edit func(*specs.Spec)) {
-	t.Helper()
-	p := filepath.Join(bundleDir, "config.json")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatal(err)
-	}
-	edit(&s)
-	if data, err = json.Marshal(&s); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // tarEntries lists a layer tar file as "name type [content]" lines.
