@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -50,16 +51,25 @@ func with(fns ...func(*specs.Spec)) func(*specs.Spec) {
 	}
 }
 
+// corePatternMu runs the tests that guard kernel.core_pattern one at a
+// time: against a vulnerable runtime one overwrites it, and another
+// running then would take the overwritten value for the original, fail
+// for it, and "restore" it.
+var corePatternMu sync.Mutex
+
 // guardCorePattern fails the test if the host's kernel.core_pattern
 // changed during it, and restores it.
 func guardCorePattern(t *testing.T) {
 	t.Helper()
 	const path = "/proc/sys/kernel/core_pattern"
+	corePatternMu.Lock()
 	before, err := os.ReadFile(path)
 	if err != nil {
+		corePatternMu.Unlock()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		defer corePatternMu.Unlock()
 		if now, _ := os.ReadFile(path); !bytes.Equal(now, before) {
 			os.WriteFile(path, before, 0o644)
 			t.Errorf("the host's kernel.core_pattern was overwritten with %q (restored)", now)
