@@ -286,9 +286,7 @@ func TestCheckpointBadInput(t *testing.T) {
 // before anything happens. runc accepts them (it drives lazy pages and
 // ignores restore --no-pivot).
 func TestStrataRefusals(t *testing.T) {
-	if !tu.IsStrata() {
-		t.Skip("strata's own refusals: runc accepts these flags")
-	}
+	tu.StrataOnly(t, "strata's own refusals: runc accepts these flags")
 	c := startCounter(t, 0)
 	for _, args := range [][]string{
 		{"checkpoint", "--lazy-pages", c.ID},

@@ -81,9 +81,7 @@ func runFeatures(t *testing.T) features.Features {
 }
 
 func TestFeaturesMatchHost(t *testing.T) {
-	if !tu.IsStrata() {
-		t.Skip("what other runtimes report is theirs")
-	}
+	tu.StrataOnly(t, "features: what other runtimes report is theirs")
 	t.Parallel()
 	h := readHost(t)
 	f := runFeatures(t)
@@ -183,9 +181,7 @@ type checkOut struct {
 
 func checkIsStrata(t *testing.T) {
 	t.Helper()
-	if !tu.IsStrata() {
-		t.Skip("check is strata's own command")
-	}
+	tu.StrataOnly(t, "check is strata's own command")
 }
 
 func TestCheckJSONMatchesHost(t *testing.T) {

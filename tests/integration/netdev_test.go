@@ -116,9 +116,7 @@ func netDevices(devs map[string]string) func(*specs.Spec) {
 
 func strataOnly(t *testing.T) {
 	t.Helper()
-	if !tu.IsStrata() {
-		t.Skip("linux.netDevices: the reference runc (1.1.5) ignores it")
-	}
+	tu.StrataOnly(t, "linux.netDevices: the reference runc (1.1.5) ignores it")
 }
 
 func TestNetDevicesMoved(t *testing.T) {
