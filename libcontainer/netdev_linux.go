@@ -1,15 +1,13 @@
 package libcontainer
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"runtime"
 	"strings"
-	"unsafe"
 
+	"github.com/jsimonetti/rtnetlink/v2"
+	"github.com/mdlayher/netlink"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -22,8 +20,9 @@ import (
 // The parent does it, from the runtime's namespaces, between nsenter's 'P'
 // (the init's network namespace exists) and the config it sends: the init
 // has not started its mounts, let alone the user's program. It speaks
-// rtnetlink directly (no `ip` subprocess): one socket in its own network
-// namespace and one opened inside the container's (openRtnlIn).
+// rtnetlink (jsimonetti/rtnetlink over mdlayher/netlink, no `ip`
+// subprocess): one socket in its own network namespace and one opened
+// inside the container's (dialRtnl).
 //
 // Every check is made before the first device moves (host device present,
 // target name free in the container), so a refused create leaves the host
@@ -77,35 +76,19 @@ func validIfName(name string, template bool) bool {
 // netDev is one device being moved.
 type netDev struct {
 	host, target string // names: on the host, asked for in the container
-	hostIndex    int32
+	hostIndex    uint32
 	up           bool
-	addrs        []ifAddr
+	addrs        []*hostAddr // as listed on the host
 	moved        bool
-	index        int32  // in the container, once moved
+	index        uint32 // in the container, once moved
 	name         string // in the container, once moved
-}
-
-// ifAddr is one address: its ifaddrmsg and the attributes worth copying.
-type ifAddr struct {
-	msg   unix.IfAddrmsg
-	attrs []rtAttr
-	label string // IFA_LABEL (IPv4), "" without
-}
-
-func (a *ifAddr) String() string {
-	for _, at := range a.attrs {
-		if at.typ == unix.IFA_LOCAL || at.typ == unix.IFA_ADDRESS {
-			return fmt.Sprintf("%s/%d", net.IP(at.val), a.msg.Prefixlen)
-		}
-	}
-	return fmt.Sprintf("family %d /%d", a.msg.Family, a.msg.Prefixlen)
 }
 
 // netDevices is the result of moveNetDevices: the devices it moved and
 // what it needs to move them back should the create fail later.
 type netDevices struct {
 	devs        []*netDev
-	host, ctr   *rtnl
+	host, ctr   *rtnetlink.Conn
 	hostNS, net *os.File // network namespaces: the runtime's, the container's
 }
 
@@ -159,17 +142,19 @@ func (nd *netDevices) open(pid int) (err error) {
 	if a.Dev == b.Dev && a.Ino == b.Ino {
 		return errors.New("the container shares the runtime's network namespace")
 	}
-	if nd.host, err = openRtnl(); err != nil {
+	if nd.host, err = dialRtnl(nil); err != nil {
 		return err
 	}
-	nd.ctr, err = openRtnlIn(nd.net, nd.hostNS)
-	return err
+	if nd.ctr, err = dialRtnl(nd.net); err != nil {
+		return fmt.Errorf("in the container's network namespace: %w", err)
+	}
+	return nil
 }
 
 func (nd *netDevices) close() {
-	for _, r := range []*rtnl{nd.host, nd.ctr} {
-		if r != nil {
-			unix.Close(r.fd)
+	for _, c := range []*rtnetlink.Conn{nd.host, nd.ctr} {
+		if c != nil {
+			c.Close()
 		}
 	}
 	for _, f := range []*os.File{nd.hostNS, nd.net} {
@@ -186,7 +171,7 @@ func (nd *netDevices) move(devices map[string]specs.LinuxNetDevice) error {
 		if d.target == "" {
 			d.target = host
 		}
-		link, err := nd.host.link(host)
+		link, err := linkByName(nd.host, host)
 		if errors.Is(err, unix.ENODEV) {
 			return fmt.Errorf("linux.netDevices[%q]: no such host network device", host)
 		}
@@ -196,18 +181,18 @@ func (nd *netDevices) move(devices map[string]specs.LinuxNetDevice) error {
 		d.hostIndex, d.up = link.Index, link.Flags&unix.IFF_UP != 0
 		nd.devs = append(nd.devs, d)
 	}
-	addrs, err := nd.host.addrs()
+	addrs, err := listAddrs(nd.host)
 	if err != nil {
 		return fmt.Errorf("linux.netDevices: list the host's addresses: %w", err)
 	}
 	for _, d := range nd.devs {
 		for _, a := range addrs {
-			if int32(a.msg.Index) == d.hostIndex && a.msg.Scope == unix.RT_SCOPE_UNIVERSE && a.flags()&unix.IFA_F_PERMANENT != 0 {
+			if a.Index == d.hostIndex && a.Scope == unix.RT_SCOPE_UNIVERSE && addrFlags(&a.AddressMessage)&unix.IFA_F_PERMANENT != 0 {
 				d.addrs = append(d.addrs, a)
 			}
 		}
 	}
-	links, err := nd.ctr.links()
+	links, err := linkNames(nd.ctr)
 	if err != nil {
 		return fmt.Errorf("linux.netDevices: list the container's devices: %w", err)
 	}
@@ -217,13 +202,13 @@ func (nd *netDevices) move(devices map[string]specs.LinuxNetDevice) error {
 		}
 	}
 	for _, d := range nd.devs {
-		if err := nd.host.setNetns(d.hostIndex, nd.net, d.target); err != nil {
+		if err := setNetns(nd.host, d.hostIndex, nd.net, d.target); err != nil {
 			return fmt.Errorf("linux.netDevices[%q]: move into the container's network namespace as %q: %w", d.host, d.target, err)
 		}
 		d.moved = true
 		// The kernel keeps the index when it is free there and may have
 		// expanded a template: the new device is the one not seen before.
-		after, err := nd.ctr.links()
+		after, err := linkNames(nd.ctr)
 		if err != nil {
 			return fmt.Errorf("linux.netDevices[%q]: %w", d.host, err)
 		}
@@ -236,7 +221,7 @@ func (nd *netDevices) move(devices map[string]specs.LinuxNetDevice) error {
 		if d.index == 0 {
 			return fmt.Errorf("linux.netDevices[%q]: not found in the container's network namespace after the move", d.host)
 		}
-		if err := nd.ctr.configure(d.index, d.host, d.name, d.addrs, true); err != nil {
+		if err := configure(nd.ctr, d.index, d.host, d.name, d.addrs, true); err != nil {
 			return fmt.Errorf("linux.netDevices[%q]: %w", d.host, err)
 		}
 	}
@@ -255,14 +240,14 @@ func (nd *netDevices) undo(err error) error {
 			if d.index == 0 {
 				return errors.New("lost track of it")
 			}
-			if err := nd.ctr.setNetns(d.index, nd.hostNS, d.host); err != nil {
+			if err := setNetns(nd.ctr, d.index, nd.hostNS, d.host); err != nil {
 				return err
 			}
-			link, err := nd.host.link(d.host)
+			link, err := linkByName(nd.host, d.host)
 			if err != nil {
 				return err
 			}
-			return nd.host.configure(link.Index, d.host, d.host, d.addrs, d.up)
+			return configure(nd.host, link.Index, d.host, d.host, d.addrs, d.up)
 		}()
 		if uerr != nil {
 			err = fmt.Errorf("%w (and moving %q back to the host: %v)", err, d.host, uerr)
@@ -271,294 +256,199 @@ func (nd *netDevices) undo(err error) error {
 	return err
 }
 
-// configure re-adds the addresses a move dropped (as listed on the host,
-// their labels renamed from the host name to name), and sets the device
-// up if asked.
-func (r *rtnl) configure(index int32, hostName, name string, addrs []ifAddr, up bool) error {
-	for _, a := range addrs {
-		msg := a.msg
-		msg.Index = uint32(index)
-		body := append([]byte(nil), structBytes(&msg)...)
-		for _, at := range a.attrs {
-			body = appendAttr(body, at.typ, at.val)
-		}
-		if a.label != "" {
-			label := a.label
-			if rest, ok := strings.CutPrefix(label, hostName); ok {
-				label = name + rest
-			}
-			body = appendAttr(body, unix.IFA_LABEL, append([]byte(label), 0))
-		}
-		if _, err := r.do(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL, body); err != nil {
-			return fmt.Errorf("add address %s: %w", &a, err)
-		}
+// dialRtnl opens a NETLINK_ROUTE socket in the network namespace ns (nil:
+// the calling thread's), bound to it for its whole life. For another
+// namespace the library enters it on a locked thread and then returns that
+// thread to the runtime's namespace; only if it cannot go back does the
+// thread stay locked, and end: no other goroutine may run in the
+// container's namespace. (Threads are not thrown away otherwise: the
+// init's parent-death signal is tied to the thread that started it.)
+func dialRtnl(ns *os.File) (*rtnetlink.Conn, error) {
+	cfg := &netlink.Config{}
+	if ns != nil {
+		cfg.NetNS = int(ns.Fd())
 	}
-	if !up {
-		return nil
-	}
-	m := unix.IfInfomsg{Index: index, Flags: unix.IFF_UP, Change: unix.IFF_UP}
-	if _, err := r.do(unix.RTM_NEWLINK, 0, structBytes(&m)); err != nil {
-		return fmt.Errorf("set up: %w", err)
-	}
-	return nil
-}
-
-func (a *ifAddr) flags() uint32 {
-	for _, at := range a.attrs {
-		if at.typ == unix.IFA_FLAGS && len(at.val) == 4 {
-			return binary.NativeEndian.Uint32(at.val)
-		}
-	}
-	return uint32(a.msg.Flags)
-}
-
-// rtnl is a NETLINK_ROUTE socket, bound to the network namespace of the
-// thread that opened it for its whole life.
-type rtnl struct {
-	fd  int
-	seq uint32
-}
-
-func openRtnl() (*rtnl, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	c, err := rtnetlink.Dial(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("netlink socket: %w", err)
 	}
-	// The kernel's own words for a refusal (extended ack), without a copy
-	// of the request.
-	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
-	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("netlink socket: %w", err)
-	}
-	return &rtnl{fd: fd}, nil
+	// The kernel's own words for a refusal (extended ack). Not
+	// NETLINK_CAP_ACK: this netlink reads the TLVs after the request's
+	// length, which a capped ack does not echo.
+	_ = c.SetOption(netlink.ExtendedAcknowledge, true)
+	return c, nil
 }
 
-// openRtnlIn opens an rtnetlink socket in the network namespace ns, on a
-// locked thread that enters ns and then returns to the runtime's (hostNS).
-//
-// The thread is not thrown away (a locked goroutine that exits ends its
-// thread): the init's parent-death signal is tied to the thread that
-// started it, and that may be this one. Only if it cannot go back does it
-// stay locked, and end: no other goroutine may run in the container's
-// namespace.
-func openRtnlIn(ns, hostNS *os.File) (*rtnl, error) {
-	type result struct {
-		r   *rtnl
-		err error
+// kernelError is a refusal in the kernel's words: its errno, and the
+// extended ack's message if it sent one ("invalid argument (The interface
+// netns is immutable)"), without netlink's "netlink receive:" and offset.
+func kernelError(err error) error {
+	var oe *netlink.OpError
+	if !errors.As(err, &oe) {
+		return err
 	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, fmt.Errorf("enter the container's network namespace: %w", err)}
-			return
-		}
-		r, err := openRtnl()
-		if berr := unix.Setns(int(hostNS.Fd()), unix.CLONE_NEWNET); berr != nil {
-			ch <- result{r, err}
-			return // still locked: the thread ends
-		}
-		runtime.UnlockOSThread()
-		ch <- result{r, err}
-	}()
-	res := <-ch
-	return res.r, res.err
+	errno, ok := oe.Err.(unix.Errno)
+	if !ok { // a failed system call, not a refusal
+		return err
+	}
+	if oe.Message != "" {
+		return fmt.Errorf("%w (%s)", errno, oe.Message)
+	}
+	return errno
 }
 
-// link looks a device up by name.
-func (r *rtnl) link(name string) (*unix.IfInfomsg, error) {
-	var m unix.IfInfomsg
-	body := appendAttr(structBytes(&m), unix.IFLA_IFNAME, append([]byte(name), 0))
-	msgs, err := r.do(unix.RTM_GETLINK, 0, body)
+// linkByName looks a device up by name (RTM_GETLINK with IFLA_IFNAME).
+func linkByName(c *rtnetlink.Conn, name string) (*rtnetlink.LinkMessage, error) {
+	req := &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: name}}
+	msgs, err := c.Execute(req, unix.RTM_GETLINK, netlink.Request)
 	if err != nil {
-		return nil, err
+		return nil, kernelError(err)
 	}
-	if len(msgs) == 0 || len(msgs[0]) < unix.SizeofIfInfomsg {
-		return nil, errors.New("short RTM_GETLINK reply")
+	for _, m := range msgs {
+		if link, ok := m.(*rtnetlink.LinkMessage); ok {
+			return link, nil
+		}
 	}
-	m = *(*unix.IfInfomsg)(unsafe.Pointer(&msgs[0][0]))
-	return &m, nil
+	return nil, errors.New("no RTM_NEWLINK reply")
 }
 
-// links lists the namespace's devices: name to index.
-func (r *rtnl) links() (map[string]int32, error) {
-	var m unix.IfInfomsg
-	msgs, err := r.do(unix.RTM_GETLINK, unix.NLM_F_DUMP, structBytes(&m))
+// linkNames lists the namespace's devices: name to index.
+func linkNames(c *rtnetlink.Conn) (map[string]uint32, error) {
+	links, err := c.Link.List()
 	if err != nil {
-		return nil, err
+		return nil, kernelError(err)
 	}
-	out := map[string]int32{}
-	for _, b := range msgs {
-		if len(b) < unix.SizeofIfInfomsg {
-			continue
-		}
-		info := (*unix.IfInfomsg)(unsafe.Pointer(&b[0]))
-		for _, at := range parseAttrs(b[unix.SizeofIfInfomsg:]) {
-			if at.typ == unix.IFLA_IFNAME {
-				out[cstring(at.val)] = info.Index
-			}
+	out := map[string]uint32{}
+	for _, l := range links {
+		if l.Attributes != nil {
+			out[l.Attributes.Name] = l.Index
 		}
 	}
 	return out, nil
 }
 
-// addrs lists the namespace's addresses, of every family.
-func (r *rtnl) addrs() ([]ifAddr, error) {
-	var m unix.IfAddrmsg
-	msgs, err := r.do(unix.RTM_GETADDR, unix.NLM_F_DUMP, structBytes(&m))
-	if err != nil {
-		return nil, err
+// setNetns moves device index, in c's namespace, into the namespace ns
+// under name, in one request (a template with "%d" lets the kernel expand
+// it there; the name is never taken in the wrong namespace on the way).
+func setNetns(c *rtnetlink.Conn, index uint32, ns *os.File, name string) error {
+	return kernelError(c.Link.Set(&rtnetlink.LinkMessage{
+		Index: index,
+		Attributes: &rtnetlink.LinkAttributes{
+			Name:  name,
+			NetNS: rtnetlink.NetNSForFD(uint32(ns.Fd())),
+		},
+	}))
+}
+
+// hostAddr is an address as listed: what rtnetlink models, and the
+// attributes worth copying that it does not: the metric of the address's
+// prefix route (IFA_RT_PRIORITY; rtnetlink v2.3 has it, but needs a
+// cilium/ebpf newer than the one opencontainers/cgroups is built with here)
+// and who added the address (IFA_PROTO, Linux 5.18).
+type hostAddr struct {
+	rtnetlink.AddressMessage
+	extra []byte // those attributes, encoded
+}
+
+// MarshalBinary makes *hostAddr a request (an rtnetlink.Message: it has
+// the rest of the interface from the AddressMessage it embeds).
+func (a *hostAddr) MarshalBinary() ([]byte, error) {
+	b, err := a.AddressMessage.MarshalBinary()
+	return append(b, a.extra...), err
+}
+
+// ifaProto is IFA_PROTO, which x/sys/unix does not name.
+const ifaProto = 11
+
+// listAddrs lists the namespace's addresses, of every family.
+func listAddrs(c *rtnetlink.Conn) ([]*hostAddr, error) {
+	if _, err := c.Send(&rtnetlink.AddressMessage{}, unix.RTM_GETADDR, netlink.Request|netlink.Dump); err != nil {
+		return nil, kernelError(err)
 	}
-	var out []ifAddr
-	for _, b := range msgs {
-		if len(b) < unix.SizeofIfAddrmsg {
+	msgs, raw, err := c.Receive()
+	if err != nil {
+		return nil, kernelError(err)
+	}
+	var out []*hostAddr
+	for i, m := range msgs {
+		am, ok := m.(*rtnetlink.AddressMessage)
+		if !ok || am.Attributes == nil {
 			continue
 		}
-		a := ifAddr{msg: *(*unix.IfAddrmsg)(unsafe.Pointer(&b[0]))}
-		for _, at := range parseAttrs(b[unix.SizeofIfAddrmsg:]) {
-			switch at.typ {
-			case unix.IFA_ADDRESS, unix.IFA_LOCAL, unix.IFA_BROADCAST, unix.IFA_FLAGS,
-				unix.IFA_RT_PRIORITY, ifaProto:
-				a.attrs = append(a.attrs, at)
-			case unix.IFA_LABEL:
-				a.label = cstring(at.val)
+		ad, err := netlink.NewAttributeDecoder(raw[i].Data[unix.SizeofIfAddrmsg:])
+		if err != nil {
+			return nil, err
+		}
+		ae := netlink.NewAttributeEncoder()
+		for ad.Next() {
+			if t := ad.Type(); t == unix.IFA_RT_PRIORITY || t == ifaProto {
+				ae.Bytes(t, ad.Bytes())
 			}
+		}
+		a := &hostAddr{AddressMessage: *am}
+		if a.extra, err = ae.Encode(); err != nil {
+			return nil, err
 		}
 		out = append(out, a)
 	}
 	return out, nil
 }
 
-// setNetns moves device index into the namespace ns under name (a
-// template with "%d" lets the kernel expand it there).
-func (r *rtnl) setNetns(index int32, ns *os.File, name string) error {
-	m := unix.IfInfomsg{Index: index}
-	body := structBytes(&m)
-	fd := make([]byte, 4)
-	binary.NativeEndian.PutUint32(fd, uint32(ns.Fd()))
-	body = appendAttr(body, unix.IFLA_NET_NS_FD, fd)
-	body = appendAttr(body, unix.IFLA_IFNAME, append([]byte(name), 0))
-	_, err := r.do(unix.RTM_NEWLINK, 0, body)
-	return err
-}
-
-// do sends one request and collects the payloads of its replies until the
-// ack (or the end of a dump).
-func (r *rtnl) do(typ uint16, flags uint16, body []byte) ([][]byte, error) {
-	r.seq++
-	hdr := unix.NlMsghdr{
-		Len:   uint32(unix.SizeofNlMsghdr + len(body)),
-		Type:  typ,
-		Flags: unix.NLM_F_REQUEST | unix.NLM_F_ACK | flags,
-		Seq:   r.seq,
-	}
-	req := append(append([]byte(nil), structBytes(&hdr)...), body...)
-	if err := unix.Sendto(r.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, err
-	}
-	var out [][]byte
-	buf := make([]byte, 1<<16)
-	for {
-		n, _, rflags, _, err := unix.Recvmsg(r.fd, buf, nil, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if rflags&unix.MSG_TRUNC != 0 {
-			return nil, errors.New("netlink reply truncated")
-		}
-		b := buf[:n]
-		for len(b) >= unix.SizeofNlMsghdr {
-			h := *(*unix.NlMsghdr)(unsafe.Pointer(&b[0]))
-			if h.Len < unix.SizeofNlMsghdr || int(h.Len) > len(b) {
-				return nil, errors.New("malformed netlink reply")
-			}
-			data := b[unix.SizeofNlMsghdr:h.Len]
-			b = b[min(nlAlign(int(h.Len)), len(b)):]
-			if h.Seq != r.seq {
-				continue
-			}
-			switch h.Type {
-			case unix.NLMSG_DONE:
-				return out, nil
-			case unix.NLMSG_ERROR:
-				if len(data) < 4 {
-					return nil, errors.New("short netlink error")
-				}
-				errno := -int32(binary.NativeEndian.Uint32(data))
-				if errno == 0 {
-					return out, nil
-				}
-				return nil, ackError(unix.Errno(errno), h.Flags, data)
-			default: // a reply; the ack (or NLMSG_DONE) follows
-				out = append(out, append([]byte(nil), data...))
-			}
+// configure re-adds the addresses a move dropped (as listed on the host,
+// their labels renamed from the host name to name), and sets the device
+// up if asked.
+func configure(c *rtnetlink.Conn, index uint32, hostName, name string, addrs []*hostAddr, up bool) error {
+	for _, a := range addrs {
+		if _, err := c.Execute(addrOn(a, index, hostName, name), unix.RTM_NEWADDR,
+			netlink.Request|netlink.Create|netlink.Excl|netlink.Acknowledge); err != nil {
+			return fmt.Errorf("add address %s: %w", addrString(&a.AddressMessage), kernelError(err))
 		}
 	}
+	if !up {
+		return nil
+	}
+	if err := c.Link.Set(&rtnetlink.LinkMessage{Index: index, Flags: unix.IFF_UP, Change: unix.IFF_UP}); err != nil {
+		return fmt.Errorf("set up: %w", kernelError(err))
+	}
+	return nil
 }
 
-// ackError adds the kernel's extended-ack message to errno, if it sent one.
-func ackError(errno unix.Errno, flags uint16, data []byte) error {
-	// errno, the request's header (NETLINK_CAP_ACK), then the TLVs.
-	off := 4 + unix.SizeofNlMsghdr
-	if flags&unix.NLM_F_ACK_TLVS != 0 && len(data) > off {
-		for _, at := range parseAttrs(data[off:]) {
-			if at.typ == unix.NLMSGERR_ATTR_MSG {
-				if msg := cstring(at.val); msg != "" {
-					return fmt.Errorf("%w (%s)", errno, msg)
-				}
-			}
+// addrOn is the request that adds a, as listed, to device index: the same
+// header and attributes (family, prefix, scope, flags, local, peer,
+// broadcast, metric, protocol), the label renamed from the host name to
+// name, and no lifetimes (IFA_CACHEINFO is not sent: the address stays
+// permanent).
+func addrOn(a *hostAddr, index uint32, hostName, name string) *hostAddr {
+	m := *a
+	m.Index = index
+	attrs := *a.Attributes
+	if rest, ok := strings.CutPrefix(attrs.Label, hostName); ok && attrs.Label != "" {
+		attrs.Label = name + rest
+	}
+	attrs.Flags = addrFlags(&a.AddressMessage)
+	m.Attributes = &attrs
+	return &m
+}
+
+// addrFlags is all of a's flags: IFA_FLAGS holds them all, the header's
+// byte only the low 8 (all there is without IFA_FLAGS, before Linux 3.14).
+func addrFlags(a *rtnetlink.AddressMessage) uint32 {
+	f := uint32(a.Flags)
+	if a.Attributes != nil {
+		f |= a.Attributes.Flags
+	}
+	return f
+}
+
+func addrString(a *rtnetlink.AddressMessage) string {
+	if at := a.Attributes; at != nil {
+		ip := at.Local
+		if ip == nil {
+			ip = at.Address
+		}
+		if ip != nil {
+			return fmt.Sprintf("%s/%d", ip, a.PrefixLength)
 		}
 	}
-	return errno
-}
-
-// ifaProto is IFA_PROTO (Linux 5.18): who added the address.
-const ifaProto = 11
-
-type rtAttr struct {
-	typ uint16
-	val []byte
-}
-
-func parseAttrs(b []byte) []rtAttr {
-	var out []rtAttr
-	for len(b) >= unix.SizeofRtAttr {
-		l := int(binary.NativeEndian.Uint16(b))
-		typ := binary.NativeEndian.Uint16(b[2:]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
-		if l < unix.SizeofRtAttr || l > len(b) {
-			break
-		}
-		out = append(out, rtAttr{typ, append([]byte(nil), b[unix.SizeofRtAttr:l]...)})
-		b = b[min(nlAlign(l), len(b)):]
-	}
-	return out
-}
-
-func appendAttr(b []byte, typ uint16, val []byte) []byte {
-	l := unix.SizeofRtAttr + len(val)
-	b = binary.NativeEndian.AppendUint16(b, uint16(l))
-	b = binary.NativeEndian.AppendUint16(b, typ)
-	b = append(b, val...)
-	return append(b, make([]byte, nlAlign(l)-l)...)
-}
-
-func nlAlign(n int) int { return (n + 3) &^ 3 }
-
-// structBytes is the memory of a netlink header struct (no pointers, no
-// implicit padding the kernel would mind), copied.
-func structBytes[T unix.NlMsghdr | unix.IfInfomsg | unix.IfAddrmsg](v *T) []byte {
-	return append([]byte(nil), unsafe.Slice((*byte)(unsafe.Pointer(v)), unsafe.Sizeof(*v))...)
-}
-
-func cstring(b []byte) string {
-	if i := strings.IndexByte(string(b), 0); i >= 0 {
-		b = b[:i]
-	}
-	return string(b)
+	return fmt.Sprintf("family %d /%d", a.Family, a.PrefixLength)
 }

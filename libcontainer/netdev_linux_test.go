@@ -2,9 +2,14 @@ package libcontainer
 
 import (
 	"bytes"
+	"errors"
+	"net"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/jsimonetti/rtnetlink/v2"
+	"github.com/mdlayher/netlink"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -47,33 +52,82 @@ func TestValidateNetDevices(t *testing.T) {
 	}
 }
 
-func TestRtAttrs(t *testing.T) {
-	b := appendAttr(nil, unix.IFLA_IFNAME, append([]byte("eth1"), 0))
-	b = appendAttr(b, unix.IFLA_NET_NS_FD, []byte{7, 0, 0, 0})
-	b = appendAttr(b, unix.IFA_LABEL, []byte("x")) // padded to 4
-	if len(b)%4 != 0 || len(b) != 12+8+8 {
-		t.Fatalf("encoded length %d", len(b))
+// TestAddrOn: an address re-added after a move is the one listed, on the
+// new device, its label following the rename, with the attributes
+// rtnetlink does not model, without lifetimes.
+func TestAddrOn(t *testing.T) {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(unix.IFA_RT_PRIORITY, 50)
+	extra, err := ae.Encode()
+	if err != nil {
+		t.Fatal(err)
 	}
-	attrs := parseAttrs(b)
-	if len(attrs) != 3 || attrs[0].typ != unix.IFLA_IFNAME || cstring(attrs[0].val) != "eth1" ||
-		attrs[1].typ != unix.IFLA_NET_NS_FD || !bytes.Equal(attrs[1].val, []byte{7, 0, 0, 0}) ||
-		string(attrs[2].val) != "x" {
-		t.Fatalf("decoded %+v", attrs)
+	host := &hostAddr{AddressMessage: rtnetlink.AddressMessage{
+		Family: unix.AF_INET, PrefixLength: 24, Flags: unix.IFA_F_PERMANENT, Scope: unix.RT_SCOPE_UNIVERSE, Index: 7,
+		Attributes: &rtnetlink.AddressAttributes{
+			Address: net.IPv4(10, 0, 0, 2), Local: net.IPv4(10, 0, 0, 2), Broadcast: net.IPv4(10, 0, 0, 255),
+			Label: "eth1:web", Flags: unix.IFA_F_PERMANENT | unix.IFA_F_NOPREFIXROUTE,
+			CacheInfo: rtnetlink.CacheInfo{Preferred: 0xffffffff, Valid: 0xffffffff},
+		},
+	}, extra: extra}
+	got := addrOn(host, 3, "eth1", "ctr0")
+	b, err := got.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A truncated attribute ends the list rather than reading past it.
-	if got := parseAttrs(b[:len(b)-6]); len(got) != 2 {
-		t.Fatalf("truncated: %+v", got)
+	want := host.AddressMessage
+	wantAttrs := *host.Attributes
+	wantAttrs.Label = "ctr0:web"
+	want.Index, want.Attributes = 3, &wantAttrs
+	wb, err := want.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wb = append(wb, extra...); !bytes.Equal(b, wb) {
+		t.Fatalf("request %x, want %x", b, wb)
+	}
+	if bytes.Contains(b, []byte{0xff, 0xff, 0xff, 0xff}) {
+		t.Fatalf("request carries the lifetimes: %x", b)
+	}
+	// The host's copy is not touched: undo re-adds it under the host name.
+	if host.Index != 7 || host.Attributes.Label != "eth1:web" {
+		t.Fatalf("host address changed: %+v %+v", host.AddressMessage, *host.Attributes)
+	}
+	// A label that does not start with the host name is kept as it is.
+	host.Attributes.Label = "other"
+	if l := addrOn(host, 3, "eth1", "ctr0").Attributes.Label; l != "other" {
+		t.Fatalf("label %q", l)
 	}
 }
 
-func TestIfAddrFlags(t *testing.T) {
-	a := ifAddr{msg: unix.IfAddrmsg{Flags: unix.IFA_F_PERMANENT}}
-	if a.flags() != unix.IFA_F_PERMANENT {
-		t.Fatalf("flags %#x", a.flags())
+func TestAddrFlags(t *testing.T) {
+	a := rtnetlink.AddressMessage{Flags: unix.IFA_F_PERMANENT}
+	if addrFlags(&a) != unix.IFA_F_PERMANENT {
+		t.Fatalf("flags %#x", addrFlags(&a))
 	}
 	// IFA_FLAGS, when present, holds all of them (the byte only the low 8).
-	a.attrs = []rtAttr{{unix.IFA_FLAGS, []byte{0, 2, 0, 0}}}
-	if a.flags() != 0x200 {
-		t.Fatalf("flags %#x", a.flags())
+	a = rtnetlink.AddressMessage{Attributes: &rtnetlink.AddressAttributes{Flags: 0x280}}
+	if addrFlags(&a) != 0x280 {
+		t.Fatalf("flags %#x", addrFlags(&a))
+	}
+}
+
+// TestKernelError: a refusal reads as before the library, errno and the
+// kernel's message, and still matches its errno (ENODEV: "no such host
+// network device").
+func TestKernelError(t *testing.T) {
+	for _, tc := range []struct {
+		err   error
+		want  string
+		errno unix.Errno
+	}{
+		{&netlink.OpError{Op: "receive", Err: unix.EINVAL, Message: "The interface netns is immutable"}, "invalid argument (The interface netns is immutable)", unix.EINVAL},
+		{&netlink.OpError{Op: "receive", Err: unix.ENODEV}, "no such device", unix.ENODEV},
+		{&netlink.OpError{Op: "receive", Err: os.NewSyscallError("recvmsg", unix.EBADF)}, "netlink receive: recvmsg: bad file descriptor", unix.EBADF},
+	} {
+		err := kernelError(tc.err)
+		if err.Error() != tc.want || !errors.Is(err, tc.errno) {
+			t.Errorf("%v: %q, want %q (%v)", tc.err, err, tc.want, tc.errno)
+		}
 	}
 }
