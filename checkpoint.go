@@ -44,7 +44,7 @@ running. "strata restore" runs it again, under this ID or another.`,
 		}
 		c, err := libcontainer.Load(ctx.String("root"), id)
 		if err != nil {
-			return err
+			return containerError(ctx, id, err)
 		}
 		defer c.Close()
 		// Made only for a container that exists, so that a mistyped ID
@@ -54,14 +54,14 @@ running. "strata restore" runs it again, under this ID or another.`,
 			return fmt.Errorf("--image-path: %w", err)
 		}
 		if err := c.Checkpoint(o); err != nil {
-			return err
+			return containerError(ctx, id, err)
 		}
 		if o.LeaveRunning || o.PreDump {
 			return nil
 		}
 		// CRIU has ended the processes; the cgroups, poststop hooks and
 		// state go as with delete.
-		return warnHook(c.Destroy(true))
+		return containerError(ctx, id, warnHook(c.Destroy(true)))
 	},
 }
 

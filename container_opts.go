@@ -31,7 +31,34 @@ func requireID(ctx *cli.Context) (string, error) {
 		return "", fmt.Errorf("%s: expected exactly one container ID, got %d arguments", ctx.Command.Name, ctx.NArg())
 	}
 	id := ctx.Args().First()
-	return id, libcontainer.ValidateID(id)
+	return id, containerError(ctx, id, libcontainer.ValidateID(id))
+}
+
+// containerError is where the rule for error prefixes is applied (see
+// libcontainer's package comment): every error of a command on a container,
+// once the ID is known, is prefixed here, once, with the command and the
+// container, `kill container "x": status is stopped (...)`; what comes
+// after the prefix (libcontainer's errors, the flag at fault) names neither.
+// Usage errors (argument counts, a malformed flag read before the ID) keep
+// the command's name alone. A process's exit status passes through.
+func containerError(ctx *cli.Context, id string, err error) error {
+	var ee *exitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	return fmt.Errorf("%s container %q: %w", containerOp(ctx.Command.Name), id, err)
+}
+
+// containerOp is how an error names the command: its name, or for a command
+// that is not a verb on the container, the name with a preposition.
+func containerOp(cmd string) string {
+	switch cmd {
+	case "exec":
+		return "exec in"
+	case "state", "ps", "events":
+		return cmd + " of"
+	}
+	return cmd
 }
 
 // onContainer runs fn on the container named by the command's single ID
@@ -43,23 +70,15 @@ func onContainer(ctx *cli.Context, fn func(*libcontainer.Container) error) error
 	}
 	c, err := libcontainer.Load(ctx.String("root"), id)
 	if err != nil {
-		return err
+		return containerError(ctx, id, err)
 	}
 	defer c.Close()
-	return fn(c)
+	return containerError(ctx, id, fn(c))
 }
 
 // createContainer loads and validates the bundle and creates the container:
-// the part create and run share.
+// the part create and run share. Its errors are the caller's to prefix.
 func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Container, *libcontainer.InitProcess, *console, error) {
-	c, p, cons, err := createContainerIn(ctx, id, detach)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("create container %q: %w", id, err)
-	}
-	return c, p, cons, nil
-}
-
-func createContainerIn(ctx *cli.Context, id string, detach bool) (*libcontainer.Container, *libcontainer.InitProcess, *console, error) {
 	if err := libcontainer.ValidateID(id); err != nil {
 		return nil, nil, nil, err
 	}

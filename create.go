@@ -16,7 +16,7 @@ its init waiting: "strata start" runs the user's program.`,
 		}
 		c, p, _, err := createContainer(ctx, id, true)
 		if err != nil {
-			return err
+			return containerError(ctx, id, err)
 		}
 		p.Detach()
 		c.Close()

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -34,56 +33,62 @@ statistics once and exits.`,
 		if interval <= 0 {
 			return errors.New("--interval: must be greater than 0")
 		}
-		c, err := libcontainer.Peek(ctx.String("root"), id)
+		return containerError(ctx, id, watchEvents(ctx, id, interval))
+	},
+}
+
+// watchEvents is events' work once the ID is known; its errors are the
+// caller's to prefix.
+func watchEvents(ctx *cli.Context, id string, interval time.Duration) error {
+	c, err := libcontainer.Peek(ctx.String("root"), id)
+	if err != nil {
+		return err
+	}
+	if c.Status() == libcontainer.Stopped {
+		return errors.New("not running (status is stopped)")
+	}
+	enc := json.NewEncoder(os.Stdout)
+	stats := func() error {
+		s, err := c.Stats()
 		if err != nil {
 			return err
 		}
-		if c.Status() == libcontainer.Stopped {
-			return fmt.Errorf("container with id %s is not running", id)
-		}
-		enc := json.NewEncoder(os.Stdout)
-		stats := func() error {
-			s, err := c.Stats()
-			if err != nil {
+		return enc.Encode(cgroups.Event{Type: "stats", ID: id, Data: s})
+	}
+	if ctx.Bool("stats") {
+		return stats()
+	}
+	oom, err := c.NotifyOOM()
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	// The OOM channel closes when the cgroup is removed; a stopped
+	// container whose cgroup lingers (not yet deleted) ends the loop
+	// through the status check.
+	check := time.NewTicker(200 * time.Millisecond)
+	defer check.Stop()
+	for {
+		select {
+		case _, ok := <-oom:
+			if !ok {
+				return nil
+			}
+			if err := enc.Encode(cgroups.Event{Type: "oom", ID: id}); err != nil {
 				return err
 			}
-			return enc.Encode(cgroups.Event{Type: "stats", ID: id, Data: s})
-		}
-		if ctx.Bool("stats") {
-			return stats()
-		}
-		oom, err := c.NotifyOOM()
-		if err != nil {
-			return err
-		}
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		// The OOM channel closes when the cgroup is removed; a stopped
-		// container whose cgroup lingers (not yet deleted) ends the loop
-		// through the status check.
-		check := time.NewTicker(200 * time.Millisecond)
-		defer check.Stop()
-		for {
-			select {
-			case _, ok := <-oom:
-				if !ok {
-					return nil
-				}
-				if err := enc.Encode(cgroups.Event{Type: "oom", ID: id}); err != nil {
-					return err
-				}
-			case <-tick.C:
-				if err := stats(); err != nil {
-					log.Errorf("events: %v", err)
-				}
-			case <-check.C:
-				if c.Status() == libcontainer.Stopped {
-					drainOOM(oom, enc, id)
-					return nil
-				}
+		case <-tick.C:
+			if err := stats(); err != nil {
+				log.Errorf("%s", containerError(ctx, id, err))
+			}
+		case <-check.C:
+			if c.Status() == libcontainer.Stopped {
+				drainOOM(oom, enc, id)
+				return nil
 			}
 		}
-	},
+	}
 }
 
 // drainOOM prints the OOM events already delivered when the container

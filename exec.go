@@ -45,11 +45,13 @@ the foreground it exits with the process's status (128+N for signal N).`,
 		}
 		// As runc: 255 when exec itself fails, so that a caller can tell
 		// it from the status of a process that ran.
-		return withCode(255, execIn(ctx, ctx.Args().First()))
+		id := ctx.Args().First()
+		return withCode(255, containerError(ctx, id, execIn(ctx, id)))
 	},
 }
 
-// execIn runs the exec command's process in container id.
+// execIn runs the exec command's process in container id; its errors are
+// the caller's to prefix.
 func execIn(ctx *cli.Context, id string) error {
 	// Not locked: exec changes nothing in the container's state, and
 	// a process exec'd into a paused container waits for a `resume`
@@ -85,7 +87,7 @@ func execIn(ctx *cli.Context, id string) error {
 	p, err := c.Exec(opts)
 	if err != nil {
 		cons.close()
-		return fmt.Errorf("exec in container %q: %w", id, err)
+		return err
 	}
 	cons.handedOver()
 	if pf := ctx.String("pid-file"); pf != "" {
@@ -102,7 +104,7 @@ func execIn(ctx *cli.Context, id string) error {
 	defer restore()
 	if err := p.ExecResult(); err != nil {
 		p.Wait()
-		return fmt.Errorf("exec in container %q: %w", id, err)
+		return err
 	}
 	if detach {
 		p.Detach()

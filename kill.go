@@ -32,10 +32,10 @@ var killCommand = &cli.Command{
 		}
 		c, err := libcontainer.Load(ctx.String("root"), id)
 		if err != nil {
-			return err
+			return containerError(ctx, id, err)
 		}
 		defer c.Close()
-		return c.Signal(sig, ctx.Bool("all"))
+		return containerError(ctx, id, c.Signal(sig, ctx.Bool("all")))
 	},
 }
 

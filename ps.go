@@ -36,11 +36,11 @@ given options, default -ef) that belong to the container.`,
 		}
 		c, err := libcontainer.Peek(ctx.String("root"), id)
 		if err != nil {
-			return err
+			return containerError(ctx, id, err)
 		}
 		pids, err := c.Processes()
 		if err != nil {
-			return err
+			return containerError(ctx, id, err)
 		}
 		if format == "json" {
 			// No processes (a stopped container) is null, as runc prints.
@@ -52,7 +52,7 @@ given options, default -ef) that belong to the container.`,
 		}
 		out, err := exec.Command("ps", psArgs...).Output()
 		if err != nil {
-			return fmt.Errorf("ps %s: %w", strings.Join(psArgs, " "), err)
+			return containerError(ctx, id, fmt.Errorf("ps %s: %w", strings.Join(psArgs, " "), err))
 		}
 		return filterPs(os.Stdout, out, pids)
 	},

@@ -38,7 +38,7 @@ with its status (128+N when signal N killed it), then deletes it; with
 		if err := requireRoot("restore"); err != nil {
 			return err
 		}
-		return restoreContainer(ctx, id)
+		return containerError(ctx, id, restoreContainer(ctx, id))
 	},
 }
 
@@ -90,7 +90,7 @@ func restoreContainer(ctx *cli.Context, id string) error {
 	})
 	if err != nil {
 		cons.close()
-		return fmt.Errorf("restore container %q: %w", id, err)
+		return err
 	}
 	cons.handedOver()
 	if pidFile != "" {
@@ -123,7 +123,7 @@ func restoreContainer(ctx *cli.Context, id string) error {
 	}
 	// Deleted as `run` deletes, unless another command did it meanwhile.
 	if err := destroyAfterRun(c); err != nil {
-		log.Errorf("%s", err)
+		log.Errorf("%s", containerError(ctx, id, err))
 	}
 	return &exitError{code}
 }

@@ -29,56 +29,62 @@ then deletes it unless --keep is given.`,
 		if err != nil {
 			return err
 		}
-		// Caught from before the container exists, so none is lost.
-		relay := catchSignals(ctx.Bool("detach"))
-		c, p, cons, err := createContainer(ctx, id, ctx.Bool("detach"))
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		restore, err := cons.proxy()
-		if err != nil {
-			p.Detach()
-			c.Destroy(true)
-			return err
-		}
-		defer restore()
-		t0 := time.Now()
-		if err := warnHook(c.Start()); err != nil {
-			// The init's own account of why it died beats "exited".
-			if ierr := p.ExecResult(); ierr != nil {
-				err = ierr
-			}
-			p.Detach()
-			c.Destroy(true)
-			return err
-		}
-		if err := p.ExecResult(); err != nil {
-			p.Wait()
-			c.Destroy(true)
-			return err
-		}
-		log.Debugf("container %s: start and exec took %v", id, time.Since(t0))
-		if ctx.Bool("detach") {
-			p.Detach()
-			return nil
-		}
-		// As runc: the container is other commands' to kill, pause or
-		// delete while it runs.
-		c.Close()
-		code, err := relay.waitFor(p)
-		if err != nil {
-			return err
-		}
-		if !ctx.Bool("keep") {
-			// As runc: the status is the container's; a failed clean-up
-			// is reported beside it.
-			if err := destroyAfterRun(c); err != nil {
-				log.Errorf("%s", err)
-			}
-		}
-		return &exitError{code}
+		return containerError(ctx, id, runContainer(ctx, id))
 	},
+}
+
+// runContainer is run's work once the ID is known; its errors are the
+// caller's to prefix.
+func runContainer(ctx *cli.Context, id string) error {
+	// Caught from before the container exists, so none is lost.
+	relay := catchSignals(ctx.Bool("detach"))
+	c, p, cons, err := createContainer(ctx, id, ctx.Bool("detach"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	restore, err := cons.proxy()
+	if err != nil {
+		p.Detach()
+		c.Destroy(true)
+		return err
+	}
+	defer restore()
+	t0 := time.Now()
+	if err := warnHook(c.Start()); err != nil {
+		// The init's own account of why it died beats "exited".
+		if ierr := p.ExecResult(); ierr != nil {
+			err = ierr
+		}
+		p.Detach()
+		c.Destroy(true)
+		return err
+	}
+	if err := p.ExecResult(); err != nil {
+		p.Wait()
+		c.Destroy(true)
+		return err
+	}
+	log.Debugf("container %s: start and exec took %v", id, time.Since(t0))
+	if ctx.Bool("detach") {
+		p.Detach()
+		return nil
+	}
+	// As runc: the container is other commands' to kill, pause or
+	// delete while it runs.
+	c.Close()
+	code, err := relay.waitFor(p)
+	if err != nil {
+		return err
+	}
+	if !ctx.Bool("keep") {
+		// As runc: the status is the container's; a failed clean-up
+		// is reported beside it.
+		if err := destroyAfterRun(c); err != nil {
+			log.Errorf("%s", containerError(ctx, id, err))
+		}
+	}
+	return &exitError{code}
 }
 
 // destroyAfterRun deletes the container a foreground run waited for,

@@ -44,7 +44,7 @@ var stateCommand = &cli.Command{
 		}
 		c, err := libcontainer.Peek(ctx.String("root"), id)
 		if err != nil {
-			return err
+			return containerError(ctx, id, err)
 		}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")

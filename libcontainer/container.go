@@ -1,7 +1,16 @@
 // Package libcontainer is strata's runtime: containers, their state on disk,
 // and the init process that sets them up. It prints nothing and never exits
-// the process: every failure is returned as an error that names its field,
-// path or ID.
+// the process: every failure is returned as an error.
+//
+// The rule for error text, here and in the CLI: an error says what failed and
+// where (the spec field, flag, path, pid or status: `linux.sysctl "x": ...`,
+// `status is stopped (expected created, running or paused)`), and names
+// neither the container nor the operation. The caller knows both and names
+// them once: the CLI (package main, containerError) prefixes every error of a
+// command on a container with `<command> container "<id>": `, e.g.
+// `strata: exec in container "x": status is paused (resume it, or use
+// --ignore-paused)`. So no error here starts with "start", "kill", "cannot
+// <op>" or `container "<id>"`, and none is wrapped twice with the ID.
 package libcontainer
 
 import (
@@ -25,8 +34,9 @@ const (
 	maxIDLen  = 1024
 )
 
-// ErrNotExist is wrapped by every error that says a container does not
-// exist, so that commands can tell it apart (delete --force accepts it).
+// ErrNotExist is returned when the container does not exist, so that
+// commands can tell it apart (delete --force accepts it). Its text is what
+// engines match ("does not exist": containerd's shim, go-runc).
 var ErrNotExist = errors.New("does not exist")
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_+\-.]+$`)
@@ -35,10 +45,10 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9_+\-.]+$`)
 // but not "." or "..", which would name the root directory or its parent.
 func ValidateID(id string) error {
 	if id == "" {
-		return errors.New("container ID must not be empty")
+		return errors.New("invalid container ID: must not be empty")
 	}
 	if len(id) > maxIDLen || !idPattern.MatchString(id) || id == "." || id == ".." {
-		return fmt.Errorf("invalid container ID %q: use letters, digits, '_', '+', '-' and '.' (at most %d characters, not . or ..)", id, maxIDLen)
+		return fmt.Errorf("invalid container ID: use letters, digits, '_', '+', '-' and '.' (at most %d characters, not . or ..)", maxIDLen)
 	}
 	return nil
 }
@@ -84,7 +94,7 @@ func newContainer(root, id string) (*Container, error) {
 	dir := containerDir(root, id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("container %q already exists", id)
+			return nil, errors.New("already exists")
 		}
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
@@ -121,7 +131,7 @@ func Peek(root, id string) (*Container, error) {
 	}
 	c := &Container{dir: containerDir(root, id), lock: -1, State: State{ID: id}}
 	if _, err := os.Stat(c.dir); err != nil {
-		return nil, fmt.Errorf("container %q %w", id, ErrNotExist)
+		return nil, ErrNotExist
 	}
 	if err := c.read(); err != nil {
 		return nil, err
@@ -136,7 +146,7 @@ func (c *Container) read() error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("container %q: read state: %w", c.State.ID, err)
+		return fmt.Errorf("read state: %w", err)
 	}
 	if err := json.Unmarshal(b, &c.State); err != nil {
 		// Only a power loss can tear the file (see save), and then the
@@ -150,11 +160,11 @@ func (c *Container) read() error {
 func (c *Container) takeLock() error {
 	fd, err := unix.Open(c.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("container %q %w", c.State.ID, ErrNotExist)
+		return ErrNotExist
 	}
 	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
 		unix.Close(fd)
-		return fmt.Errorf("container %q: lock: %w", c.State.ID, err)
+		return fmt.Errorf("lock %s: %w", c.dir, err)
 	}
 	c.lock = fd
 	return nil
@@ -173,7 +183,7 @@ func (c *Container) Relock() error {
 	var st unix.Stat_t
 	if err := unix.Fstat(c.lock, &st); err != nil || st.Nlink == 0 {
 		c.Close()
-		return fmt.Errorf("container %q %w", c.State.ID, ErrNotExist)
+		return ErrNotExist
 	}
 	return c.read()
 }
@@ -274,7 +284,7 @@ func (c *Container) OCIState() *specs.State {
 func (c *Container) removeState() error {
 	c.Close()
 	if err := os.RemoveAll(c.dir); err != nil {
-		return fmt.Errorf("container %q: remove state directory: %w", c.State.ID, err)
+		return fmt.Errorf("remove state directory: %w", err)
 	}
 	return nil
 }

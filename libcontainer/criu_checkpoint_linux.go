@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,10 +39,10 @@ const dumpLog = "dump.log"
 // as runc does, so that a restore may take its ID.
 func (c *Container) Checkpoint(o CheckpointOpts) error {
 	if st := c.Status(); st != Running && st != Paused {
-		return statusError("checkpoint", c.State.ID, st, "running or paused")
+		return statusError(st, "running or paused")
 	}
 	if c.State.Config.Linux == nil {
-		return fmt.Errorf("checkpoint container %q: its config has no linux section", c.State.ID)
+		return errors.New("the container's config has no linux section")
 	}
 	criuPath, err := o.criuBinary()
 	if err != nil {
@@ -144,7 +145,7 @@ func (c *Container) externalMounts() ([]*rpc.ExtMountMap, error) {
 	if !cg.IsCgroup2UnifiedMode() && !hasOwnNamespace(spec, specs.CgroupNamespace) {
 		for i, m := range spec.Mounts {
 			if m.Type == "cgroup" {
-				return nil, fmt.Errorf("checkpoint container %q: mounts[%d] (cgroup on %s) binds the host's cgroup v1 hierarchies, which strata cannot checkpoint: give the container a cgroup namespace", c.State.ID, i, m.Destination)
+				return nil, fmt.Errorf("mounts[%d] (cgroup on %s) binds the host's cgroup v1 hierarchies, which strata cannot checkpoint: give the container a cgroup namespace", i, m.Destination)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -40,9 +41,9 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	st := c.Status()
 	switch {
 	case st == Paused && !o.IgnorePaused:
-		return nil, fmt.Errorf("cannot exec in container %q: it is paused (resume it, or use --ignore-paused)", c.State.ID)
+		return nil, errors.New("status is paused (resume it, or use --ignore-paused)")
 	case st != Running && st != Created && st != Paused:
-		return nil, statusError("exec in", c.State.ID, st, "created or running")
+		return nil, statusError(st, "created or running")
 	}
 	t0 := time.Now()
 	bootstrap, err := c.joinMessage()
@@ -209,7 +210,7 @@ func (c *Container) joinMessage() ([]byte, error) {
 			if t == specs.TimeNamespace || t == specs.CgroupNamespace {
 				continue // kernels without them
 			}
-			return nil, fmt.Errorf("container %q: %s namespace of init %d: %w", c.State.ID, name, c.State.InitPid, err)
+			return nil, fmt.Errorf("%s namespace of init %d: %w", name, c.State.InitPid, err)
 		}
 		if err := unix.Stat("/proc/self/ns/"+name, &o); err == nil && a.Ino == o.Ino && a.Dev == o.Dev {
 			continue
@@ -217,7 +218,7 @@ func (c *Container) joinMessage() ([]byte, error) {
 		fmt.Fprintf(&b, "join=%d:%s\x00", nsFlags[t], theirs)
 	}
 	if !alive(c.State.InitPid, c.State.InitStart) {
-		return nil, statusError("exec in", c.State.ID, Stopped, "created or running")
+		return nil, statusError(Stopped, "created or running")
 	}
 	return []byte(b.String()), nil
 }

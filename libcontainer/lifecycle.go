@@ -17,11 +17,11 @@ import (
 // failure is returned as a *HookWarning, the container keeps running.
 func (c *Container) Start() error {
 	if st := c.Status(); st != Created {
-		return statusError("start", c.State.ID, st, "created")
+		return statusError(st, "created")
 	}
 	fd, err := unix.Open(c.fifoPath(), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("start container %q: open exec fifo: %w", c.State.ID, err)
+		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
 	// Two things to read: the byte that releases the init, then the end of
@@ -42,7 +42,7 @@ func (c *Container) Start() error {
 			break
 		}
 		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
-			return fmt.Errorf("start container %q: read exec fifo: %w", c.State.ID, err)
+			return fmt.Errorf("read exec fifo: %w", err)
 		}
 		// A short program may have been released, run and exited between
 		// the read above and this check: its byte waits in the fifo.
@@ -51,12 +51,12 @@ func (c *Container) Start() error {
 				released = true
 				continue
 			}
-			return fmt.Errorf("start container %q: the container init exited before start", c.State.ID)
+			return fmt.Errorf("init %d exited before start", c.State.InitPid)
 		}
 		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
 	}
 	if err := os.Remove(c.fifoPath()); err != nil {
-		return fmt.Errorf("start container %q: remove exec fifo: %w", c.State.ID, err)
+		return fmt.Errorf("remove exec fifo: %w", err)
 	}
 	if h := c.State.Config.Hooks; h != nil && len(h.Poststart) > 0 {
 		if err := hooks.RunAll("poststart", h.Poststart, c.OCIState()); err != nil {
@@ -80,7 +80,7 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		return c.signalLeftovers(sig)
 	}
 	if st == Stopped || st == Creating {
-		return statusError("kill", c.State.ID, st, "created, running or paused")
+		return statusError(st, "created, running or paused")
 	}
 	if all {
 		return c.signalAll(sig)
@@ -101,14 +101,14 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 func (c *Container) signalInit(sig unix.Signal) error {
 	pidfd, err := unix.PidfdOpen(c.State.InitPid, 0)
 	if err != nil {
-		return fmt.Errorf("kill container %q: %w", c.State.ID, err)
+		return fmt.Errorf("pidfd_open of init %d: %w", c.State.InitPid, err)
 	}
 	defer unix.Close(pidfd)
 	if !alive(c.State.InitPid, c.State.InitStart) {
-		return statusError("kill", c.State.ID, Stopped, "created, running or paused")
+		return statusError(Stopped, "created, running or paused")
 	}
 	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
-		return fmt.Errorf("kill container %q: %w", c.State.ID, err)
+		return fmt.Errorf("signal init %d: %w", c.State.InitPid, err)
 	}
 	return nil
 }
@@ -141,7 +141,7 @@ func (c *Container) signalAll(sig unix.Signal) error {
 	}
 	m, err := c.cgroupManager()
 	if err != nil {
-		return fmt.Errorf("kill container %q: %w", c.State.ID, err)
+		return fmt.Errorf("--all: %w", err)
 	}
 	return m.SignalAll(sig)
 }
@@ -152,7 +152,7 @@ func (c *Container) signalAll(sig unix.Signal) error {
 func (c *Container) Destroy(force bool) error {
 	if st := c.Status(); st != Stopped {
 		if !force {
-			return fmt.Errorf("cannot delete container %q: status is %s (expected stopped; use --force to kill it)", c.State.ID, st)
+			return fmt.Errorf("status is %s (expected stopped; use --force to kill it)", st)
 		}
 		if err := c.killAndWait(); err != nil {
 			return err
@@ -171,7 +171,7 @@ func (c *Container) Destroy(force bool) error {
 			err = m.Destroy()
 		}
 		if err != nil {
-			cgErr = fmt.Errorf("delete container %q: %w", c.State.ID, err)
+			cgErr = err
 		}
 	}
 	var warn error
@@ -199,7 +199,7 @@ func (c *Container) killAndWait() error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("delete container %q: %w", c.State.ID, err)
+		return fmt.Errorf("pidfd_open of init %d: %w", c.State.InitPid, err)
 	}
 	defer unix.Close(pidfd)
 	if !alive(c.State.InitPid, c.State.InitStart) {
@@ -225,5 +225,5 @@ func (c *Container) killAndWait() error {
 			return nil
 		}
 	}
-	return fmt.Errorf("delete container %q: init %d did not exit within 10s of SIGKILL", c.State.ID, c.State.InitPid)
+	return fmt.Errorf("init %d did not exit within 10s of SIGKILL", c.State.InitPid)
 }

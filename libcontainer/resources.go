@@ -18,7 +18,7 @@ import (
 // cgroupManager is the Manager of the cgroup create recorded.
 func (c *Container) cgroupManager() (*cgroups.Manager, error) {
 	if len(c.State.CgroupPaths) == 0 {
-		return nil, fmt.Errorf("container %q has no cgroup recorded in its state", c.State.ID)
+		return nil, errors.New("no cgroup recorded in the container's state")
 	}
 	return cgroups.Load(c.State.ID, c.State.Config, c.State.CgroupPaths)
 }
@@ -29,7 +29,7 @@ func (c *Container) cgroupManager() (*cgroups.Manager, error) {
 func (c *Container) joinCgroup(paths map[string]string) func(pid int) error {
 	return func(pid int) error {
 		if len(paths) == 0 {
-			return fmt.Errorf("container %q has no cgroup recorded in its state", c.State.ID)
+			return errors.New("no cgroup recorded in the container's state")
 		}
 		m, err := cgroups.Load(c.State.ID, c.State.Config, paths)
 		if err != nil {
@@ -50,7 +50,7 @@ func (c *Container) execCgroupPaths(sub map[string]string) (map[string]string, e
 		return paths, nil
 	}
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("--cgroup: container %q has no cgroup recorded in its state", c.State.ID)
+		return nil, errors.New("--cgroup: no cgroup recorded in the container's state")
 	}
 	if _, unified := paths[""]; unified && len(paths) == 1 {
 		// Pure cgroup v2 (a hybrid host records its empty v2 hierarchy
@@ -66,7 +66,7 @@ func (c *Container) execCgroupPaths(sub map[string]string) (map[string]string, e
 	}
 	for ctrl, rel := range sub {
 		if _, ok := paths[ctrl]; ctrl != "" && !ok {
-			return nil, fmt.Errorf("--cgroup %s:%s: container %q has no %s cgroup", ctrl, rel, c.State.ID, ctrl)
+			return nil, fmt.Errorf("--cgroup %s:%s: the container has no %s cgroup", ctrl, rel, ctrl)
 		}
 	}
 	for ctrl, dir := range paths {
@@ -90,7 +90,7 @@ func (c *Container) execCgroupPaths(sub map[string]string) (map[string]string, e
 // Pause freezes every process of a created or running container.
 func (c *Container) Pause() error {
 	if st := c.Status(); st != Running && st != Created {
-		return statusError("pause", c.State.ID, st, "running or created")
+		return statusError(st, "running or created")
 	}
 	m, err := c.cgroupManager()
 	if err != nil {
@@ -102,7 +102,7 @@ func (c *Container) Pause() error {
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
 	if st := c.Status(); st != Paused {
-		return statusError("resume", c.State.ID, st, "paused")
+		return statusError(st, "paused")
 	}
 	m, err := c.cgroupManager()
 	if err != nil {
@@ -115,7 +115,7 @@ func (c *Container) Resume() error {
 func (c *Container) Processes() ([]int, error) {
 	st := c.Status()
 	if st == Creating {
-		return nil, statusError("list the processes of", c.State.ID, st, "created, running, paused or stopped")
+		return nil, statusError(st, "created, running, paused or stopped")
 	}
 	if st == Stopped && len(c.State.CgroupPaths) == 0 {
 		return nil, nil
@@ -138,10 +138,10 @@ func (c *Container) Processes() ([]int, error) {
 // cgroup and records them in its state.
 func (c *Container) Update(r *specs.LinuxResources) error {
 	if st := c.Status(); st == Stopped || st == Creating {
-		return statusError("update", c.State.ID, st, "created, running or paused")
+		return statusError(st, "created, running or paused")
 	}
 	if c.State.Config == nil || c.State.Config.Linux == nil {
-		return errors.New("update: the container has no linux section in its config")
+		return errors.New("the container's config has no linux section")
 	}
 	res, err := cgroups.Resources(r)
 	if err != nil {
@@ -161,7 +161,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 // Stats reads the cgroup's statistics, in runc's `events` shape.
 func (c *Container) Stats() (*cgroups.Stats, error) {
 	if st := c.Status(); st == Stopped {
-		return nil, fmt.Errorf("container %q is not running", c.State.ID)
+		return nil, fmt.Errorf("not running (status is %s)", st)
 	}
 	m, err := c.cgroupManager()
 	if err != nil {

@@ -20,9 +20,11 @@ const (
 	Stopped  Status = "stopped"
 )
 
-// statusError refuses an operation in the current status and says why.
-func statusError(op, id string, st Status, want string) error {
-	return fmt.Errorf("cannot %s container %q: status is %s (expected %s)", op, id, st, want)
+// statusError refuses an operation in the current status and says why. The
+// operation and the container are the caller's to name (see the rule in
+// container.go).
+func statusError(st Status, want string) error {
+	return fmt.Errorf("status is %s (expected %s)", st, want)
 }
 
 // statFields returns the fields of /proc/PID/stat from field 3 (state)

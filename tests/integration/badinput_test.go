@@ -69,8 +69,8 @@ func badCases(t *testing.T) []badCase {
 			mutate: func(s *specs.Spec) {
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: "relative/dir", Type: "tmpfs", Source: "tmpfs"})
 			}},
-		{name: "duplicate ID", want: `container "%s" already exists`, setup: createIt, teardown: deleteForce},
-		{name: "invalid ID", want: `invalid container ID "../x"`,
+		{name: "duplicate ID", want: `create container "%s": already exists`, setup: createIt, teardown: deleteForce},
+		{name: "invalid ID", want: `create container "../x": invalid container ID`,
 			cmd: func(c *tu.Container) tu.Result { return c.Runtime("create", "--bundle", c.Bundle, "../x") },
 			teardown: func(t *testing.T, c *tu.Container) {
 				for _, p := range []string{filepath.Join(c.Dir, "x"), filepath.Join(c.Root, "../x")} {
@@ -81,10 +81,10 @@ func badCases(t *testing.T) []badCase {
 			}},
 		{name: "bad signal", want: `invalid signal "SIGFOO"`, setup: createIt, teardown: deleteForce,
 			cmd: func(c *tu.Container) tu.Result { return c.Runtime("kill", c.ID, "SIGFOO") }},
-		{name: "start of a running container", want: `cannot start container "%s": status is running`,
+		{name: "start of a running container", want: `start container "%s": status is running`,
 			mutate: sleeper, setup: runDetached, teardown: deleteForce,
 			cmd: func(c *tu.Container) tu.Result { return c.Runtime("start", c.ID) }},
-		{name: "delete of a running container without force", want: `cannot delete container "%s": status is running`,
+		{name: "delete of a running container without force", want: `delete container "%s": status is running`,
 			mutate: sleeper, setup: runDetached, teardown: deleteForce,
 			cmd: func(c *tu.Container) tu.Result { return c.Runtime("delete", c.ID) }},
 		{name: "kill of a stopped container", want: `"%s"`, teardown: deleteForce,
@@ -93,11 +93,11 @@ func badCases(t *testing.T) []badCase {
 				c.WaitStatus("stopped", 10*time.Second)
 			},
 			cmd: func(c *tu.Container) tu.Result { return c.Runtime("kill", c.ID, "KILL") }},
-		{name: "state of an unknown ID", want: `container "%s" does not exist`,
+		{name: "state of an unknown ID", want: `state of container "%s": does not exist`,
 			cmd: func(c *tu.Container) tu.Result { return c.Runtime("state", c.ID) }},
-		{name: "start of an unknown ID", want: `container "%s" does not exist`,
+		{name: "start of an unknown ID", want: `start container "%s": does not exist`,
 			cmd: func(c *tu.Container) tu.Result { return c.Runtime("start", c.ID) }},
-		{name: "delete of an unknown ID", want: `container "%s" does not exist`,
+		{name: "delete of an unknown ID", want: `delete container "%s": does not exist`,
 			cmd: func(c *tu.Container) tu.Result { return c.Runtime("delete", c.ID) }},
 		{name: "uid mappings without a user namespace", want: "uidMappings",
 			strataOnly: "runc 1.1.5 ignores the mappings",
@@ -164,6 +164,7 @@ func TestBadInput(t *testing.T) {
 				want = fmt.Sprintf(want, c.ID)
 			}
 			wantErrorText(t, r, want)
+			wantIDOnce(t, r, c.ID)
 			if bc.teardown != nil {
 				bc.teardown(t, c)
 			}

@@ -425,7 +425,8 @@ func TestExecUnknownContainer(t *testing.T) {
 	root := filepath.Join(dir, "root")
 	guard := tu.NewGuard(id, root, dir)
 	r := tu.Exec(t, tu.Command(root, id, "exec", id, "true"))
-	wantErrorText(t, r, fmt.Sprintf("container %q does not exist", id))
+	wantErrorText(t, r, fmt.Sprintf("exec in container %q: does not exist", id))
+	wantIDOnce(t, r, id)
 	guard.Check(t)
 }
 
@@ -583,7 +584,8 @@ func TestExecPausedContainer(t *testing.T) {
 	tu.Must(t, c.Runtime("pause", c.ID))
 	before := snapContainer(c, pid)
 	r := execIn(c, nil, "true")
-	wantErrorText(t, r, "paused")
+	wantErrorText(t, r, fmt.Sprintf("exec in container %q: status is paused", c.ID))
+	wantIDOnce(t, r, c.ID)
 	noExecLeftovers(t, c, pid, before)
 
 	out := filepath.Join(c.Rootfs(), "tmp", "ran")

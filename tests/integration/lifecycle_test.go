@@ -47,7 +47,7 @@ func TestLifecycle(t *testing.T) {
 
 	tu.Must(t, c.Runtime("delete", c.ID))
 	r := c.Runtime("state", c.ID)
-	wantErrorText(t, r, fmt.Sprintf("container %q does not exist", c.ID))
+	wantErrorText(t, r, fmt.Sprintf("state of container %q: does not exist", c.ID))
 	guard.Check(t)
 }
 

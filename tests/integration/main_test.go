@@ -8,6 +8,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,19 @@ func wantErrorText(t *testing.T, r tu.Result, substr string) {
 	}
 	if !strings.Contains(r.Stderr, substr) {
 		t.Errorf("stderr does not mention %q: %q", substr, r.Stderr)
+	}
+}
+
+// wantIDOnce checks, for strata only, that stderr names the container once:
+// the CLI prefixes an error with the command and the container, and what
+// libcontainer says after the prefix names neither.
+func wantIDOnce(t *testing.T, r tu.Result, id string) {
+	t.Helper()
+	if !tu.IsStrata() {
+		return
+	}
+	if n := strings.Count(r.Stderr, strconv.Quote(id)); n > 1 {
+		t.Errorf("stderr names container %q %d times: %q", id, n, r.Stderr)
 	}
 }
 
