@@ -3,7 +3,6 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
-	"sort"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -55,13 +54,4 @@ func applyInitialAffinity(p *specs.Process, fn func() error) error {
 	}
 	defer unix.SchedSetaffinity(0, &old)
 	return fn()
-}
-
-func sortedKeys[K ~string, V any](m map[K]V) []string {
-	var l []string
-	for k := range m {
-		l = append(l, string(k))
-	}
-	sort.Strings(l)
-	return l
 }

@@ -3,7 +3,9 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/jsimonetti/rtnetlink/v2"
@@ -42,7 +44,7 @@ func validateNetDevices(spec *specs.Spec) error {
 		return errors.New(`linux.netDevices: the container needs a network namespace of its own (a "network" entry without a path in linux.namespaces)`)
 	}
 	targets := map[string]string{}
-	for _, host := range sortedKeys(spec.Linux.NetDevices) {
+	for _, host := range slices.Sorted(maps.Keys(spec.Linux.NetDevices)) {
 		if !validIfName(host, false) {
 			return fmt.Errorf("linux.netDevices[%q]: not a valid network device name", host)
 		}
@@ -166,7 +168,7 @@ func (nd *netDevices) close() {
 
 func (nd *netDevices) move(devices map[string]specs.LinuxNetDevice) error {
 	// Look everything up first: nothing moves unless all of it can.
-	for _, host := range sortedKeys(devices) {
+	for _, host := range slices.Sorted(maps.Keys(devices)) {
 		d := &netDev{host: host, target: devices[host].Name}
 		if d.target == "" {
 			d.target = host
