@@ -19,7 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -39,7 +39,11 @@ const (
 // engines match ("does not exist": containerd's shim, go-runc).
 var ErrNotExist = errors.New("does not exist")
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_+\-.]+$`)
+// idChar is what an ID may be made of: letters, digits and _ + - . (a loop,
+// not a regexp: a package-level regexp is compiled at every strata start).
+func idChar(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_+-.", c)
+}
 
 // ValidateID accepts the IDs runc accepts: letters, digits and _ + - .,
 // but not "." or "..", which would name the root directory or its parent.
@@ -47,7 +51,7 @@ func ValidateID(id string) error {
 	if id == "" {
 		return errors.New("invalid container ID: must not be empty")
 	}
-	if len(id) > maxIDLen || !idPattern.MatchString(id) || id == "." || id == ".." {
+	if len(id) > maxIDLen || strings.IndexFunc(id, func(c rune) bool { return !idChar(c) }) >= 0 || id == "." || id == ".." {
 		return fmt.Errorf("invalid container ID: use letters, digits, '_', '+', '-' and '.' (at most %d characters, not . or ..)", maxIDLen)
 	}
 	return nil
