@@ -94,8 +94,27 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		if m, err := c.cgroupManager(); err == nil {
 			m.Thaw()
 		}
+		// The thawed init dies when it next runs; a `state` right after
+		// must not still find it (on a loaded host it may run late).
+		c.awaitInitExit(2 * time.Second)
 	}
 	return nil
+}
+
+// awaitInitExit waits up to d for the init to exit (its pidfd becomes
+// readable), and returns at once if it is already gone.
+func (c *Container) awaitInitExit(d time.Duration) {
+	pidfd, err := unix.PidfdOpen(c.State.InitPid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(pidfd)
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		if _, err := unix.Poll(fds, int(time.Until(deadline).Milliseconds())+1); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 func (c *Container) signalInit(sig unix.Signal) error {
