@@ -623,15 +623,16 @@ type machinePath struct {
 func watchMachinePaths(t *testing.T, paths ...machinePath) {
 	t.Helper()
 	existed := map[string]bool{}
+	had := map[string]map[string]bool{} // what an existing path held
 	for _, p := range paths {
 		_, err := os.Lstat(p.path)
 		existed[p.path] = err == nil
+		if existed[p.path] {
+			had[p.path] = entriesBelow(p.path)
+		}
 	}
 	t.Cleanup(func() {
 		for _, p := range paths {
-			if existed[p.path] {
-				continue
-			}
 			if _, err := os.Lstat(p.path); err != nil {
 				continue
 			}
@@ -645,6 +646,23 @@ func watchMachinePaths(t *testing.T, paths ...machinePath) {
 					}
 				}
 				return false
+			}
+			if existed[p.path] {
+				// The machine's own: only what the test added and
+				// the allow list names goes, deepest first.
+				var added []string
+				for rel := range entriesBelow(p.path) {
+					if !had[p.path][rel] && allowed(rel) {
+						added = append(added, rel)
+					}
+				}
+				sort.Sort(sort.Reverse(sort.StringSlice(added)))
+				for _, rel := range added {
+					if err := os.Remove(filepath.Join(p.path, rel)); err != nil {
+						t.Errorf("removing what the test added to %s: %v", p.path, err)
+					}
+				}
+				continue
 			}
 			var extra []string
 			filepath.WalkDir(p.path, func(q string, _ fs.DirEntry, _ error) error {
@@ -664,4 +682,16 @@ func watchMachinePaths(t *testing.T, paths ...machinePath) {
 			}
 		}
 	})
+}
+
+// entriesBelow is every path below dir, relative to it.
+func entriesBelow(dir string) map[string]bool {
+	m := map[string]bool{}
+	filepath.WalkDir(dir, func(q string, _ fs.DirEntry, _ error) error {
+		if rel, _ := filepath.Rel(dir, q); rel != "." {
+			m[rel] = true
+		}
+		return nil
+	})
+	return m
 }
