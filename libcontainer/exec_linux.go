@@ -8,10 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-runtime/strata/libcontainer/capabilities"
 	"github.com/strata-runtime/strata/libcontainer/cgroups"
 	"github.com/strata-runtime/strata/libcontainer/identity"
 	"github.com/strata-runtime/strata/libcontainer/plan"
@@ -131,9 +131,9 @@ func (c *Container) execPlan(o ExecOpts, l *launch) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	last, err := capability.LastCap()
+	last, err := capabilities.KernelLast()
 	if err != nil {
-		return nil, fmt.Errorf("capabilities: read the kernel's last capability: %w", err)
+		return nil, err
 	}
 	pid := c.State.InitPid
 	return plan.Process(plan.ProcessInput{

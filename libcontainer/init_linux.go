@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-runtime/strata/libcontainer/capabilities"
 	"github.com/strata-runtime/strata/libcontainer/hooks"
 	"github.com/strata-runtime/strata/libcontainer/identity"
 	"github.com/strata-runtime/strata/libcontainer/plan"
@@ -23,8 +23,8 @@ import (
 // C constructor in nsenter/ has already put it in its namespaces. It returns
 // only on failure, after sending the error to the parent.
 func Init() {
-	// Capabilities and PR_SET_KEEPCAPS are per thread: the setup from the
-	// user change to execve must happen on one thread.
+	// Namespaces are per thread: the cgroup namespace this init unshares
+	// (awaitPlacement) must be the one of the thread that execs the stage.
 	runtime.LockOSThread()
 	fd, err := strconv.Atoi(os.Getenv("_STRATA_INITPIPE"))
 	if err != nil {
@@ -155,15 +155,17 @@ func (in *initProc) shareHostMounts() error {
 func (in *initProc) startProcess() error {
 	p := in.spec.Process
 	t0 := time.Now()
-	last, err := capability.LastCap()
-	if err != nil {
-		return fmt.Errorf("capabilities: read the kernel's last capability: %w", err)
-	}
-	state := *in.cfg.State
-	state.Status = specs.StateCreated
-	startState, err := json.Marshal(&state)
+	last, err := capabilities.KernelLast()
 	if err != nil {
 		return err
+	}
+	var startState []byte // what the startContainer hooks read, if any run
+	if h := in.spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+		state := *in.cfg.State
+		state.Status = specs.StateCreated
+		if startState, err = json.Marshal(&state); err != nil {
+			return err
+		}
 	}
 	pl, err := plan.Process(plan.ProcessInput{
 		Spec: in.spec,

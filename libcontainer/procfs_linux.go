@@ -3,14 +3,13 @@ package libcontainer
 import (
 	"fmt"
 	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
 // procfs is a private procfs instance of the container's pid namespace,
-// mounted detached. The init writes sysctls, oom_score_adj and reopens the
-// exec fifo through it rather than through the rootfs' /proc: a mount or
+// mounted detached. The init writes sysctls and oom_score_adj, and the exec
+// stage reopens the exec fifo, through it rather than the rootfs' /proc: a mount or
 // symlink the container's config or image placed under /proc cannot
 // redirect those writes to another file (CVE-2025-52881).
 type procfs struct{ fd int }
@@ -54,15 +53,4 @@ func (p *procfs) read(path string) ([]byte, error) {
 	buf := make([]byte, 4096)
 	n, err := f.Read(buf)
 	return buf[:n], err
-}
-
-// reopen opens one of this process's fds anew with other flags, the way
-// /proc/self/fd/N allows (an O_PATH fd becomes a real open).
-func (p *procfs) reopen(fd, flags int) (*os.File, error) {
-	path := strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(fd)
-	nfd, err := unix.Openat(p.fd, path, flags|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("reopen fd %d: %w", fd, err)
-	}
-	return os.NewFile(uintptr(nfd), path), nil
 }

@@ -49,19 +49,20 @@ type Caps struct {
 	warnings                                             []string
 }
 
-// New parses c. A nil c means an empty set everywhere: the process keeps no
-// capability at all. Names unknown to strata, and names the running kernel
-// does not know (newer than its last capability), are skipped with a
-// warning, as runc does, so one config works across kernel versions.
-func New(c *specs.LinuxCapabilities) (*Caps, error) {
+// KernelLast is the running kernel's last capability.
+func KernelLast() (capability.Cap, error) {
 	last, err := capability.LastCap()
 	if err != nil {
-		return nil, fmt.Errorf("capabilities: read the kernel's last capability: %w", err)
+		return 0, fmt.Errorf("capabilities: read the kernel's last capability: %w", err)
 	}
-	return NewForKernel(c, last)
+	return last, nil
 }
 
-// NewForKernel parses c for a kernel whose last capability is last.
+// NewForKernel parses c for a kernel whose last capability is last. A nil c
+// means an empty set everywhere: the process keeps no capability at all.
+// Names unknown to strata, and names the kernel does not know (newer than
+// its last capability), are skipped with a warning, as runc does, so one
+// config works across kernel versions.
 func NewForKernel(c *specs.LinuxCapabilities, last capability.Cap) (*Caps, error) {
 	caps := &Caps{last: last}
 	if c == nil {

@@ -25,7 +25,11 @@ func TestNewSkipsUnknownNames(t *testing.T) {
 		{specs.LinuxCapabilities{Inheritable: []string{"CAP_sys_admin"}}, `process.capabilities.inheritable[0]: unknown capability "CAP_sys_admin"; ignored`},
 		{specs.LinuxCapabilities{Ambient: []string{"CAP_CHOWN", "SYS_ADMIN"}}, `process.capabilities.ambient[1]: unknown capability "SYS_ADMIN"; ignored`},
 	} {
-		c, err := New(&tc.caps)
+		last, err := KernelLast()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := NewForKernel(&tc.caps, last)
 		if err != nil {
 			t.Fatalf("New(%+v): %v", tc.caps, err)
 		}

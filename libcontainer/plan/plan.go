@@ -115,16 +115,6 @@ func (p *Plan) add(op Op, what string, args ...Arg) *Step {
 	return &p.Steps[len(p.Steps)-1]
 }
 
-// Has tells whether the plan has a step of kind op.
-func (p *Plan) Has(op Op) bool {
-	for _, s := range p.Steps {
-		if s.Op == op {
-			return true
-		}
-	}
-	return false
-}
-
 const magic = "SPL1"
 
 // Encode returns the plan in the executor's wire format.
