@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/strata-runtime/strata/image/imagetest"
@@ -42,10 +43,47 @@ func TestOpenLayoutByTag(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `no manifest tagged "nope" (tags: a, b)`) {
 		t.Fatalf("missing tag: %v", err)
 	}
+	// Without a tag, two images of no stated platform: only a tag can choose.
 	_, err = Open(Ref{Transport: OCILayout, Path: dir}, "")
-	if err == nil || !strings.Contains(err.Error(), "no manifest for platform") {
-		t.Fatalf("two untagged-by-platform images without a tag should be ambiguous, got %v", err)
+	if err == nil || !strings.Contains(err.Error(), "name one with a tag, oci:DIR:TAG (tags: a, b)") || strings.Contains(err.Error(), "--platform") {
+		t.Fatalf("two images without a tag should be ambiguous, pointing at the tags: %v", err)
 	}
+}
+
+// TestOpenUntaggedImages: a layout of several untagged images (a tool that
+// adds manifests without ref names) asks for a tag, never for --platform,
+// whether the entries name no platform or the same one.
+func TestOpenUntaggedImages(t *testing.T) {
+	host := &v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+	for name, platform := range map[string]*v1.Platform{"no platform": nil, "same platform": host} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			var ds []v1.Descriptor
+			for _, cmd := range []string{"/a", "/b"} {
+				img := smallImage(t)
+				img.Config.Cmd = []string{cmd}
+				d := imagetest.WriteManifest(t, dir, img)
+				d.Platform = platform
+				ds = append(ds, d)
+			}
+			writeIndexJSON(t, dir, ds)
+			_, err := Open(Ref{Transport: OCILayout, Path: dir}, "")
+			if err == nil || !strings.Contains(err.Error(), "index.json holds 2 images") || !strings.Contains(err.Error(), "none is tagged") || strings.Contains(err.Error(), "--platform") {
+				t.Fatalf("two untagged images: %v", err)
+			}
+		})
+	}
+}
+
+// writeIndexJSON makes dir's index.json list exactly ds, untagged.
+func writeIndexJSON(t *testing.T, dir string, ds []v1.Descriptor) {
+	t.Helper()
+	data, err := json.Marshal(v1.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageIndex, Manifests: ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "index.json"), string(data))
+	writeFile(t, filepath.Join(dir, "oci-layout"), `{"imageLayoutVersion":"1.0.0"}`)
 }
 
 func TestOpenIndexPicksPlatform(t *testing.T) {

@@ -78,7 +78,12 @@ func resolveOCI(src *ociSource, tag string, want ocispec.Platform) (*Image, erro
 			}
 		}
 		if len(candidates) == 0 {
-			return nil, fmt.Errorf("index.json has no manifest tagged %q (tags: %s)", tag, strings.Join(tags(index), ", "))
+			return nil, fmt.Errorf("index.json has no manifest tagged %q (tags: %s)", tag, tagList(index))
+		}
+	}
+	if tag == "" {
+		if err := unambiguous(candidates, want, index); err != nil {
+			return nil, err
 		}
 	}
 	d, err := pickDescriptor(src, candidates, want, "index.json", 0)
@@ -88,6 +93,33 @@ func resolveOCI(src *ociSource, tag string, want ocispec.Platform) (*Image, erro
 	return loadManifest(src, d)
 }
 
+// unambiguous refuses a layout holding several images when no tag says which
+// one is meant. A platform tells images apart only when each names its own;
+// otherwise (entries without a platform, or two for the wanted one) only a
+// tag can, so the error offers the tags rather than --platform.
+func unambiguous(ds []ocispec.Descriptor, want ocispec.Platform, index ocispec.Index) error {
+	if len(ds) < 2 {
+		return nil
+	}
+	matching, unplatformed := 0, 0
+	for _, m := range ds {
+		if m.Platform == nil {
+			unplatformed++
+		} else if platformMatches(m.Platform, want) {
+			matching++
+		}
+	}
+	if unplatformed == 0 && matching <= 1 {
+		return nil // a platform choice, made (or refused) by pickDescriptor
+	}
+	how := "name one with a tag, oci:DIR:TAG (tags: " + tagList(index) + ")"
+	if len(tags(index)) == 0 {
+		how = "none is tagged: tag the one wanted (umoci tag, or skopeo copy to oci:DIR:TAG) and name the tag"
+	}
+	return fmt.Errorf("index.json holds %d images and the reference names no tag (%d without a platform, %d for %s): %s",
+		len(ds), unplatformed, matching, formatPlatform(&want), how)
+}
+
 func tags(index ocispec.Index) []string {
 	var out []string
 	for _, m := range index.Manifests {
@@ -95,10 +127,15 @@ func tags(index ocispec.Index) []string {
 			out = append(out, t)
 		}
 	}
-	if len(out) == 0 {
-		return []string{"none"}
-	}
 	return out
+}
+
+// tagList is tags for an error message.
+func tagList(index ocispec.Index) string {
+	if t := tags(index); len(t) > 0 {
+		return strings.Join(t, ", ")
+	}
+	return "none"
 }
 
 // pickDescriptor narrows index entries to one image manifest, descending into
