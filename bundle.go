@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/strata-runtime/strata/bundle"
 	"github.com/strata-runtime/strata/image"
@@ -149,41 +149,16 @@ var bundleRmCommand = &cli.Command{
 	},
 }
 
-var bundleLsCommand = &cli.Command{
-	Name:  "ls",
-	Usage: "list the bundles using the store",
-	Flags: []cli.Flag{storeFlag},
-	Action: func(ctx *cli.Context) error {
-		entries, err := bundle.List(ctx.String("store"))
-		if err != nil {
-			return err
-		}
-		w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
-		fmt.Fprintln(w, "BUNDLE\tIMAGE\tLAYERS\tSTATE")
-		for _, e := range entries {
-			if e.Record == nil {
-				fmt.Fprintf(w, "%s\t-\t-\tstale: %v\n", e.Dir, e.Err)
-				continue
-			}
-			state := "unmounted"
-			switch {
-			case e.Record.Copy:
-				state = "copy"
-			case e.Mounted:
-				state = "mounted"
-			}
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\n", e.Dir, e.Record.Image, len(e.Record.Layers), state)
-		}
-		return w.Flush()
-	},
-}
-
 var bundleGCCommand = &cli.Command{
 	Name:  "gc",
 	Usage: "remove the layers no bundle uses",
 	Flags: []cli.Flag{storeFlag},
 	Action: func(ctx *cli.Context) error {
 		removed, err := bundle.GC(ctx.String("store"))
+		if errors.Is(err, image.ErrNoStore) {
+			fmt.Fprintf(os.Stderr, "%v: nothing to collect\n", err)
+			return nil
+		}
 		for _, d := range removed {
 			fmt.Println("removed layer", d)
 		}
@@ -210,7 +185,7 @@ var bundleDiffCommand = &cli.Command{
 	Usage:     "write a bundle's changes as an OCI layer tar",
 	ArgsUsage: "BUNDLE",
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "layer file to write (required)"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "layer file to write (required; - for standard output)"},
 		compressFlag,
 	},
 	Action: func(ctx *cli.Context) error {
@@ -224,11 +199,22 @@ var bundleDiffCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		blob, err := bundle.Diff(ctx.Args().First(), ctx.String("output"), c)
+		var blob image.DiffBlob
+		summary := os.Stdout
+		if out := ctx.String("output"); out == "-" {
+			// As `docker save`: binary data on a terminal helps no one.
+			if term.IsTerminal(int(os.Stdout.Fd())) {
+				return errors.New("bundle diff: -o -: standard output is a terminal; redirect it to a file or a pipe")
+			}
+			summary = os.Stderr // standard output is the layer
+			blob, err = bundle.DiffTo(ctx.Args().First(), os.Stdout, c)
+		} else {
+			blob, err = bundle.Diff(ctx.Args().First(), out, c)
+		}
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%s diff_id=%s size=%d\n", blob.Descriptor.Digest, blob.DiffID, blob.Descriptor.Size)
+		fmt.Fprintf(summary, "%s diff_id=%s size=%d\n", blob.Descriptor.Digest, blob.DiffID, blob.Descriptor.Size)
 		return nil
 	},
 }

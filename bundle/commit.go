@@ -19,6 +19,29 @@ import (
 // Diff writes the bundle's changes (its overlay upper directory) as an OCI
 // layer to out, replacing out only once the whole layer is written.
 func Diff(dir, out string, c image.Compression) (image.DiffBlob, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".")
+	if err != nil {
+		return image.DiffBlob{}, fmt.Errorf("bundle diff %s: %w", dir, err)
+	}
+	defer os.Remove(tmp.Name())
+	blob, err := DiffTo(dir, tmp, c)
+	if cerr := tmp.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("bundle diff %s: %w", dir, cerr)
+	}
+	if err == nil {
+		if rerr := os.Rename(tmp.Name(), out); rerr != nil {
+			err = fmt.Errorf("bundle diff %s: %w", dir, rerr)
+		}
+	}
+	if err != nil {
+		return image.DiffBlob{}, err
+	}
+	return blob, nil
+}
+
+// DiffTo writes the bundle's changes as an OCI layer to w (standard output
+// for `diff -o -`).
+func DiffTo(dir string, w io.Writer, c image.Compression) (image.DiffBlob, error) {
 	upper, rec, err := overlayUpper(dir)
 	if err != nil {
 		return image.DiffBlob{}, err
@@ -27,18 +50,7 @@ func Diff(dir, out string, c image.Compression) (image.DiffBlob, error) {
 	if err != nil {
 		return image.DiffBlob{}, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".")
-	if err != nil {
-		return image.DiffBlob{}, err
-	}
-	defer os.Remove(tmp.Name())
-	blob, err := image.WriteDiffBlob(upper, tmp, c, exclude)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), out)
-	}
+	blob, err := image.WriteDiffBlob(upper, w, c, exclude)
 	if err != nil {
 		return image.DiffBlob{}, fmt.Errorf("bundle diff %s: %w", dir, err)
 	}

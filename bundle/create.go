@@ -39,6 +39,11 @@ func Create(o CreateOptions) (rec *Record, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The record keeps the image's absolute path: commit, run from another
+	// directory, reads the base layers from it.
+	if o.Image, err = o.Image.Abs(); err != nil {
+		return nil, err
+	}
 	// Reading the image first means a bad reference touches nothing.
 	img, err := image.Open(o.Image, o.Platform)
 	if err != nil {

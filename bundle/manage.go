@@ -1,9 +1,11 @@
 package bundle
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/moby/sys/mountinfo"
 
@@ -31,7 +33,10 @@ func Remove(dir string) error {
 		}
 	}
 	os.Remove(dir) // only if empty: the bundle dir may hold the user's files
-	store, err := image.OpenStore(rec.Store)
+	store, err := image.OpenExistingStore(rec.Store)
+	if errors.Is(err, image.ErrNoStore) {
+		return nil // removed by hand: nothing there records the bundle
+	}
 	if err != nil {
 		return err
 	}
@@ -66,16 +71,22 @@ type Entry struct {
 	Err     error
 }
 
-// List reports the bundles recorded in the store at root.
+// List reports the bundles recorded in the store at root, sorted by
+// directory. A store that does not exist has none (image.ErrNoStore).
 func List(root string) ([]Entry, error) {
-	store, err := image.OpenStore(root)
+	store, err := image.OpenExistingStore(root)
 	if err != nil {
 		return nil, err
 	}
+	return list(store)
+}
+
+func list(store *image.Store) ([]Entry, error) {
 	dirs, err := store.Bundles()
 	if err != nil {
 		return nil, err
 	}
+	slices.Sort(dirs)
 	out := make([]Entry, 0, len(dirs))
 	for _, d := range dirs {
 		e := Entry{Dir: d}
@@ -91,11 +102,48 @@ func List(root string) ([]Entry, error) {
 	return out, nil
 }
 
+// LayerUse is one layer of a store and the bundles whose records use it.
+type LayerUse struct {
+	DiffID  ocispec.Digest
+	Bundles []string // sorted; none means gc will remove the layer
+}
+
+// ListLayers lists the layers of the store at root, sorted by diff ID, each
+// with the bundles of entries (from List) that use it.
+func ListLayers(root string, entries []Entry) ([]LayerUse, error) {
+	store, err := image.OpenExistingStore(root)
+	if err != nil {
+		return nil, err
+	}
+	layers, err := store.Layers()
+	if err != nil {
+		return nil, err
+	}
+	users := map[ocispec.Digest][]string{}
+	for _, e := range entries {
+		if e.Record == nil {
+			continue
+		}
+		for _, d := range e.Record.Layers {
+			// A layer twice in one image is one use.
+			if u := users[d]; len(u) == 0 || u[len(u)-1] != e.Dir {
+				users[d] = append(u, e.Dir)
+			}
+		}
+	}
+	out := make([]LayerUse, 0, len(layers))
+	for _, d := range layers {
+		out = append(out, LayerUse{DiffID: d, Bundles: users[d]})
+	}
+	return out, nil
+}
+
 // GC removes the layers and metadata blobs no bundle uses, and forgets
 // bundles that no longer exist. It holds the store exclusively, so no create
-// can be between unpacking a layer and recording its use.
+// can be between unpacking a layer and recording its use. A store that does
+// not exist has nothing to collect (image.ErrNoStore).
 func GC(root string) (removed []ocispec.Digest, err error) {
-	store, err := image.OpenStore(root)
+	store, err := image.OpenExistingStore(root)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +152,7 @@ func GC(root string) (removed []ocispec.Digest, err error) {
 		return nil, err
 	}
 	defer unlock()
-	entries, err := List(root)
+	entries, err := list(store)
 	if err != nil {
 		return nil, err
 	}
@@ -122,8 +170,12 @@ func GC(root string) (removed []ocispec.Digest, err error) {
 		}
 		used[e.Record.Manifest], used[e.Record.Config] = true, true
 	}
-	// Under the exclusive lock no unpack is running: anything in tmp/ is debris.
+	// Under the exclusive lock no unpack is running: anything in tmp/ is
+	// debris, and the layer locks are needed again only by the next unpack.
 	if err := store.ClearTemp(); err != nil {
+		return nil, err
+	}
+	if err := store.ClearLayerLocks(); err != nil {
 		return nil, err
 	}
 	blobs, err := store.Blobs()

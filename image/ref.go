@@ -2,6 +2,7 @@ package image
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 )
 
@@ -55,5 +56,16 @@ func ParseRef(s string) (Ref, error) {
 	if r.Transport == DockerArchive && r.Tag != "" && !strings.Contains(r.Tag, ":") {
 		return Ref{}, fmt.Errorf("image reference %q: docker-archive tag %q must be NAME:TAG", s, r.Tag)
 	}
+	return r, nil
+}
+
+// Abs returns the reference with its path made absolute, so that a record of
+// it means the same image from any working directory.
+func (r Ref) Abs() (Ref, error) {
+	p, err := filepath.Abs(r.Path)
+	if err != nil {
+		return Ref{}, fmt.Errorf("image reference %s: %w", r, err)
+	}
+	r.Path = p
 	return r, nil
 }

@@ -45,6 +45,25 @@ func OpenStore(root string) (*Store, error) {
 	return s, nil
 }
 
+// ErrNoStore says that a store directory does not exist.
+var ErrNoStore = errors.New("store does not exist")
+
+// OpenExistingStore opens the store at root without creating it, for the
+// commands that only read or shrink a store (ls, gc, rm): asking about a
+// store that is not there must not make one.
+func OpenExistingStore(root string) (*Store, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", root, err)
+	}
+	if _, err := os.Stat(filepath.Join(abs, "layers")); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", abs, ErrNoStore)
+	} else if err != nil {
+		return nil, fmt.Errorf("store %s: %w", abs, err)
+	}
+	return OpenStore(abs)
+}
+
 // Root is the store's absolute path.
 func (s *Store) Root() string { return s.root }
 
@@ -62,7 +81,8 @@ func (s *Store) HasLayer(d ocispec.Digest) bool {
 // EnsureLayer makes layer l present, unpacking the blob from open unless it
 // already is. Concurrent callers for one layer, in this process or others,
 // unpack it once: the first holds the layer's lock, the others wait and find
-// it done. It reports whether this call unpacked it.
+// it done. It reports whether this call unpacked it. Callers hold LockShared,
+// which keeps gc (and its removal of lock files) away.
 func (s *Store) EnsureLayer(l Layer, open func() (io.ReadCloser, error)) (bool, error) {
 	if err := l.DiffID.Validate(); err != nil {
 		return false, fmt.Errorf("layer diff_id %q: %w", l.DiffID, err)
@@ -70,7 +90,7 @@ func (s *Store) EnsureLayer(l Layer, open func() (io.ReadCloser, error)) (bool, 
 	if s.HasLayer(l.DiffID) {
 		return false, nil
 	}
-	unlock, err := s.lock("layer-"+l.DiffID.Encoded(), unix.LOCK_EX)
+	unlock, err := s.lock(layerLockPrefix+l.DiffID.Encoded(), unix.LOCK_EX)
 	if err != nil {
 		return false, err
 	}
@@ -168,6 +188,28 @@ func (s *Store) RemoveLayer(d ocispec.Digest) error {
 	}
 	return os.RemoveAll(tmp)
 }
+
+// ClearLayerLocks removes every layer's lock file. Only call it holding
+// LockExclusive: every unpack holds the shared lock, so no one holds or waits
+// on a layer lock then, and removing a lock file cannot split one lock in two.
+func (s *Store) ClearLayerLocks() error {
+	dir := filepath.Join(s.root, "locks")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), layerLockPrefix) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("store: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// layerLockPrefix starts the name of a layer's lock file in locks/.
+const layerLockPrefix = "layer-"
 
 // LockShared holds the store against gc while a bundle is being made or
 // removed; LockExclusive is gc's. Each returns the unlock function.

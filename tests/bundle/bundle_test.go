@@ -61,6 +61,10 @@ func TestRunDiffCommit(t *testing.T) {
 		t.Fatalf("gc removed %d layers, want 3 (busybox, layer, commit):\n%s", n, gc)
 	}
 	assertEmptyDir(t, filepath.Join(store, "layers", "sha256"))
+	// The layers' lock files go with them; the store's own stays.
+	if locks, err := os.ReadDir(filepath.Join(store, "locks")); err != nil || len(locks) != 1 || locks[0].Name() != "store.lock" {
+		t.Fatalf("after gc, locks/ holds %v (%v), want only store.lock", locks, err)
+	}
 	assertNoMountsUnder(t, filepath.Dir(b))
 }
 
