@@ -74,6 +74,10 @@ type State struct {
 	// CgroupPaths are the container's cgroup directories by controller
 	// ("" for the v2 one), as the cgroup manager made them.
 	CgroupPaths map[string]string `json:"cgroup_paths,omitempty"`
+	// SystemdCgroup: the cgroup is a systemd scope (--systemd-cgroup at
+	// create); every later command manages it through systemd, with the
+	// flag or without, as runc does.
+	SystemdCgroup bool `json:"systemd_cgroup,omitempty"`
 }
 
 // Container is a loaded container. Mutating operations hold an exclusive

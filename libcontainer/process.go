@@ -41,6 +41,9 @@ type CreateOpts struct {
 	Note func(msg string)
 	// Seccomp is linux.seccomp compiled (CompileSeccomp), nil without.
 	Seccomp *seccomp.Program
+	// SystemdCgroup: the cgroup is a transient systemd scope
+	// (--systemd-cgroup), linux.cgroupsPath its "slice:prefix:name".
+	SystemdCgroup bool
 }
 
 // initConfig is what the Go half of the container's init receives in the
@@ -122,13 +125,14 @@ func (c *Container) create(o *CreateOpts) (*InitProcess, error) {
 		rootfs = filepath.Join(o.Bundle, rootfs)
 	}
 	c.State = State{
-		OCIVersion:  o.Spec.Version,
-		ID:          o.ID,
-		Bundle:      o.Bundle,
-		Rootfs:      rootfs,
-		Created:     time.Now().UTC(),
-		Annotations: o.Spec.Annotations,
-		Config:      o.Spec,
+		OCIVersion:    o.Spec.Version,
+		ID:            o.ID,
+		Bundle:        o.Bundle,
+		Rootfs:        rootfs,
+		Created:       time.Now().UTC(),
+		Annotations:   o.Spec.Annotations,
+		Config:        o.Spec,
+		SystemdCgroup: o.SystemdCgroup,
 	}
 	// Writable by all: the init may have become the container's user by
 	// the time it opens the fifo. Only the 0700 state dir guards the path.
@@ -140,7 +144,7 @@ func (c *Container) create(o *CreateOpts) (*InitProcess, error) {
 	}
 	// Converted and checked against the host before anything is made;
 	// removed on failure, once startInit has killed the init.
-	cg, err := cgroups.New(o.ID, o.Spec, false)
+	cg, err := cgroups.New(o.ID, o.Spec, o.SystemdCgroup)
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +187,7 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	if n := cg.Occupants(); n > 0 {
 		o.warn(fmt.Sprintf("linux.cgroupsPath: cgroup %s already holds %d process(es) of someone else: the container shares its limits with them", o.Spec.Linux.CgroupsPath, n))
 	}
+	l.joinVia = cg.JoinMethod()
 	if l.cgroupFD, err = cg.CreateForClone(); err != nil {
 		return nil, err
 	}
@@ -280,6 +285,9 @@ type launch struct {
 	// in (clone3 CLONE_INTO_CGROUP); placed says how that went.
 	cgroupFD *os.File
 	placed   placement
+	// joinVia is how joinCgroup's join does it, for --debug ("" is a
+	// cgroup.procs write).
+	joinVia string
 }
 
 // joinCgroup is what placeAsync runs: nothing when the process was born
@@ -295,6 +303,9 @@ func (l *launch) joinCgroup(prep time.Duration, join func(pid int) error) func(p
 		t0 := time.Now()
 		err := join(pid)
 		phase := "join cgroup: write cgroup.procs"
+		if l.joinVia != "" {
+			phase = "join cgroup: " + l.joinVia
+		}
 		if l.placed.why != "" {
 			phase += " (" + l.placed.why + ")"
 		}

@@ -16,11 +16,12 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Config converts the container's cgroupsPath and resources. The path
-// follows runc's cgroupfs driver: an absolute cgroupsPath is used as is
+// Config converts the container's cgroupsPath and resources. With systemd
+// (--systemd-cgroup) the path names a scope (systemd_path.go). Otherwise
+// it follows runc's cgroupfs driver: an absolute cgroupsPath is used as is
 // below each hierarchy's root; a relative one lands below the caller's own
 // cgroup; an empty one is the container's ID below the caller's cgroup.
-func Config(id string, s *specs.Spec) (*cg.Cgroup, error) {
+func Config(id string, s *specs.Spec, systemd bool) (*cg.Cgroup, error) {
 	c := &cg.Cgroup{}
 	var path string
 	var r *specs.LinuxResources
@@ -28,7 +29,11 @@ func Config(id string, s *specs.Spec) (*cg.Cgroup, error) {
 		path = s.Linux.CgroupsPath
 		r = s.Linux.Resources
 	}
-	if path != "" {
+	if systemd {
+		if err := systemdPath(c, id, path); err != nil {
+			return nil, err
+		}
+	} else if path != "" {
 		// As runc's CleanPath: ".." cannot climb above the root (or above
 		// the caller's cgroup, for a relative path).
 		if filepath.IsAbs(path) {

@@ -17,12 +17,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrSystemd is the refusal of --systemd-cgroup where systemd is not the
-// init: there is no one to ask for a scope.
-var ErrSystemd = errors.New("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); omit the flag to use cgroupfs")
-
 // Manager is a container's cgroup: one directory per v1 hierarchy (and the
-// unified one on a hybrid host), or one v2 directory.
+// unified one on a hybrid host), or one v2 directory; with systemd, the v2
+// directory of a transient scope systemd made (the library's systemd
+// driver, which runc uses too: systemd.go says what strata adds to it).
 type Manager struct {
 	m       cg.Manager
 	cfg     *cg.Cgroup
@@ -38,13 +36,17 @@ type Manager struct {
 
 // New converts the spec and checks that this host's cgroups can honour every
 // field asked for. It creates nothing: a refusal leaves no directory.
+// With systemd, it checks that systemd can be asked for a scope, but does
+// not ask yet: Apply does.
 func New(id string, s *specs.Spec, systemd bool) (*Manager, error) {
-	if systemd {
-		return nil, ErrSystemd
-	}
-	cfg, err := Config(id, s)
+	cfg, err := Config(id, s, systemd)
 	if err != nil {
 		return nil, err
+	}
+	if systemd {
+		if err := SystemdHost(); err != nil {
+			return nil, err
+		}
 	}
 	v2 := cg.IsCgroup2UnifiedMode()
 	if !v2 && cfg.Resources.Unified != nil {
@@ -62,9 +64,9 @@ func New(id string, s *specs.Spec, systemd bool) (*Manager, error) {
 }
 
 // Load is the Manager of an existing container, from the paths its create
-// recorded.
-func Load(id string, s *specs.Spec, paths map[string]string) (*Manager, error) {
-	cfg, err := Config(id, s)
+// recorded and the driver it used (systemd: --systemd-cgroup).
+func Load(id string, s *specs.Spec, paths map[string]string, systemd bool) (*Manager, error) {
+	cfg, err := Config(id, s, systemd)
 	if err != nil {
 		return nil, err
 	}
@@ -93,9 +95,20 @@ func (m *Manager) Apply(pid int) error {
 	}
 	m.applied = true
 	if err := m.m.Apply(pid); err != nil {
+		if m.cfg.Systemd {
+			return scopeError(m.cfg, err)
+		}
 		return fmt.Errorf("join cgroup %s: %w", m.path(), err)
 	}
 	return m.checkFiles(m.cfg.Resources)
+}
+
+// JoinMethod says how Apply puts the init in its cgroup, for --debug.
+func (m *Manager) JoinMethod() string {
+	if m.cfg.Systemd {
+		return "systemd StartTransientUnit"
+	}
+	return "write cgroup.procs"
 }
 
 // CreateForClone makes the cgroup, with Apply's refusals, and opens its
@@ -106,8 +119,12 @@ func (m *Manager) Apply(pid int) error {
 // makes the path and writes no pid (cgroups.WriteCgroupProc skips -1).
 // Should the clone3 be refused, Apply(pid) after it is still right: the
 // directory exists, it is empty, and only the pid is written.
+//
+// With systemd it returns nil, nil too: systemd makes a scope only with a
+// process to put in it (StartTransientUnit wants PIDs), so there is no
+// cgroup to be born in before the init exists; Apply has systemd move it.
 func (m *Manager) CreateForClone() (*os.File, error) {
-	if !m.v2 {
+	if !m.v2 || m.cfg.Systemd {
 		return nil, nil
 	}
 	if err := m.refuseFrozen(); err != nil {
@@ -159,12 +176,20 @@ func (m *Manager) Set(r *cg.Resources) error {
 	if err := m.m.Set(r); err != nil {
 		return fmt.Errorf("linux.resources: %w", err)
 	}
+	if m.cfg.Systemd && r.BlkioWeight != 0 {
+		if err := setIOWeight(scopeName(m.cfg), r.BlkioWeight); err != nil {
+			return err
+		}
+	}
 	m.cfg.Resources = r
 	return nil
 }
 
 // path names the cgroup in messages.
 func (m *Manager) path() string {
+	if m.cfg.Systemd {
+		return "of systemd scope " + scopeName(m.cfg)
+	}
 	if p := m.cfg.Path; p != "" {
 		return p
 	}
@@ -423,8 +448,16 @@ func (m *Manager) checkFiles(r *cg.Resources) error {
 
 // Join puts pid in the existing cgroup (a process exec'd into the
 // container).
+//
+// With systemd the scope is delegated to the container (Delegate=yes), so
+// the pid is written to its cgroup.procs as on cgroupfs, as runc does for
+// exec; the library's AddPid would ask systemd over D-Bus instead.
 func (m *Manager) Join(pid int) error {
-	if err := m.m.AddPid("", pid); err != nil {
+	join := func() error { return m.m.AddPid("", pid) }
+	if m.cfg.Systemd {
+		join = func() error { return cg.WriteCgroupProc(m.m.Path(""), pid) }
+	}
+	if err := join(); err != nil {
 		return fmt.Errorf("join cgroup %s: %w", m.path(), err)
 	}
 	return nil
