@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/strata-runtime/strata/libcontainer"
+	"github.com/strata-runtime/strata/libcontainer/cgroups"
 	"github.com/strata-runtime/strata/libcontainer/host"
 	"github.com/strata-runtime/strata/libcontainer/seccomp"
 )
@@ -113,9 +114,12 @@ func hostCheck(f *host.Facts, lsm libcontainer.LSMs, sealMethod string, sealErr 
 
 	add(cgroupItem(f.Cgroup))
 
-	item("systemd", f.Systemd, "PID 1 is systemd (/run/systemd/system)",
-		"--systemd-cgroup is refused (the systemd driver is not implemented): strata writes cgroupfs itself, so configure the client for cgroupfs (containerd SystemdCgroup = false)",
-		"--systemd-cgroup is refused; strata writes cgroupfs itself")
+	systemd := "--systemd-cgroup works: a container's cgroup is a transient scope systemd makes (linux.cgroupsPath \"slice:prefix:name\"); without the flag strata writes cgroupfs itself"
+	if err := cgroups.SystemdHost(); err != nil {
+		systemd = "refused: " + err.Error()
+	}
+	item("systemd", f.Systemd, "PID 1 is systemd (/run/systemd/system)", systemd,
+		"--systemd-cgroup is refused (no systemd to make a scope); strata writes cgroupfs itself, so configure the client for cgroupfs (containerd SystemdCgroup = false)")
 
 	add(namespacesItem(f.Namespaces))
 	item("user namespaces", f.UserNS, "usable",

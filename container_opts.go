@@ -122,8 +122,9 @@ func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Co
 		// runc's own default config.json lists ambient ones without
 		// inheritable ones and runc says nothing of them, so a warning
 		// would only be noise on every run of such a bundle: debug level.
-		Note:    func(msg string) { log.Debugf("%s", msg) },
-		Seccomp: filter,
+		Note:          func(msg string) { log.Debugf("%s", msg) },
+		Seccomp:       filter,
+		SystemdCgroup: ctx.Bool("systemd-cgroup"),
 	}
 	if log.debug {
 		opts.Timing = func(phase string, d time.Duration) {

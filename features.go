@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-runtime/strata/libcontainer"
 	"github.com/strata-runtime/strata/libcontainer/capabilities"
+	"github.com/strata-runtime/strata/libcontainer/cgroups"
 	"github.com/strata-runtime/strata/libcontainer/host"
 	"github.com/strata-runtime/strata/libcontainer/plan"
 	"github.com/strata-runtime/strata/libcontainer/rootfs"
@@ -65,6 +66,7 @@ func strataFeatures() *features.Features {
 	// own path is missing.
 	idmap := idmapInUserNS && host.IDMapMount().OK
 	seccompOK := host.Seccomp().OK
+	systemd := cgroups.SystemdHost() == nil
 	var caps []string
 	for _, c := range capability.ListKnown() {
 		caps = append(caps, capabilities.Name(c))
@@ -77,8 +79,9 @@ func strataFeatures() *features.Features {
 		Linux: &features.Linux{
 			Namespaces:   namespaces,
 			Capabilities: caps,
-			// systemd: strata refuses --systemd-cgroup today.
-			Cgroup: &features.Cgroup{V1: &v1, V2: &v2, Systemd: &no, SystemdUser: &no, Rdma: &yes},
+			// systemd: --systemd-cgroup where it can make a scope here;
+			// systemdUser (rootless, the user's manager) is not done.
+			Cgroup: &features.Cgroup{V1: &v1, V2: &v2, Systemd: &systemd, SystemdUser: &no, Rdma: &yes},
 			Seccomp: &features.Seccomp{
 				Enabled:        &seccompOK,
 				Actions:        seccomp.Actions(),

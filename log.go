@@ -72,9 +72,6 @@ func setupGlobals(ctx *cli.Context) error {
 		}
 		log.out = f
 	}
-	if ctx.Bool("systemd-cgroup") {
-		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet (no systemd on this host); omit the flag to use cgroupfs")
-	}
 	switch r := ctx.String("rootless"); r {
 	case "auto", "false":
 	case "true":

@@ -46,6 +46,11 @@ func restoreContainer(ctx *cli.Context, id string) error {
 	if ctx.Bool("no-pivot") {
 		return errors.New("--no-pivot: not supported by restore: CRIU enters the restored rootfs with pivot_root, whatever the flag says")
 	}
+	// CRIU is given a cgroupfs cgroup to restore into (criu_restore_linux.go);
+	// a scope systemd would make is not wired in yet.
+	if ctx.Bool("systemd-cgroup") {
+		return errors.New("--systemd-cgroup: not supported by restore yet: the restored container gets a cgroupfs cgroup; omit the flag")
+	}
 	co, err := criuOptions(ctx)
 	if err != nil {
 		return err
