@@ -3,9 +3,11 @@ package image
 import (
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 
 	"github.com/strata-runtime/strata/image/ocispec"
 )
@@ -79,11 +81,27 @@ func decompress(r io.Reader, c Compression) (io.ReadCloser, error) {
 	return io.NopCloser(r), nil
 }
 
-// compress wraps w in the encoder for c.
+// gzipBlock is how much of a layer pgzip compresses as one piece. Each block
+// is deflated on its own goroutine with the previous block's tail as its
+// dictionary and ends in a sync flush, so the output is one gzip stream
+// that any reader takes, the same bytes for the same input whatever the
+// number of cores, and about 1% larger than a single deflate.
+const gzipBlock = 1 << 20
+
+// compress wraps w in the encoder for c. gzip runs on every core: a layer
+// of one stream compressed on one core made commit the slowest step of a
+// build (1.7x podman's commit of the same change).
 func compress(w io.Writer, c Compression) (io.WriteCloser, error) {
 	switch c {
 	case Gzip:
-		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
+		zw, err := pgzip.NewWriterLevel(w, gzip.DefaultCompression)
+		if err != nil {
+			return nil, err
+		}
+		if err := zw.SetConcurrency(gzipBlock, runtime.GOMAXPROCS(0)); err != nil {
+			return nil, err
+		}
+		return zw, nil
 	case Zstd:
 		return zstd.NewWriter(w)
 	}

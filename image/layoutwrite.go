@@ -69,11 +69,17 @@ func (w *LayoutWriter) WriteBlob(write func(io.Writer) (ocispec.Descriptor, erro
 	}
 	defer os.Remove(tmp.Name())
 	desc, err := write(tmp)
+	if err == nil {
+		err = syncFile(tmp)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), w.blobPath(desc.Digest))
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(w.blobPath(desc.Digest)))
 	}
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("image layout %s: writing blob: %w", w.dir, err)
@@ -140,6 +146,9 @@ func (w *LayoutWriter) writeFile(path string, v any) error {
 	}
 	defer os.Remove(tmp.Name())
 	_, err = tmp.Write(data)
+	if err == nil {
+		err = syncFile(tmp)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -148,6 +157,9 @@ func (w *LayoutWriter) writeFile(path string, v any) error {
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), path)
+	}
+	if err == nil {
+		err = syncDir(w.dir)
 	}
 	if err != nil {
 		return fmt.Errorf("image layout %s: writing %s: %w", w.dir, filepath.Base(path), err)

@@ -111,8 +111,15 @@ func (s *Store) EnsureLayer(l Layer, open func() (io.ReadCloser, error)) (bool, 
 		os.RemoveAll(tmp)
 		return false, err
 	}
+	if err := syncTree(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return false, fmt.Errorf("store: layer %s: %w", l.DiffID, err)
+	}
 	if err := os.Rename(tmp, s.LayerDir(l.DiffID)); err != nil {
 		os.RemoveAll(tmp)
+		return false, fmt.Errorf("store: publishing layer %s: %w", l.DiffID, err)
+	}
+	if err := syncDir(filepath.Dir(s.LayerDir(l.DiffID))); err != nil {
 		return false, fmt.Errorf("store: publishing layer %s: %w", l.DiffID, err)
 	}
 	return true, nil
@@ -247,11 +254,17 @@ func (s *Store) PutBlob(data []byte) (ocispec.Digest, error) {
 		return "", fmt.Errorf("store: %w", err)
 	}
 	_, err = tmp.Write(data)
+	if err == nil {
+		err = syncFile(tmp)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), p)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(p))
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
