@@ -3,19 +3,21 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/cgroups"
 )
 
-// Born in the cgroup: on a pure cgroup v2 host the init and exec'd
-// processes are started with clone3(CLONE_INTO_CGROUP) (Linux 5.7+), so
-// they are in the container's cgroup from their first instruction and the
-// parent writes no cgroup.procs (a write that often waits for an RCU grace
-// period, ~10 ms without favordynmods). Go's os/exec uses clone3 when
-// SysProcAttr.UseCgroupFD is set.
+// Born in the cgroup: the init and exec'd processes are started with
+// clone3(CLONE_INTO_CGROUP) (Linux 5.7+) into the cgroup2 directory (a pure
+// v2 host's, or a hybrid host's unified one), so they are in it from their
+// first instruction and the parent writes no cgroup.procs (a write that
+// often waits for an RCU grace period, ~10 ms without favordynmods; see
+// cgroups.Entry, which also covers the v1 hierarchies). Go's os/exec uses
+// clone3 when SysProcAttr.UseCgroupFD is set.
 //
 // nsenter.c may fork the init proper with clone(CLONE_PARENT) (a new or
 // joined pid or time namespace). CLONE_PARENT changes the child's parent,
@@ -31,27 +33,46 @@ var clone3Refused atomic.Bool
 
 // placement says how a started process got into its cgroup.
 type placement struct {
-	born bool   // clone3(CLONE_INTO_CGROUP): nothing left to do
+	born bool   // in its cgroups from the start: nothing left to do
 	why  string // when not born though a cgroup fd was given: the refusal
+	// dir and tasks: born in the cgroup2 directory (clone3), moved itself
+	// into the v1 hierarchies (cgroups.Entry.Tasks).
+	dir, tasks bool
 }
 
-// startInCgroup starts the command mk makes, born in the cgroup open as
-// cgroupFD (nil: none, the caller moves it in as before). When clone3 is
-// refused it starts a new command from mk the classic way, once (an
-// exec.Cmd cannot be started twice).
-func startInCgroup(mk func() *exec.Cmd, cgroupFD *os.File) (*exec.Cmd, placement, error) {
+// how names the way the process was placed, for --debug.
+func (p placement) how() string {
+	switch {
+	case p.dir && p.tasks:
+		return "clone3 CLONE_INTO_CGROUP, and v1 tasks by the process itself"
+	case p.dir:
+		return "clone3 CLONE_INTO_CGROUP"
+	}
+	return "v1 tasks by the process itself"
+}
+
+// startInCgroup starts the command mk makes, born in entry's cgroup2
+// directory when it has one (nil entry: none, the caller moves it in as
+// before). The process writes entry's v1 tasks files itself, wherever it
+// was born. When clone3 is refused it starts a new command from mk the
+// classic way, once (an exec.Cmd cannot be started twice).
+func startInCgroup(mk func() *exec.Cmd, entry *cgroups.Entry) (*exec.Cmd, placement, error) {
 	cmd := mk()
-	if cgroupFD == nil {
+	if entry == nil {
 		return cmd, placement{}, cmd.Start()
+	}
+	tasks := len(entry.Tasks) > 0
+	if entry.Dir == nil {
+		return cmd, placement{born: tasks, tasks: tasks}, cmd.Start()
 	}
 	if clone3Refused.Load() {
 		return cmd, placement{why: "clone3 CLONE_INTO_CGROUP refused earlier"}, cmd.Start()
 	}
 	cmd.SysProcAttr.UseCgroupFD = true
-	cmd.SysProcAttr.CgroupFD = int(cgroupFD.Fd())
+	cmd.SysProcAttr.CgroupFD = int(entry.Dir.Fd())
 	err := cmd.Start()
 	if err == nil {
-		return cmd, placement{born: true}, nil
+		return cmd, placement{born: true, dir: true, tasks: tasks}, nil
 	}
 	var errno unix.Errno
 	if !errors.As(err, &errno) {

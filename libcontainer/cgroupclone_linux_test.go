@@ -37,21 +37,7 @@ func testCgroup2(t *testing.T) (dir, rel string) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		// A reaped process leaves its cgroup a moment later.
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			err := os.Remove(dir)
-			if err == nil || errors.Is(err, os.ErrNotExist) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("remove %s: %v", dir, err)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+	t.Cleanup(func() { removeCgroup(t, dir) })
 	return dir, "/" + name
 }
 
@@ -88,14 +74,14 @@ func TestStartInCgroupBornThere(t *testing.T) {
 	}
 	defer fd.Close()
 	var out strings.Builder
-	cmd, pl, err := startInCgroup(catCgroup(&out), fd)
+	cmd, pl, err := startInCgroup(catCgroup(&out), &cgroups.Entry{Dir: fd})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if !pl.born || pl.why != "" {
+	if !pl.born || !pl.dir || pl.why != "" {
 		t.Errorf("placement %+v: want born in the cgroup", pl)
 	}
 	if got := v2Line(out.String()); got != rel {
@@ -109,7 +95,7 @@ func TestStartInCgroupBornThere(t *testing.T) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 		return cmd
 	}
-	cmd, _, err = startInCgroup(sh, fd)
+	cmd, _, err = startInCgroup(sh, &cgroups.Entry{Dir: fd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,12 +118,12 @@ func TestStartInCgroupClassic(t *testing.T) {
 	defer fd.Close()
 	for _, tc := range []struct {
 		name    string
-		fd      *os.File
+		entry   *cgroups.Entry
 		refused bool
-	}{{"no fd", nil, false}, {"refused earlier", fd, true}} {
+	}{{"no entry", nil, false}, {"refused earlier", &cgroups.Entry{Dir: fd}, true}} {
 		clone3Refused.Store(tc.refused)
 		var out strings.Builder
-		cmd, pl, err := startInCgroup(catCgroup(&out), tc.fd)
+		cmd, pl, err := startInCgroup(catCgroup(&out), tc.entry)
 		clone3Refused.Store(false)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
@@ -161,7 +147,7 @@ func TestStartInCgroupBadFD(t *testing.T) {
 	}
 	defer f.Close()
 	var out strings.Builder
-	_, _, err = startInCgroup(catCgroup(&out), f)
+	_, _, err = startInCgroup(catCgroup(&out), &cgroups.Entry{Dir: f})
 	if !errors.Is(err, unix.EBADF) {
 		t.Errorf("start with a non-cgroup fd: %v, want EBADF", err)
 	}
@@ -171,14 +157,88 @@ func TestStartInCgroupBadFD(t *testing.T) {
 	}
 }
 
-// On this host's layout (v1 or hybrid) exec gets no fd: the old path.
-func TestOpenForExecNotPureV2(t *testing.T) {
-	var st unix.Statfs_t
-	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
-		t.Skip("a pure cgroup v2 host")
+// testCgroupV1 makes a private cgroup in this host's v1 pids hierarchy and
+// returns its directory and its path as /proc/PID/cgroup names it.
+func testCgroupV1(t *testing.T) (dir, rel string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
 	}
-	f, err := cgroups.OpenForExec(map[string]string{"": "/sys/fs/cgroup/unified"})
-	if f != nil || err != nil {
-		t.Errorf("OpenForExec on a hybrid host: %v, %v; want nil, nil", f, err)
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup/pids", &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+		t.Skip("no cgroup v1 pids hierarchy (a pure cgroup v2 host)")
+	}
+	name := fmt.Sprintf("strata-tasks-%d-%s", os.Getpid(), t.Name())
+	dir = filepath.Join("/sys/fs/cgroup/pids", name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeCgroup(t, dir) })
+	return dir, "/" + name
+}
+
+// removeCgroup removes a test's cgroup, which a reaped process leaves a
+// moment later.
+func removeCgroup(t *testing.T, dir string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := os.Remove(dir)
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("remove %s: %v", dir, err)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A process writing "0" to a tasks file its parent opened moves itself
+// there (what nsenter.c does with cgroups.Entry.Tasks): the parent writes
+// no pid, and the process's children are there too.
+func TestEntryTasksMovesTheWriter(t *testing.T) {
+	dir, rel := testCgroupV1(t)
+	e, err := cgroups.OpenEntry(map[string]string{"pids": dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.Dir != nil || len(e.Tasks) != 1 || e.Tasks[0].Name() != dir+"/tasks" {
+		t.Fatalf("entry %+v: want one tasks file, %s/tasks, and no cgroup2 directory", e, dir)
+	}
+	var out strings.Builder
+	cmd := exec.Command("sh", "-c", "echo 0 >&3 && cat /proc/self/cgroup")
+	cmd.ExtraFiles = e.Tasks
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if !strings.Contains(out.String(), ":pids:"+rel+"\n") {
+		t.Errorf("the child of the writer is not in %s:\n%s", rel, out.String())
+	}
+	if pids, _ := os.ReadFile(dir + "/cgroup.procs"); len(pids) != 0 {
+		t.Errorf("%s/cgroup.procs after the processes exited: %q", dir, pids)
+	}
+}
+
+// OpenEntry opens one tasks file per v1 directory, co-mounted controllers
+// sharing one, and the "" path as the cgroup2 directory; a missing
+// directory is an error that names it, with nothing left open.
+func TestOpenEntry(t *testing.T) {
+	dir, _ := testCgroupV1(t)
+	e, err := cgroups.OpenEntry(map[string]string{"pids": dir, "name=pids-again": dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Tasks) != 1 {
+		t.Errorf("two controllers in one directory gave %d tasks files, want 1", len(e.Tasks))
+	}
+	e.Close()
+	missing := dir + "/nosuch"
+	_, err = cgroups.OpenEntry(map[string]string{"pids": dir, "freezer": missing})
+	if err == nil || !strings.Contains(err.Error(), missing+"/tasks") {
+		t.Errorf("OpenEntry of a missing cgroup: %v, want an error naming %s/tasks", err, missing)
 	}
 }

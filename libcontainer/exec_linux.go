@@ -63,25 +63,24 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	for _, w := range pl.Warnings {
 		o.warn(w)
 	}
-	// On cgroup v2 the process is born in the container's cgroup, the one
-	// its create recorded (nil on v1 and hybrid hosts: joinCgroup moves
-	// it). Not into a paused container's: a child frozen before its
-	// execve would hold this process in clone3's vfork wait until resume;
-	// moved in later, it freezes where the protocol waits for it. Nor with
-	// execCPUAffinity.initial, the CPUs "before the transition to the
-	// container's cgroup": born there, there is no before (and 6.4+
-	// kernels give a child born in another cpuset that cpuset's CPUs).
+	// The process enters the container's cgroups, the ones its create
+	// recorded, as it starts (cgroups.Entry). Not a paused container's:
+	// a child frozen before its execve would hold this process in
+	// clone3's vfork wait (or before its first message) until resume;
+	// moved in later (joinCgroup), it freezes where the protocol waits
+	// for it. Nor with execCPUAffinity.initial, the CPUs "before the
+	// transition to the container's cgroup": entered at once, there is no
+	// before (and 6.4+ kernels give a child born in another cpuset that
+	// cpuset's CPUs).
 	tcg := time.Now()
 	initialCPUs := o.Process.ExecCPUAffinity != nil && o.Process.ExecCPUAffinity.Initial != ""
-	if st != Paused && !initialCPUs {
-		if l.cgroupFD, err = cgroups.OpenForExec(cgPaths); err != nil {
+	if st != Paused && !initialCPUs && len(cgPaths) > 0 {
+		if l.entry, err = cgroups.OpenEntry(cgPaths); err != nil {
 			return nil, err
 		}
 	}
 	prep := time.Since(tcg)
-	if l.cgroupFD != nil {
-		defer l.cgroupFD.Close()
-	}
+	defer l.entry.Close()
 	// execCPUAffinity.initial: the process starts on those CPUs, until it
 	// is moved to the container's cgroup.
 	var p *InitProcess

@@ -180,21 +180,19 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	if newUserNS {
 		l.idMaps = o.Spec
 	}
-	// On cgroup v2 the cgroup is made now and the init born in it; nil
-	// on v1 and hybrid hosts, where it is made and joined below, while
-	// the init's Go runtime starts.
+	// The cgroup is made now, and the init enters it as it starts
+	// (cgroups.Entry): born in its cgroup2 directory, and moving itself
+	// into the v1 hierarchies.
 	tcg := time.Now()
 	if n := cg.Occupants(); n > 0 {
 		o.warn(fmt.Sprintf("linux.cgroupsPath: cgroup %s already holds %d process(es) of someone else: the container shares its limits with them", o.Spec.Linux.CgroupsPath, n))
 	}
 	l.joinVia = cg.JoinMethod()
-	if l.cgroupFD, err = cg.CreateForClone(); err != nil {
+	if l.entry, err = cg.CreateForEntry(); err != nil {
 		return nil, err
 	}
 	prep := time.Since(tcg)
-	if l.cgroupFD != nil {
-		defer l.cgroupFD.Close()
-	}
+	defer l.entry.Close()
 	p, err = l.start()
 	if err != nil {
 		return nil, err
@@ -230,8 +228,8 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 		return p, p.failed(fmt.Errorf("send config to the init: %w", err))
 	}
 	// Into the container's cgroups while the init's Go runtime starts; it
-	// waits for that before anything the cgroups must count or see. Born
-	// there (clone3), it is told so at once.
+	// waits for that before anything the cgroups must count or see. In
+	// them already (cgroups.Entry), it is told so at once.
 	p.placeAsync(l.joinCgroup(prep, cg.Apply))
 	o.timing("start init", time.Since(t0))
 	if err := c.awaitReady(p, o); err != nil {
@@ -279,25 +277,26 @@ type launch struct {
 	exeFD       int
 	fifoFD      int
 	consoleFD   int
+	tasksFD     int // the first of entry's tasks files
 	// timing, when set, receives the duration of start's own phases.
 	timing func(phase string, d time.Duration)
-	// cgroupFD, when set, is the cgroup v2 directory to start the process
-	// in (clone3 CLONE_INTO_CGROUP); placed says how that went.
-	cgroupFD *os.File
-	placed   placement
+	// entry, when set, is how the process enters its cgroups as it
+	// starts (cgroups.Entry); placed says how that went.
+	entry  *cgroups.Entry
+	placed placement
 	// joinVia is how joinCgroup's join does it, for --debug ("" is a
 	// cgroup.procs write).
 	joinVia string
 }
 
-// joinCgroup is what placeAsync runs: nothing when the process was born
-// in its cgroup (prep, the cgroup's creation and opening, is its cost),
-// else join, the cgroup.procs write, as on cgroup v1. The message to the
-// process ('G' or 'X') follows either way: the protocol is the same.
+// joinCgroup is what placeAsync runs: nothing when the process entered
+// its cgroups as it started (prep, the cgroups' creation and opening, is
+// its cost), else join, the cgroup.procs write. The message to the process
+// ('G' or 'X') follows either way: the protocol is the same.
 func (l *launch) joinCgroup(prep time.Duration, join func(pid int) error) func(pid int) error {
 	return func(pid int) error {
 		if l.placed.born {
-			l.report("join cgroup: clone3 CLONE_INTO_CGROUP", prep)
+			l.report("join cgroup: "+l.placed.how(), prep)
 			return nil
 		}
 		t0 := time.Now()
@@ -352,6 +351,12 @@ func (l *launch) start() (p *InitProcess, err error) {
 	if l.console != nil {
 		extra = append(extra, l.console)
 	}
+	if l.entry != nil {
+		for i, f := range l.entry.Tasks {
+			extra = append(extra, f)
+			l.bootstrap = fmt.Appendf(l.bootstrap, "cgroup=%d:%s\x00", l.tasksFD+i, f.Name())
+		}
+	}
 	mk := func() *exec.Cmd {
 		return &exec.Cmd{
 			Path:        fmt.Sprintf("/proc/self/fd/%d", l.exeFD),
@@ -366,7 +371,7 @@ func (l *launch) start() (p *InitProcess, err error) {
 	}
 	// Born in the container's cgroup where the host allows it
 	// (cgroupclone_linux.go); l.placed says whether it was.
-	cmd, placed, err := startInCgroup(mk, l.cgroupFD)
+	cmd, placed, err := startInCgroup(mk, l.entry)
 	l.placed = placed
 	if err != nil {
 		parent.close()
@@ -381,7 +386,8 @@ func (l *launch) start() (p *InitProcess, err error) {
 }
 
 // layoutFDs decides the child's fd numbers (start puts the files there):
-// the preserved fds, the sync socket, the binary, then the optional ones.
+// the preserved fds, the sync socket, the binary, then the optional ones,
+// the cgroup tasks files last.
 func (l *launch) layoutFDs() {
 	l.syncFD, l.exeFD, l.fifoFD, l.consoleFD = 3+l.preserveFDs, 4+l.preserveFDs, -1, -1
 	next := 5 + l.preserveFDs
@@ -389,8 +395,9 @@ func (l *launch) layoutFDs() {
 		l.fifoFD, next = next, next+1
 	}
 	if l.console != nil {
-		l.consoleFD = next
+		l.consoleFD, next = next, next+1
 	}
+	l.tasksFD = next
 }
 
 // setFDs tells the Go init where start put its files.

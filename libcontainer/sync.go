@@ -20,7 +20,8 @@ import (
 // create (and run):
 //
 //	parent (process.go)                   init
-//	'B' bootstrap ----------------------> nsenter.c: join namespaces by path,
+//	'B' bootstrap ----------------------> nsenter.c: enter the v1 cgroups,
+//	                                      join namespaces by path,
 //	                                      unshare the user namespace
 //	    <-------------------------------- 'U' user namespace made   (if asked)
 //	write uid_map, gid_map
@@ -28,9 +29,9 @@ import (
 //	                                      (not cgroup), fork
 //	    <-------------------------------- 'P' host pid of the final init
 //	'C' config (JSON) ------------------> Go starts (init_linux.go), reads 'C'
-//	move the init into its cgroups        (on cgroup v1 a move can wait a
-//	(in the background)                   whole RCU grace period: the init's
-//	'G' placed (or 'X' failed) ---------> Go start-up overlaps it)
+//	move the init into its cgroups        (only where it could not enter
+//	(in the background)                   them itself: the init's Go
+//	'G' placed (or 'X' failed) ---------> start-up overlaps the move)
 //	                                      unshare the cgroup namespace, mounts
 //	    <-------------------------------- 'H' run the runtime-namespace hooks
 //	prestart, createRuntime hooks
@@ -57,7 +58,8 @@ import (
 // runs in the process:
 //
 //	parent                                process
-//	'B' bootstrap (join all, plan) -----> nsenter.c: join the namespaces,
+//	'B' bootstrap (join all, plan) -----> nsenter.c: enter the v1 cgroups,
+//	                                      join the namespaces,
 //	                                      fork into the pid namespace
 //	    <-------------------------------- 'P' host pid
 //	'Q' the process plan ---------------> executor.c runs it:
@@ -68,9 +70,11 @@ import (
 //	    <-------------------------------- 'R' ready
 //	exec returns (-d) or waits            execve
 //
-// On a pure cgroup v2 host the init (and an exec'd process) is born in its
-// cgroup, clone3 CLONE_INTO_CGROUP (cgroupclone_linux.go): nothing is moved
-// and 'G' follows at once; the child does not know the difference.
+// The init (and an exec'd process) enters its cgroups as it starts
+// (cgroups.Entry): born in the cgroup2 directory with clone3
+// CLONE_INTO_CGROUP (cgroupclone_linux.go), and moving itself into the v1
+// hierarchies (the cgroup= records of 'B'). Then nothing is moved and 'G'
+// follows at once: the rest of the protocol is the same either way.
 //
 // A failure anywhere in the child is sent as 'E' and the child exits. After
 // 'R' the socket stays open until execve closes it (O_CLOEXEC): `run` and

@@ -24,6 +24,8 @@
  *   clone=<decimal CLONE_NEW* flags>     namespaces to create
  *   join=<decimal CLONE_NEW* type>:<path> namespaces to join, in order
  *   timens=<text for /proc/self/timens_offsets>
+ *   cgroup=<fd>:<path>                   a v1 hierarchy's tasks file to
+ *                                        enter (libcontainer/cgroups/entry.go)
  *   plan                                 a process exec'd into a container:
  *                                        no Go half, the plan follows 'P'
  */
@@ -52,6 +54,7 @@
 #endif
 
 #define MAX_JOINS 16
+#define MAX_CGROUPS 32
 #define MSG_MAX 65536
 
 static int syncfd = -1;
@@ -148,6 +151,28 @@ static void write_timens_offsets(const char *offsets)
 	close(fd);
 }
 
+struct cgroup_entry {
+	int fd;
+	const char *path;
+};
+
+/*
+ * Moves this process into the container's v1 hierarchies by writing "0" to
+ * their tasks files, which the parent opened: first of all, so that
+ * everything after (forks, namespaces) is counted there, and while the
+ * process is single-threaded, so that moving this one thread moves all of
+ * it. A thread writing itself skips the rwsem (and its RCU grace period)
+ * that the parent's cgroup.procs write would take (Linux 6.0).
+ */
+static void enter_cgroups(struct cgroup_entry *cgs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (write(cgs[i].fd, "0", 1) != 1)
+			bail("cgroups: enter %s", cgs[i].path);
+		close(cgs[i].fd);
+	}
+}
+
 /*
  * Go raises its soft RLIMIT_NOFILE to the hard limit when it starts and
  * puts the old value back only around its own execs. The init leaves Go
@@ -185,8 +210,9 @@ void strata_nsenter(void)
 {
 	static char msg[MSG_MAX];
 	struct join joins[MAX_JOINS];
+	struct cgroup_entry cgs[MAX_CGROUPS];
 	const char *env, *timens = NULL;
-	int njoins = 0, cloneflags = 0, must_fork = 0, has_plan = 0;
+	int njoins = 0, ncgs = 0, cloneflags = 0, must_fork = 0, has_plan = 0;
 	ssize_t len;
 	pid_t pid;
 	char pidbuf[32];
@@ -228,6 +254,14 @@ void strata_nsenter(void)
 			if (joins[njoins].type & (CLONE_NEWPID | CLONE_NEWTIME))
 				must_fork = 1;
 			njoins++;
+		} else if (!strncmp(rec, "cgroup=", 7)) {
+			char *colon = strchr(rec + 7, ':');
+			if (!colon || ncgs == MAX_CGROUPS)
+				bail("nsenter: malformed cgroup record %s", rec);
+			*colon = '\0';
+			cgs[ncgs].fd = atoi(rec + 7);
+			cgs[ncgs].path = colon + 1;
+			ncgs++;
 		} else if (!strncmp(rec, "timens=", 7)) {
 			timens = rec + 7;
 		} else if (!strcmp(rec, "plan")) {
@@ -237,6 +271,7 @@ void strata_nsenter(void)
 		}
 	}
 
+	enter_cgroups(cgs, ncgs);
 	join_namespaces(joins, njoins);
 
 	if (cloneflags & CLONE_NEWUSER) {

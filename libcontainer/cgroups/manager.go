@@ -111,20 +111,17 @@ func (m *Manager) JoinMethod() string {
 	return "write cgroup.procs"
 }
 
-// CreateForClone makes the cgroup, with Apply's refusals, and opens its
-// directory for clone3(CLONE_INTO_CGROUP), so that the init is born in it
-// and no cgroup.procs write (which often waits for an RCU grace period) is
-// needed. It returns nil, nil where the kernel cannot do that: on a v1 or
-// hybrid host, where the caller keeps to Apply. The fs2 manager's Apply(-1)
-// makes the path and writes no pid (cgroups.WriteCgroupProc skips -1).
-// Should the clone3 be refused, Apply(pid) after it is still right: the
-// directory exists, it is empty, and only the pid is written.
+// CreateForEntry makes the cgroup, with Apply's refusals, and opens it for
+// the init to enter by itself (Entry), so that the parent writes no
+// cgroup.procs. The managers' Apply(-1) makes the directories and writes no
+// pid (cgroups.WriteCgroupProc skips -1). Should clone3 be refused, Apply(pid)
+// after it is still right: the directories exist and only the pid is written.
 //
-// With systemd it returns nil, nil too: systemd makes a scope only with a
+// With systemd it returns nil, nil: systemd makes a scope only with a
 // process to put in it (StartTransientUnit wants PIDs), so there is no
-// cgroup to be born in before the init exists; Apply has systemd move it.
-func (m *Manager) CreateForClone() (*os.File, error) {
-	if !m.v2 || m.cfg.Systemd {
+// cgroup to enter before the init exists; Apply has systemd move it.
+func (m *Manager) CreateForEntry() (*Entry, error) {
+	if m.cfg.Systemd {
 		return nil, nil
 	}
 	if err := m.refuseFrozen(); err != nil {
@@ -137,7 +134,7 @@ func (m *Manager) CreateForClone() (*os.File, error) {
 	if err := m.checkFiles(m.cfg.Resources); err != nil {
 		return nil, err
 	}
-	return OpenForClone(m.m.Path(""))
+	return OpenEntry(m.m.GetPaths())
 }
 
 // refuseFrozen refuses a frozen cgroup.
@@ -461,18 +458,6 @@ func (m *Manager) Join(pid int) error {
 		return fmt.Errorf("join cgroup %s: %w", m.path(), err)
 	}
 	return nil
-}
-
-// OpenForExec opens the cgroup recorded in a container's state for
-// clone3(CLONE_INTO_CGROUP) of a process exec'd into it. It returns nil,
-// nil where the process must be moved in instead (Join): a v1 or hybrid
-// host, or a state that does not name one v2 directory.
-func OpenForExec(paths map[string]string) (*os.File, error) {
-	dir, ok := paths[""]
-	if !ok || len(paths) != 1 || !cg.IsCgroup2UnifiedMode() {
-		return nil, nil
-	}
-	return OpenForClone(dir)
 }
 
 // OpenForClone opens a cgroup v2 directory as clone3 wants it for
