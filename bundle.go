@@ -98,6 +98,10 @@ var bundleCreateCommand = &cli.Command{
 		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set KEY=VALUE in the environment (repeatable)"},
 		&cli.BoolFlag{Name: "readonly", Usage: "make the container's root filesystem read-only"},
 		&cli.StringFlag{Name: "net", Value: "none", Usage: "network: none (own namespace, loopback only) or host"},
+		&cli.StringSliceFlag{Name: "cap-add", Usage: "add a capability to podman's default set (CHOWN or CAP_CHOWN; ALL for every one; repeatable)"},
+		&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a capability from the default set (ALL for every one; repeatable)"},
+		&cli.BoolFlag{Name: "no-new-privileges", Usage: "set process.noNewPrivileges: setuid programs gain nothing"},
+		&cli.StringFlag{Name: "cgroups-path", Usage: "linux.cgroupsPath (absolute, or the container lands below the runtime caller's cgroup)"},
 	},
 	Action: func(ctx *cli.Context) error {
 		positional, args := splitArgs(ctx)
@@ -119,11 +123,15 @@ var bundleCreateCommand = &cli.Command{
 			Store:    ctx.String("store"),
 			Copy:     ctx.Bool("copy"),
 			Spec: bundle.SpecOptions{
-				Args:     args,
-				Env:      ctx.StringSlice("env"),
-				Hostname: ctx.String("hostname"),
-				Readonly: ctx.Bool("readonly"),
-				Net:      ctx.String("net"),
+				Args:            args,
+				Env:             ctx.StringSlice("env"),
+				Hostname:        ctx.String("hostname"),
+				Readonly:        ctx.Bool("readonly"),
+				Net:             ctx.String("net"),
+				CapAdd:          ctx.StringSlice("cap-add"),
+				CapDrop:         ctx.StringSlice("cap-drop"),
+				NoNewPrivileges: ctx.Bool("no-new-privileges"),
+				CgroupsPath:     ctx.String("cgroups-path"),
 			},
 			Debugf: log.Debugf,
 		})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,7 +181,11 @@ func Commit(o CommitOptions) (ocispec.Descriptor, error) {
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	newConfig, err := extendConfig(rawConfig, diff.DiffID, len(base.Layers), o.Message)
+	args, err := containerArgs(o.Bundle)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	newConfig, err := extendConfig(rawConfig, diff.DiffID, len(base.Layers), o.Message, args)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("image config %s: %w", rec.Config, err)
 	}
@@ -261,13 +266,67 @@ func copyBaseLayers(w *image.LayoutWriter, rec *Record, layers []ocispec.Descrip
 	return nil
 }
 
+// containerArgs is the command the bundle's container runs (config.json's
+// process.args, which the user may have edited since create).
+func containerArgs(dir string) ([]string, error) {
+	var spec struct {
+		Process *struct {
+			Args []string `json:"args"`
+		} `json:"process"`
+	}
+	if err := readJSONFile(filepath.Join(dir, "config.json"), &spec); err != nil {
+		return nil, err
+	}
+	if spec.Process == nil || len(spec.Process.Args) == 0 {
+		return nil, fmt.Errorf("%s: process.args is empty: no command to record in the image", filepath.Join(dir, "config.json"))
+	}
+	return spec.Process.Args, nil
+}
+
+// setCommand records the container's command as the image's, as podman and
+// docker commit do: Cmd is what follows the image's Entrypoint in args, or,
+// when args no longer start with it, args whole with no Entrypoint (what
+// --entrypoint would have given under podman).
+func setCommand(config json.RawMessage, args []string) (json.RawMessage, error) {
+	fields := map[string]json.RawMessage{}
+	if len(config) > 0 && string(config) != "null" {
+		if err := json.Unmarshal(config, &fields); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+	}
+	var entrypoint []string
+	if e, ok := fields["Entrypoint"]; ok {
+		if err := json.Unmarshal(e, &entrypoint); err != nil {
+			return nil, fmt.Errorf("config.Entrypoint: %w", err)
+		}
+	}
+	cmd := args
+	if len(args) >= len(entrypoint) && slices.Equal(args[:len(entrypoint)], entrypoint) {
+		cmd = args[len(entrypoint):]
+	} else {
+		delete(fields, "Entrypoint")
+	}
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	fields["Cmd"] = b
+	return json.Marshal(fields)
+}
+
 // extendConfig adds a layer to an image config, keeping every field it does
-// not touch (docker configs carry more than the OCI type knows).
-func extendConfig(raw []byte, diffID ocispec.Digest, baseLayers int, message string) ([]byte, error) {
+// not touch (docker configs carry more than the OCI type knows), and records
+// args, the container's command, as the image's command and in history.
+func extendConfig(raw []byte, diffID ocispec.Digest, baseLayers int, message string, args []string) ([]byte, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, err
 	}
+	config, err := setCommand(fields["config"], args)
+	if err != nil {
+		return nil, err
+	}
+	fields["config"] = config
 	var rootfs ocispec.RootFS
 	var history []ocispec.History
 	if err := json.Unmarshal(fields["rootfs"], &rootfs); err != nil {
@@ -291,7 +350,8 @@ func extendConfig(raw []byte, diffID ocispec.Digest, baseLayers int, message str
 		history = append(history, ocispec.History{Created: &now, CreatedBy: "(base layer)"})
 	}
 	rootfs.DiffIDs = append(rootfs.DiffIDs, diffID)
-	history = append(history, ocispec.History{Created: &now, CreatedBy: "strata bundle commit", Comment: message})
+	// docker commit's created_by: the command that made the changes.
+	history = append(history, ocispec.History{Created: &now, CreatedBy: strings.Join(args, " "), Comment: message})
 	for k, v := range map[string]any{"rootfs": rootfs, "history": history, "created": now} {
 		b, err := json.Marshal(v)
 		if err != nil {

@@ -44,7 +44,10 @@ func Create(o CreateOptions) (rec *Record, err error) {
 	if o.Image, err = o.Image.Abs(); err != nil {
 		return nil, err
 	}
-	// Reading the image first means a bad reference touches nothing.
+	// Flags are checked, and the image read, first: bad input touches nothing.
+	if _, err := buildCapabilities(o.Spec.CapAdd, o.Spec.CapDrop, 0); err != nil {
+		return nil, err
+	}
 	img, err := image.Open(o.Image, o.Platform)
 	if err != nil {
 		return nil, err

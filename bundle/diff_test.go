@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -192,5 +193,56 @@ func TestGCDuringCreate(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCommitRecordsCommand: the committed image's Cmd is the container's
+// command, after the image's Entrypoint as podman commit records it, or the
+// whole of process.args without an Entrypoint once config.json no longer
+// starts with it; history names the command, as docker commit's does.
+func TestCommitRecordsCommand(t *testing.T) {
+	requireRoot(t)
+	env := []string{"PATH=/bin", "A=1"}
+	layout := fixtureLayout(t, v1.ImageConfig{Entrypoint: []string{"/bin/busybox"}, Cmd: []string{"sh"}, Env: env})
+	store := t.TempDir()
+	for _, tc := range []struct {
+		name            string
+		edit            []string // process.args written over create's
+		entrypoint, cmd []string
+		createdBy       string
+	}{
+		{name: "args after the entrypoint", entrypoint: []string{"/bin/busybox"}, cmd: []string{"echo", "hi there"}, createdBy: "/bin/busybox echo hi there"},
+		{name: "args edited", edit: []string{"/bin/sh", "-c", "true"}, cmd: []string{"/bin/sh", "-c", "true"}, createdBy: "/bin/sh -c true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := create(t, CreateOptions{Image: ociRef(layout, "v1"), Store: store, Spec: SpecOptions{Args: []string{"echo", "hi there"}}})
+			if tc.edit != nil {
+				var spec map[string]any
+				readJSON(t, filepath.Join(b, "config.json"), &spec)
+				spec["process"].(map[string]any)["args"] = tc.edit
+				if err := writeJSON(filepath.Join(b, "config.json"), spec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			target := filepath.Join(t.TempDir(), "committed")
+			if _, err := Commit(CommitOptions{Bundle: b, Target: ociRef(target, "v2"), Compress: image.Uncompressed}); err != nil {
+				t.Fatal(err)
+			}
+			img, err := image.Open(ociRef(target, "v2"), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			img.Close()
+			c, h := img.Config.Config, img.Config.History
+			if !slices.Equal(c.Entrypoint, tc.entrypoint) || !slices.Equal(c.Cmd, tc.cmd) || h[len(h)-1].CreatedBy != tc.createdBy {
+				t.Fatalf("committed Entrypoint %q Cmd %q created_by %q, want %q %q %q", c.Entrypoint, c.Cmd, h[len(h)-1].CreatedBy, tc.entrypoint, tc.cmd, tc.createdBy)
+			}
+			if !slices.Equal(c.Env, env) {
+				t.Fatalf("commit changed the image's Env to %q, want %q", c.Env, env)
+			}
+			if err := Remove(b); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -25,10 +25,17 @@ type SpecOptions struct {
 	Hostname string
 	Readonly bool
 	Net      string // "none" (own network namespace, the default) or "host"
+	// CapAdd and CapDrop change DefaultCapabilities ("ALL" or names).
+	CapAdd, CapDrop []string
+	// NoNewPrivileges sets process.noNewPrivileges; off by default, as in
+	// podman and docker, so that setuid programs such as su work.
+	NoNewPrivileges bool
+	CgroupsPath     string // linux.cgroupsPath
 }
 
 // BuildSpec converts an image config into a runtime config per image-spec
-// conversion.md, on top of `strata spec`'s defaults. rootfs is the composed
+// conversion.md, on top of `strata spec`'s defaults with an engine's
+// capabilities (DefaultCapabilities) and no_new_privs off. rootfs is the composed
 // root, read for /etc/passwd and /etc/group when User names a user.
 func BuildSpec(img ocispec.Image, rootfs string, o SpecOptions) (*specs.Spec, error) {
 	s := specconv.Example()
@@ -63,6 +70,11 @@ func BuildSpec(img ocispec.Image, rootfs string, o SpecOptions) (*specs.Spec, er
 		return nil, err
 	}
 	s.Process.User = u
+	if s.Process.Capabilities, err = buildCapabilities(o.CapAdd, o.CapDrop, u.UID); err != nil {
+		return nil, err
+	}
+	s.Process.NoNewPrivileges = o.NoNewPrivileges
+	s.Linux.CgroupsPath = o.CgroupsPath
 
 	if o.Hostname != "" {
 		s.Hostname = o.Hostname
