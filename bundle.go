@@ -24,7 +24,7 @@ or docker-archive:FILE[:NAME:TAG]. Layers are unpacked once into the store and
 composed with overlayfs on BUNDLE/rootfs.`,
 	Subcommands: []*cli.Command{
 		interspersed(bundleCreateCommand),
-		bundleRmCommand,
+		interspersed(bundleRmCommand),
 		bundleLsCommand,
 		bundleGCCommand,
 		bundleMountCommand,
@@ -137,23 +137,6 @@ var bundleCreateCommand = &cli.Command{
 		})
 		log.Debugf("bundle create %s took %v", positional[0], time.Since(start))
 		return err
-	},
-}
-
-var bundleRmCommand = &cli.Command{
-	Name:      "rm",
-	Usage:     "unmount a bundle, remove what create made and release its layers",
-	ArgsUsage: "BUNDLE...",
-	Action: func(ctx *cli.Context) error {
-		if ctx.NArg() < 1 {
-			return errors.New("bundle rm: BUNDLE argument missing")
-		}
-		for _, dir := range ctx.Args().Slice() {
-			if err := bundle.Remove(dir); err != nil {
-				return err
-			}
-		}
-		return nil
 	},
 }
 

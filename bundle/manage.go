@@ -14,7 +14,9 @@ import (
 )
 
 // Remove unmounts a bundle, deletes what Create made in it and releases its
-// layers (gc may then remove them). The directory goes too if nothing else is in it.
+// layers (gc may then remove them). The directory goes too if nothing else is
+// in it. A bundle a container still runs from is refused, changing nothing:
+// its files are that container's root filesystem.
 func Remove(dir string) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -23,6 +25,13 @@ func Remove(dir string) error {
 	rec, err := ReadRecord(dir)
 	if err != nil {
 		return err
+	}
+	pids, err := processesIn(filepath.Join(dir, rootfsDir))
+	if err != nil {
+		return fmt.Errorf("bundle rm %s: %w", dir, err)
+	}
+	if len(pids) > 0 {
+		return inUseError(dir, pids)
 	}
 	if err := unmount(filepath.Join(dir, rootfsDir)); err != nil {
 		return fmt.Errorf("bundle rm %s: %w", dir, err)
