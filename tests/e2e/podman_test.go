@@ -5,6 +5,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -169,6 +170,56 @@ func TestPodman(t *testing.T) {
 		s.checkShell(t, "podman run -it")
 		noState(t)
 	})
+
+	// podman's systemd cgroup manager needs systemd as the init (the
+	// guests of tests/vm); on a host without it podman refuses it, so
+	// there is nothing to run.
+	if systemdInit() {
+		t.Run("systemd-cgroup", func(t *testing.T) {
+			testPodmanSystemd(t, p)
+			noState(t)
+		})
+	}
+}
+
+// systemdInit says whether systemd is this host's init, as sd_booted(3).
+func systemdInit() bool {
+	st, err := os.Lstat("/run/systemd/system")
+	return err == nil && st.IsDir()
+}
+
+// testPodmanSystemd runs a container with `--cgroup-manager systemd`:
+// conmon passes the runtime --systemd-cgroup and the cgroupsPath
+// system.slice:libpod:<id> (system.slice, which exists already, rather
+// than podman's machine.slice, which would outlive the test), and the
+// container runs in the scope libpod-<id>.scope, gone after `podman rm`.
+func testPodmanSystemd(t *testing.T, p *podmanEnv) {
+	sd := func(args ...string) []string { return append([]string{"--cgroup-manager", "systemd"}, args...) }
+	name := tu.UniqueID(t)
+	id := strings.TrimSpace(must(t, p.podman(t, sd("run", "-d", "--network", "none", "--cgroup-parent", "system.slice", "--name", name, imageName, "sleep", "1000")...)))
+	unit := "libpod-" + id + ".scope"
+	t.Cleanup(func() { exec.Command("systemctl", "stop", unit).Run() })
+	if st, errText := runtimeState(t, p.runtimeRoot, id); st != "running" {
+		t.Fatalf("%s --root %s state %s: status %q, want running (%s)", tu.RuntimePath(), p.runtimeRoot, id, st, errText)
+	}
+	show := func() string {
+		out, err := exec.Command("systemctl", "show", "--property=LoadState,ActiveState,ControlGroup", unit).CombinedOutput()
+		if err != nil {
+			t.Fatalf("systemctl show %s: %v: %s", unit, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got, want := show(), "LoadState=loaded\nActiveState=active\nControlGroup=/system.slice/"+unit; got != want {
+		t.Errorf("while it runs: systemctl show %s:\n%s\nwant\n%s", unit, got, want)
+	}
+	pid := strings.TrimSpace(must(t, p.podman(t, sd("inspect", "--format", "{{.State.Pid}}", name)...)))
+	if b, err := os.ReadFile("/proc/" + pid + "/cgroup"); err != nil || string(b) != "0::/system.slice/"+unit+"\n" {
+		t.Errorf("container init %s: /proc/PID/cgroup %q (%v), want 0::/system.slice/%s", pid, b, err, unit)
+	}
+	must(t, p.podman(t, sd("rm", "-f", "-t", "0", name)...))
+	if got := show(); !strings.Contains(got, "LoadState=not-found") || !strings.Contains(got, "ActiveState=inactive") {
+		t.Errorf("after podman rm: systemctl show %s:\n%s\nwant it not found and inactive", unit, got)
+	}
 }
 
 // defaultRuntimeRoot is the state root the runtime under test uses when given
