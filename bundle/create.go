@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/strata-runtime/strata/image"
 	"github.com/strata-runtime/strata/image/ocispec"
 )
@@ -163,7 +165,8 @@ func ensureLayers(store *image.Store, img *image.Image, debugf func(string, ...a
 }
 
 // mountRecord composes the record's layers on BUNDLE/rootfs; it creates
-// upper and work on first use and reuses them on a remount.
+// upper and work on first use and reuses them on a remount (where upper's
+// root is the container's own by then).
 func mountRecord(dir string, rec *Record) error {
 	store, err := image.OpenStore(rec.Store)
 	if err != nil {
@@ -173,12 +176,19 @@ func mountRecord(dir string, rec *Record) error {
 	for _, d := range slices.Backward(rec.Layers) {
 		lowers = append(lowers, store.LayerDir(d))
 	}
-	for _, d := range []string{upperDir, workDir} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	upper := filepath.Join(dir, upperDir)
+	switch err := os.Mkdir(upper, 0o755); {
+	case err == nil:
+		if err := setRootMetadata(upper, store, rec.Layers); err != nil {
 			return err
 		}
+	case !errors.Is(err, os.ErrExist):
+		return err
 	}
-	err = mountOverlay(filepath.Join(dir, rootfsDir), lowers, filepath.Join(dir, upperDir), filepath.Join(dir, workDir))
+	if err := os.Mkdir(filepath.Join(dir, workDir), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	err = mountOverlay(filepath.Join(dir, rootfsDir), lowers, upper, filepath.Join(dir, workDir))
 	if err != nil {
 		// Checked only on failure: a stat per layer would cost every mount.
 		for _, d := range rec.Layers {
@@ -188,6 +198,34 @@ func mountRecord(dir string, rec *Record) error {
 		}
 	}
 	return err
+}
+
+// setRootMetadata gives a new upper directory, which is what overlayfs
+// shows as the bundle's "/", the owner, mode and times of the image's root:
+// those of the topmost layer whose tar had a "./" entry. Without one, "/" is
+// 0755 root:root with the bundle's time, as in a flattened unpack.
+func setRootMetadata(upper string, store *image.Store, layers []ocispec.Digest) error {
+	for _, d := range slices.Backward(layers) {
+		if !store.HasRootEntry(d) {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(store.LayerDir(d), &st); err != nil {
+			return fmt.Errorf("layer %s: %w", d, err)
+		}
+		// chown first: it clears setuid and setgid bits.
+		if err := unix.Chown(upper, int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("bundle root from layer %s: %w", d, err)
+		}
+		if err := unix.Chmod(upper, st.Mode&0o7777); err != nil {
+			return fmt.Errorf("bundle root from layer %s: %w", d, err)
+		}
+		if err := unix.UtimesNano(upper, []unix.Timespec{st.Atim, st.Mtim}); err != nil {
+			return fmt.Errorf("bundle root from layer %s: %w", d, err)
+		}
+		return nil
+	}
+	return nil
 }
 
 // flatten applies every layer, bottom first, straight from its blob into a

@@ -182,7 +182,10 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		if hdr.Typeflag != tar.TypeDir {
 			return errors.New("the layer root can only be a directory")
 		}
-		return a.setMetadata(a.rootFd, ".", "", hdr)
+		if err := a.setMetadata(a.rootFd, ".", "", hdr); err != nil {
+			return err
+		}
+		return a.markRootEntry()
 	}
 	dir, base := splitName(name)
 	if strings.HasPrefix(base, whiteoutPrefix) {
@@ -457,13 +460,14 @@ func timespec(t time.Time) unix.Timespec {
 	return unix.NsecToTimespec(t.UnixNano())
 }
 
-// setXattrs applies the entry's SCHILY.xattr records, except overlayfs's own:
-// a layer that set trusted.overlay.* could redirect lookups in the composed
-// rootfs; opaque directories come only from .wh..wh..opq entries.
+// setXattrs applies the entry's SCHILY.xattr records, except overlayfs's own
+// and strata's: a layer that set trusted.overlay.* could redirect lookups in
+// the composed rootfs; opaque directories come only from .wh..wh..opq
+// entries, and trusted.strata.* only from strata (rootentry.go).
 func (a *applier) setXattrs(pfd int, base string, hdr *tar.Header) error {
 	for k, v := range hdr.PAXRecords {
 		attr, ok := strings.CutPrefix(k, paxXattrPrefix)
-		if !ok || strings.HasPrefix(attr, overlayXattrPrefix) {
+		if !ok || strings.HasPrefix(attr, overlayXattrPrefix) || strings.HasPrefix(attr, strataXattrPrefix) {
 			continue
 		}
 		if len(v) > maxXattrValue {
