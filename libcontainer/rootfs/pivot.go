@@ -96,12 +96,26 @@ func hideOutsideMounts(rootfs string) error {
 		}
 		// Locked by a user namespace (EINVAL): cover it instead. Children
 		// went first, so the mount point itself still exists.
-		err := unix.Mount("tmpfs", mp, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
-		if err != nil && !errors.Is(err, unix.ENOENT) {
+		if err := cover(mp); err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("no-pivot: hide host mount %s: %w", mp, err)
 		}
 	}
 	return nil
+}
+
+// cover hides a mount that cannot be detached: an empty read-only tmpfs
+// over a directory, the null device over a file (a bind-mounted file, such
+// as a network namespace's under /run/netns, which a chroot escape could
+// otherwise setns into; a tmpfs cannot be mounted on a file: ENOTDIR).
+func cover(mp string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(mp, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return unix.Mount("tmpfs", mp, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	}
+	return unix.Mount("/dev/null", mp, "", unix.MS_BIND, "")
 }
 
 // isBelow reports whether path is strictly inside dir.

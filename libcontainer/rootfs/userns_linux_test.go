@@ -69,6 +69,30 @@ func TestUserNamespace(t *testing.T) {
 	}
 }
 
+// A host mount on a file (a network namespace's under /run/netns, say)
+// that the user namespace locks cannot be detached, nor covered with a
+// tmpfs: --no-pivot covers it with the null device instead.
+func TestNoPivotCoversLockedFileMount(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	dir := t.TempDir()
+	src, target := filepath.Join(dir, "src"), filepath.Join(dir, "target")
+	for _, f := range []string{src, target} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(target, unix.MNT_DETACH) })
+	c, attr := userNSBundle(t)
+	c.NoPivot = true
+	if _, stderr, err := runChild(t, "userns", c, attr); err != nil {
+		t.Fatalf("child: %v\n%s", err, stderr)
+	}
+}
+
 func init() {
 	children["idmap"] = func(c *Config) error {
 		if err := setupAll(c); err != nil {
