@@ -136,7 +136,7 @@ func hostCheck(f *host.Facts, lsm libcontainer.LSMs, sealMethod string, sealErr 
 		"bind-mount flags (ro, nosuid, ...) are set before the mount is attached; recursive attributes (rro, ...) work",
 		"bind mounts with flags and recursive attributes fail")
 	item("idmapped mounts", f.IDMapMount, "the kernel makes them",
-		"idmapped bind mounts (uidMappings, idmap) work in containers without a user namespace; with one they are refused (not implemented yet), so `features` reports mountExtensions.idmap disabled",
+		"idmapped bind mounts (uidMappings, idmap) work, with or without a user namespace (with one, strata's parent makes them), and `features` reports mountExtensions.idmap enabled",
 		"mounts with uidMappings/gidMappings or idmap fail; `features` reports mountExtensions.idmap disabled")
 	item("overlayfs", f.Overlay, "present",
 		"`strata bundle` composes image layers as an overlay",

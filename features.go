@@ -32,16 +32,6 @@ var featuresCommand = &cli.Command{
 	},
 }
 
-// idmapInUserNS says whether strata can give a container with a user
-// namespace an idmapped mount. It cannot yet: the init, inside the new
-// user namespace, is not privileged over the host's filesystems, and the
-// parent-side path meant for it (rootfs.BindTree handed over in
-// rootfs.Config.MountFiles) is never called, so such a create fails with
-// "idmapped mount inside a user namespace". containerd asks for idmapped
-// mounts only together with a user namespace, so claiming them would
-// break every such container. Without a user namespace they work.
-const idmapInUserNS = false
-
 // strataFeatures must list exactly what strata does on this host, never
 // what it merely accepts: clients decide what to ask for from this.
 func strataFeatures() *features.Features {
@@ -62,9 +52,10 @@ func strataFeatures() *features.Features {
 		}
 		namespaces = append(namespaces, host.SpecNamespace(kind))
 	}
-	// The kernel probe makes a real idmapped mount: skipped while strata's
-	// own path is missing.
-	idmap := idmapInUserNS && host.IDMapMount().OK
+	// The kernel probe makes a real idmapped mount. With a user namespace
+	// the parent makes them (sendMountTrees), so containerd's user-
+	// namespaced pods, which ask for both, get both.
+	idmap := host.IDMapMount().OK
 	seccompOK := host.Seccomp().OK
 	systemd := cgroups.SystemdHost() == nil
 	var caps []string

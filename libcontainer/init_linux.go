@@ -43,14 +43,42 @@ type initProc struct {
 	spec    *specs.Spec
 	proc    *procfs
 	rootfs  *rootfs.Config
+	trees   map[int]*os.File // the parent's mount trees, by index in mounts
 	timings []phaseTiming
+}
+
+// receiveConfig reads the parent's mount trees ('F', see sendMountTrees)
+// and then the config ('C').
+func (in *initProc) receiveConfig() ([]byte, map[int]*os.File, error) {
+	trees := map[int]*os.File{}
+	for {
+		t, payload, fd, err := in.sock.recvMsg()
+		if err != nil {
+			return nil, nil, err
+		}
+		switch t {
+		case msgConfig:
+			closeIfValid(fd)
+			return payload, trees, nil
+		case msgMountTree:
+			i, err := strconv.Atoi(string(payload))
+			if fd < 0 || err != nil {
+				closeIfValid(fd)
+				return nil, nil, fmt.Errorf("sync: bad mount tree message %q", payload)
+			}
+			trees[i] = os.NewFile(uintptr(fd), "mounts["+string(payload)+"]")
+		default:
+			closeIfValid(fd)
+			return nil, nil, fmt.Errorf("sync: got message %q, expected %q", t, msgConfig)
+		}
+	}
 }
 
 // initContainer is the container setup in the order runtime-spec and
 // config.md require. Each step is a function of its own below.
 func initContainer(sock *syncSocket) error {
 	in := &initProc{sock: sock}
-	payload, err := sock.expect(msgConfig)
+	payload, trees, err := in.receiveConfig()
 	if err != nil {
 		return err
 	}
@@ -58,6 +86,7 @@ func initContainer(sock *syncSocket) error {
 		return fmt.Errorf("init: bad config from the parent: %w", err)
 	}
 	in.spec = in.cfg.Spec
+	in.trees = trees
 	// Opened first, while nothing in this mount namespace is the
 	// container's doing yet.
 	if in.proc, err = openProcfs(); err != nil {
@@ -104,6 +133,7 @@ func (in *initProc) setupContainer() error {
 	in.rootfs = &rootfs.Config{
 		Spec: in.spec, Rootfs: in.cfg.Rootfs, Bundle: in.cfg.Bundle,
 		NoPivot: in.cfg.NoPivot, InUserNS: hasNamespace(in.spec, specs.UserNamespace),
+		MountFiles: in.trees,
 		// The mounts before the cgroup ones overlap the move.
 		BeforeCgroups: in.awaitPlacement,
 	}

@@ -216,6 +216,11 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 		return p, err
 	}
 	defer nd.done(&err)
+	if hasNamespace(o.Spec, specs.UserNamespace) {
+		if err := sendMountTrees(p, o.Spec, o.Bundle); err != nil {
+			return p, err
+		}
+	}
 	cfg := initConfig{
 		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,

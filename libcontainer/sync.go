@@ -28,6 +28,8 @@ import (
 //	'M' mapped -------------------------> unshare the other namespaces
 //	                                      (not cgroup), fork
 //	    <-------------------------------- 'P' host pid of the final init
+//	'F' index + detached mount (fd) ----> (per idmapped bind mount of a
+//	                                      container with a user namespace)
 //	'C' config (JSON) ------------------> Go starts (init_linux.go), reads 'C'
 //	move the init into its cgroups        (only where it could not enter
 //	(in the background)                   them itself: the init's Go
@@ -84,6 +86,7 @@ type msgType byte
 const (
 	msgBootstrap    msgType = 'B'
 	msgConfig       msgType = 'C'
+	msgMountTree    msgType = 'F' // a mount tree the parent made (payload: index in mounts)
 	msgPlan         msgType = 'Q' // an exec'd process's plan (libcontainer/plan)
 	msgReport       msgType = 'T' // the Go init's timings and warnings
 	msgUsernsReady  msgType = 'U'
@@ -154,10 +157,10 @@ func (s *syncSocket) recv() (msgType, []byte, error) {
 	return t, payload, err
 }
 
-// sendFD sends a message of type t carrying fd (SCM_RIGHTS).
-func (s *syncSocket) sendFD(t msgType, fd int) error {
+// sendFD sends a message of type t carrying fd (SCM_RIGHTS) and payload.
+func (s *syncSocket) sendFD(t msgType, fd int, payload []byte) error {
 	for {
-		err := unix.Sendmsg(s.fd, []byte{byte(t)}, unix.UnixRights(fd), nil, 0)
+		err := unix.Sendmsg(s.fd, append([]byte{byte(t)}, payload...), unix.UnixRights(fd), nil, 0)
 		if err != unix.EINTR {
 			return err
 		}

@@ -216,7 +216,23 @@ func BindTree(bundle string, m specs.Mount, containerUserNS *os.File) (*os.File,
 	if err != nil {
 		return nil, err
 	}
+	if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+		opts.IDMap = true // as mountSpec decides
+	}
 	return bindTree(bindSource(bundle, m.Source), opts, m, containerUserNS)
+}
+
+// NeedsParentTree says whether the parent must make mount m with BindTree
+// for a container with its own user namespace: an idmapped bind mount,
+// which the init, not privileged over the host's filesystems, cannot make.
+// Options that do not parse are left for the init to refuse by field.
+func NeedsParentTree(m specs.Mount) bool {
+	opts, err := ParseOptions(m.Options)
+	if err != nil {
+		return false
+	}
+	isBind := opts.Flags&unix.MS_BIND != 0 || m.Type == "bind"
+	return isBind && (opts.IDMap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0)
 }
 
 // bindTree copies the source tree with open_tree and sets its flags while

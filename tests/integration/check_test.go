@@ -110,18 +110,19 @@ func TestFeaturesMatchHost(t *testing.T) {
 }
 
 // idmapUsernsContainer is what containerd asks for together: a user
-// namespace and an idmapped bind mount.
+// namespace and an idmapped bind mount, with the container's mapping. The
+// destination is one the rootfs has: the container's root (a host uid of
+// 100000) may not create one in the test's root-owned rootfs.
 func idmapUsernsContainer(t *testing.T, dir string) *tu.Container {
 	maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-	return tu.NewContainer(t, with(withUserns, sh("stat -c %u /idm"), func(s *specs.Spec) {
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/idm", Source: dir, Type: "bind",
+	return tu.NewContainer(t, with(withUserns, sh("stat -c %u:%g /tmp"), func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Source: dir, Type: "bind",
 			Options: []string{"rbind"}, UIDMappings: maps, GIDMappings: maps})
 	}))
 }
 
 // What features claims must work; what it denies must be for a reason
-// that still holds (when this fails because strata learnt idmapped mounts
-// in user namespaces, turn idmapInUserNS on in features.go).
+// that still holds.
 func TestFeaturesClaimsWork(t *testing.T) {
 	t.Parallel()
 	f := runFeatures(t)
@@ -138,14 +139,53 @@ func TestFeaturesClaimsWork(t *testing.T) {
 	if !hasUser {
 		return
 	}
-	dir := t.TempDir() // owned by root: 100000 through the mapping
+	// Owned by the host's root: through the mount's mapping, by host uid
+	// 100000, which is the container's root.
+	dir := t.TempDir()
 	r := idmapUsernsContainer(t, dir).Run()
 	if *f.Linux.MountExtensions.IDMap.Enabled {
-		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "100000" {
+		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "0:0" {
 			t.Errorf("features claims idmapped mounts, but a user namespace container with one: %s", r)
 		}
 	} else if tu.IsStrata() && r.Code == 0 {
 		t.Errorf("features denies idmapped mounts, yet a user namespace container with one ran: %s", r)
+	}
+}
+
+// An "idmap" mount without mappings of its own takes the container's user
+// namespace (runtime-spec config.md): two containers with different
+// mappings see one host directory owned by their own root at once, and
+// nothing is chowned on the host.
+func TestIDMapMountTakesContainerMapping(t *testing.T) {
+	tu.StrataOnly(t, "runc 1.1 has no idmapped mounts")
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	container := func(hostID uint32, args ...string) *tu.Container {
+		maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: 65536}}
+		return tu.NewContainer(t, func(s *specs.Spec) {
+			s.Process.Args = args
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings, s.Linux.GIDMappings = maps, maps
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Source: dir, Type: "bind", Options: []string{"rbind", "idmap"}})
+		})
+	}
+	a := container(100000, "sleep", "60")
+	tu.Must(t, a.Create())
+	tu.Must(t, a.Runtime("start", a.ID))
+	b := container(200000, "stat", "-c", "%u:%g", "/tmp/f")
+	if out := strings.TrimSpace(b.MustRun()); out != "0:0" {
+		t.Errorf("container mapped to 200000 sees /tmp/f as %s, want 0:0", out)
+	}
+	r := tu.Must(t, a.Runtime("exec", a.ID, "stat", "-c", "%u:%g", "/tmp/f"))
+	if out := strings.TrimSpace(r.Stdout); out != "0:0" {
+		t.Errorf("container mapped to 100000 (running beside the other) sees /tmp/f as %s, want 0:0", out)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(dir, "f"), &st); err != nil || st.Uid != 0 || st.Gid != 0 {
+		t.Errorf("the host file after both: %v, owner %d:%d, want 0:0 untouched", err, st.Uid, st.Gid)
 	}
 }
 
