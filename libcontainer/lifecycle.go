@@ -79,7 +79,14 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	if all && st == Stopped {
 		return c.signalLeftovers(sig)
 	}
-	if st == Stopped || st == Creating {
+	if st == Stopped {
+		// runc's words, "container not running", are what containerd's
+		// shim looks for to take a kill of an init that has just exited
+		// as done (StopContainer racing the exit) rather than as a failed
+		// stop that leaves the pod unremovable.
+		return fmt.Errorf("container not running: %w", statusError(st, "created, running or paused"))
+	}
+	if st == Creating {
 		return statusError(st, "created, running or paused")
 	}
 	if all {
@@ -157,6 +164,11 @@ func (c *Container) signalLeftovers(sig unix.Signal) error {
 func (c *Container) signalAll(sig unix.Signal) error {
 	if err := c.signalInit(sig); err != nil {
 		return err
+	}
+	if len(c.State.CgroupPaths) == 0 && hasOwnNamespace(c.State.Config, specs.PIDNamespace) {
+		// A rootless container has no cgroup; its own pid namespace
+		// delimits it as well.
+		return signalPidNamespace(c.State.InitPid, sig)
 	}
 	m, err := c.cgroupManager()
 	if err != nil {

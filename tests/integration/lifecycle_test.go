@@ -44,6 +44,12 @@ func TestLifecycle(t *testing.T) {
 	tu.Must(t, c.Runtime("kill", c.ID, "KILL"))
 	c.WaitStatus("stopped", 10*time.Second)
 	pidGone(t, pid)
+	// A kill of a stopped container fails in runc's words: containerd's
+	// shim takes "container not running" as an init that has already
+	// exited, and any other failure as a failed StopContainer.
+	if r := c.Runtime("kill", c.ID, "KILL"); r.Code == 0 || !strings.Contains(r.Stderr, "container not running") {
+		t.Errorf("kill of a stopped container: want a failure saying \"container not running\": %s", r)
+	}
 
 	tu.Must(t, c.Runtime("delete", c.ID))
 	r := c.Runtime("state", c.ID)
