@@ -91,8 +91,7 @@ func hostCheck(f *host.Facts, lsm libcontainer.LSMs, sealMethod string, sealErr 
 	root := checkItem{Name: "root", OK: f.Root, Found: "running as root"}
 	if !f.Root {
 		root.Found = fmt.Sprintf("running as uid %d", os.Geteuid())
-		root.Strata = "rootless containers are not supported yet (with or without --rootless): create and run refuse"
-		root.Fatal = true
+		root.Strata = "rootless: containers need a user namespace of their own (`strata spec --rootless`), have no cgroup (resources, pause, ps, update need one), keep their state in $XDG_RUNTIME_DIR/strata; id maps other than the user's own need newuidmap/newgidmap"
 	}
 	add(root)
 

@@ -82,9 +82,6 @@ func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Co
 	if err := libcontainer.ValidateID(id); err != nil {
 		return nil, nil, nil, err
 	}
-	if os.Geteuid() != 0 {
-		return nil, nil, nil, errors.New("rootless containers are not supported yet: run strata as root")
-	}
 	// Before the chdir below: a relative --pid-file names a file in the
 	// caller's working directory, as in runc.
 	pidFile, err := absFlag(ctx, "pid-file")
@@ -94,6 +91,11 @@ func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Co
 	bundle, spec, err := enterBundle(ctx)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if rootless {
+		if err := checkRootless(spec); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	// Compiled here, before anything is made, and only on a cache miss.
 	filter, warnings, err := libcontainer.CompileSeccomp(ctx.String("root"), spec)
@@ -125,6 +127,7 @@ func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Co
 		Note:          func(msg string) { log.Debugf("%s", msg) },
 		Seccomp:       filter,
 		SystemdCgroup: ctx.Bool("systemd-cgroup"),
+		Rootless:      rootless,
 	}
 	if log.debug {
 		opts.Timing = func(phase string, d time.Duration) {

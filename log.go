@@ -60,7 +60,7 @@ func setupGlobals(ctx *cli.Context) error {
 	log.debug = ctx.Bool("debug")
 	// As runc: a relative --root is the caller's, resolved before create
 	// changes into the bundle.
-	if root, err := filepath.Abs(ctx.String("root")); err != nil {
+	if root, err := filepath.Abs(rootDir(ctx)); err != nil {
 		return fmt.Errorf("--root: %w", err)
 	} else if err := ctx.Set("root", root); err != nil {
 		return fmt.Errorf("--root: %w", err)
@@ -73,15 +73,40 @@ func setupGlobals(ctx *cli.Context) error {
 		log.out = f
 	}
 	switch r := ctx.String("rootless"); r {
-	case "auto", "false":
+	case "auto":
+		rootless = os.Geteuid() != 0
+	case "false":
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("--rootless=false: strata is running as uid %d, not root", os.Geteuid())
+		}
 	case "true":
 		if os.Geteuid() == 0 {
 			return errors.New("--rootless=true: strata is running as root; rootless mode is for unprivileged users")
 		}
+		rootless = true
 	default:
 		return fmt.Errorf("--rootless: invalid value %q (expected true, false or auto)", r)
 	}
+	if rootless && ctx.Bool("systemd-cgroup") {
+		return errors.New("--systemd-cgroup: not with --rootless (the user's systemd manager is not supported); omit the flag: a rootless container has no cgroup")
+	}
 	return nil
+}
+
+// rootless is set by setupGlobals: strata runs unprivileged (--rootless,
+// or auto as a user other than root), as runc decides it.
+var rootless bool
+
+// rootDir is --root, or for a rootless strata without one
+// $XDG_RUNTIME_DIR/strata, as runc keeps its state in $XDG_RUNTIME_DIR/runc:
+// an unprivileged user may not write /run/strata.
+func rootDir(ctx *cli.Context) string {
+	if !ctx.IsSet("root") && os.Geteuid() != 0 {
+		if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+			return filepath.Join(xdg, "strata")
+		}
+	}
+	return ctx.String("root")
 }
 
 // exitError carries a process exit status out of a command (run, exec) so

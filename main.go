@@ -43,12 +43,12 @@ func newApp() *cli.App {
 		// runc's lines, which tools parse (commit:, spec:, libseccomp:).
 		Version: fmt.Sprintf("%s\ncommit: %s\nspec: %s\ngo: %s\nlibseccomp: %s", version, commit, specs.Version, runtime.Version(), seccomp.LibraryVersion()),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", Value: defaultRoot, Usage: "root directory for storage of container state"},
+			&cli.StringFlag{Name: "root", Value: defaultRoot, Usage: "root directory for storage of container state (rootless: $XDG_RUNTIME_DIR/strata)"},
 			&cli.StringFlag{Name: "log", Usage: "write the runtime's log to this file instead of stderr"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.BoolFlag{Name: "debug", Usage: "log debug output, including per-phase timings"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "create the container's cgroup as a transient systemd scope; linux.cgroupsPath is then \"slice:prefix:name\" (cgroup v2 hosts with systemd as init)"},
-			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (only false/auto as root is supported)"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (auto: rootless when not run as root)"},
 			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary used for checkpoint and restore"},
 		},
 		Before: setupGlobals,

@@ -99,7 +99,11 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	}
 	// Into the container's cgroups (limits, freezer, kill --all, ps) while
 	// the process starts; it waits for that before it runs the program.
-	p.placeAsync(l.joinCgroup(prep, c.joinCgroup(cgPaths)))
+	if len(cgPaths) > 0 {
+		p.placeAsync(l.joinCgroup(prep, c.joinCgroup(cgPaths)))
+	} else {
+		p.placeAsync(func(int) error { return nil }) // a rootless container: no cgroup
+	}
 	r, err := c.serveInit(p, nil)
 	if err != nil {
 		err = p.failed(err)

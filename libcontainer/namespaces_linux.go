@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 
@@ -46,6 +47,10 @@ func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 
 // hasOwnNamespace says whether the spec gives the container a new
 // namespace of this type (not a joined one).
+// HasOwnUserNamespace says whether the spec gives the container a new user
+// namespace (not one joined by path): what a rootless container needs.
+func HasOwnUserNamespace(s *specs.Spec) bool { return hasOwnNamespace(s, specs.UserNamespace) }
+
 func hasOwnNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	if s == nil || s.Linux == nil {
 		return false
@@ -96,20 +101,66 @@ func bootstrapMessage(s *specs.Spec) (payload []byte, newUserNS bool) {
 
 // writeIDMaps gives the new user namespace of pid its uid and gid maps.
 // Only a process outside the namespace may write them, hence the parent.
+// An unprivileged parent may write only its own uid and gid, one each, and
+// the gid map only once setgroups is denied (user_namespaces(7)); any other
+// map needs the setuid helpers newuidmap and newgidmap (the uidmap
+// package), which check it against /etc/subuid and /etc/subgid, as runc
+// and podman use them.
 func writeIDMaps(pid int, s *specs.Spec) error {
-	write := func(file, field string, maps []specs.LinuxIDMapping) error {
-		var b strings.Builder
-		for _, m := range maps {
-			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+	uids, gids := s.Linux.UIDMappings, s.Linux.GIDMappings
+	if os.Geteuid() == 0 {
+		if err := writeIDMap(pid, "uid_map", "linux.uidMappings", uids); err != nil {
+			return err
 		}
-		p := "/proc/" + strconv.Itoa(pid) + "/" + file
-		if err := os.WriteFile(p, []byte(b.String()), 0); err != nil {
-			return fmt.Errorf("%s: write %s: %w", field, p, err)
-		}
-		return nil
+		return writeIDMap(pid, "gid_map", "linux.gidMappings", gids)
 	}
-	if err := write("uid_map", "linux.uidMappings", s.Linux.UIDMappings); err != nil {
+	if ownID(uids, os.Geteuid()) {
+		if err := writeIDMap(pid, "uid_map", "linux.uidMappings", uids); err != nil {
+			return err
+		}
+	} else if err := idMapHelper("newuidmap", pid, "linux.uidMappings", uids); err != nil {
 		return err
 	}
-	return write("gid_map", "linux.gidMappings", s.Linux.GIDMappings)
+	if ownID(gids, os.Getegid()) {
+		p := "/proc/" + strconv.Itoa(pid) + "/setgroups"
+		if err := os.WriteFile(p, []byte("deny"), 0); err != nil {
+			return fmt.Errorf("linux.gidMappings: write deny to %s (needed before an unprivileged gid_map): %w", p, err)
+		}
+		return writeIDMap(pid, "gid_map", "linux.gidMappings", gids)
+	}
+	return idMapHelper("newgidmap", pid, "linux.gidMappings", gids)
+}
+
+// ownID: the map is the single id an unprivileged process may map itself.
+func ownID(maps []specs.LinuxIDMapping, id int) bool {
+	return len(maps) == 1 && maps[0].HostID == uint32(id) && maps[0].Size == 1
+}
+
+func writeIDMap(pid int, file, field string, maps []specs.LinuxIDMapping) error {
+	var b strings.Builder
+	for _, m := range maps {
+		fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+	}
+	p := "/proc/" + strconv.Itoa(pid) + "/" + file
+	if err := os.WriteFile(p, []byte(b.String()), 0); err != nil {
+		return fmt.Errorf("%s: write %s: %w", field, p, err)
+	}
+	return nil
+}
+
+// idMapHelper runs newuidmap or newgidmap for pid with the maps.
+func idMapHelper(helper string, pid int, field string, maps []specs.LinuxIDMapping) error {
+	path, err := exec.LookPath(helper)
+	if err != nil {
+		return fmt.Errorf("%s: an unprivileged user may map only its own id; other maps need %s (the uidmap package): %w", field, helper, err)
+	}
+	args := []string{strconv.Itoa(pid)}
+	for _, m := range maps {
+		args = append(args, strconv.FormatUint(uint64(m.ContainerID), 10), strconv.FormatUint(uint64(m.HostID), 10), strconv.FormatUint(uint64(m.Size), 10))
+	}
+	out, err := exec.Command(path, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %s %s: %w: %s", field, helper, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

@@ -44,6 +44,10 @@ type CreateOpts struct {
 	// SystemdCgroup: the cgroup is a transient systemd scope
 	// (--systemd-cgroup), linux.cgroupsPath its "slice:prefix:name".
 	SystemdCgroup bool
+	// Rootless: strata runs as an unprivileged user (--rootless). The
+	// container then has no cgroup: an unprivileged user may not make one
+	// (the caller warns about linux.resources).
+	Rootless bool
 }
 
 // initConfig is what the Go half of the container's init receives in the
@@ -143,20 +147,25 @@ func (c *Container) create(o *CreateOpts) (*InitProcess, error) {
 		return nil, fmt.Errorf("create exec fifo: %w", err)
 	}
 	// Converted and checked against the host before anything is made;
-	// removed on failure, once startInit has killed the init.
-	cg, err := cgroups.New(o.ID, o.Spec, o.SystemdCgroup)
-	if err != nil {
-		return nil, err
+	// removed on failure, once startInit has killed the init. None for a
+	// rootless container.
+	var cg *cgroups.Manager
+	if !o.Rootless {
+		var err error
+		if cg, err = cgroups.New(o.ID, o.Spec, o.SystemdCgroup); err != nil {
+			return nil, err
+		}
+		// Saved before the first cgroup directory is made: a create
+		// killed from here on leaves a state that `delete --force` can
+		// clean up after (the cgroups to remove; the init dies by its
+		// death signal).
+		c.State.CgroupPaths = cg.Paths()
 	}
-	// Saved before the first cgroup directory is made: a create killed
-	// from here on leaves a state that `delete --force` can clean up
-	// after (the cgroups to remove; the init dies by its death signal).
-	c.State.CgroupPaths = cg.Paths()
 	if err := c.save(); err != nil {
 		return nil, err
 	}
 	p, err := c.startInit(o, cg)
-	if err != nil {
+	if err != nil && cg != nil {
 		if derr := cg.Destroy(); derr != nil {
 			err = fmt.Errorf("%w (and %v)", err, derr)
 		}
@@ -184,12 +193,14 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	// (cgroups.Entry): born in its cgroup2 directory, and moving itself
 	// into the v1 hierarchies.
 	tcg := time.Now()
-	if n := cg.Occupants(); n > 0 {
-		o.warn(fmt.Sprintf("linux.cgroupsPath: cgroup %s already holds %d process(es) of someone else: the container shares its limits with them", o.Spec.Linux.CgroupsPath, n))
-	}
-	l.joinVia = cg.JoinMethod()
-	if l.entry, err = cg.CreateForEntry(); err != nil {
-		return nil, err
+	if cg != nil {
+		if n := cg.Occupants(); n > 0 {
+			o.warn(fmt.Sprintf("linux.cgroupsPath: cgroup %s already holds %d process(es) of someone else: the container shares its limits with them", o.Spec.Linux.CgroupsPath, n))
+		}
+		l.joinVia = cg.JoinMethod()
+		if l.entry, err = cg.CreateForEntry(); err != nil {
+			return nil, err
+		}
 	}
 	prep := time.Since(tcg)
 	defer l.entry.Close()
@@ -235,7 +246,11 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	// Into the container's cgroups while the init's Go runtime starts; it
 	// waits for that before anything the cgroups must count or see. In
 	// them already (cgroups.Entry), it is told so at once.
-	p.placeAsync(l.joinCgroup(prep, cg.Apply))
+	if cg != nil {
+		p.placeAsync(l.joinCgroup(prep, cg.Apply))
+	} else {
+		p.placeAsync(func(int) error { return nil }) // no cgroup: placed as it is
+	}
 	o.timing("start init", time.Since(t0))
 	if err := c.awaitReady(p, o); err != nil {
 		return p, err
@@ -244,11 +259,13 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	// mknods pass the device rules, its own memory is not the user's) and
 	// before the user's program runs (the init waits on the exec fifo),
 	// and before the state says created: a created container has them.
-	t2 := time.Now()
-	if err := cg.Set(cg.Resources()); err != nil {
-		return p, err
+	if cg != nil {
+		t2 := time.Now()
+		if err := cg.Set(cg.Resources()); err != nil {
+			return p, err
+		}
+		o.timing("cgroup limits", time.Since(t2))
 	}
-	o.timing("cgroup limits", time.Since(t2))
 	c.State.Ready = true
 	if err := c.save(); err != nil {
 		return p, err

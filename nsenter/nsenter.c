@@ -277,9 +277,20 @@ void strata_nsenter(void)
 	if (cloneflags & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
 			bail("linux.namespaces: create user namespace");
-		/* Only the parent, outside the new namespace, may write the maps. */
+		/*
+		 * Only the parent, outside the new namespace, may write the maps.
+		 * An unprivileged parent may open /proc/<pid>/uid_map only while
+		 * this process is dumpable; nothing of the container exists yet
+		 * to reach it through /proc, and it is non-dumpable again before
+		 * anything does.
+		 */
+		int rootless = geteuid() != 0;
+		if (rootless && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			bail("nsenter: prctl(PR_SET_DUMPABLE)");
 		send_msg('U', "", 0);
 		expect('M');
+		if (rootless && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			bail("nsenter: prctl(PR_SET_DUMPABLE)");
 		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 			bail("linux.uidMappings: become root in the new user namespace (is uid/gid 0 mapped?)");
 	}

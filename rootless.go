@@ -1,0 +1,25 @@
+package main
+
+import (
+	"errors"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/strata-runtime/strata/libcontainer"
+)
+
+// checkRootless refuses what an unprivileged strata cannot give a
+// container, before anything is made, and warns about what it leaves out.
+// Without a user namespace of its own the init would have no privilege to
+// build the container with. A rootless container has no cgroup: an
+// unprivileged user may not make one, so its resources are not applied
+// (runc ignores them too when it may not make the cgroup).
+func checkRootless(s *specs.Spec) error {
+	if !libcontainer.HasOwnUserNamespace(s) {
+		return errors.New("rootless: linux.namespaces must include a new user namespace (`strata spec --rootless` writes one)")
+	}
+	if s.Linux.Resources != nil {
+		log.Warnf("linux.resources: not applied: a rootless container has no cgroup")
+	}
+	return nil
+}
