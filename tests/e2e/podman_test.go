@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,23 +203,31 @@ func testPodmanSystemd(t *testing.T, p *podmanEnv) {
 	if st, errText := runtimeState(t, p.runtimeRoot, id); st != "running" {
 		t.Fatalf("%s --root %s state %s: status %q, want running (%s)", tu.RuntimePath(), p.runtimeRoot, id, st, errText)
 	}
-	show := func() string {
+	// systemctl prints the properties in its own order.
+	show := func() map[string]string {
 		out, err := exec.Command("systemctl", "show", "--property=LoadState,ActiveState,ControlGroup", unit).CombinedOutput()
 		if err != nil {
 			t.Fatalf("systemctl show %s: %v: %s", unit, err, out)
 		}
-		return strings.TrimSpace(string(out))
+		props := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				props[k] = v
+			}
+		}
+		return props
 	}
-	if got, want := show(), "LoadState=loaded\nActiveState=active\nControlGroup=/system.slice/"+unit; got != want {
-		t.Errorf("while it runs: systemctl show %s:\n%s\nwant\n%s", unit, got, want)
+	want := map[string]string{"LoadState": "loaded", "ActiveState": "active", "ControlGroup": "/system.slice/" + unit}
+	if got := show(); !maps.Equal(got, want) {
+		t.Errorf("while it runs: systemctl show %s: %v, want %v", unit, got, want)
 	}
 	pid := strings.TrimSpace(must(t, p.podman(t, sd("inspect", "--format", "{{.State.Pid}}", name)...)))
 	if b, err := os.ReadFile("/proc/" + pid + "/cgroup"); err != nil || string(b) != "0::/system.slice/"+unit+"\n" {
 		t.Errorf("container init %s: /proc/PID/cgroup %q (%v), want 0::/system.slice/%s", pid, b, err, unit)
 	}
 	must(t, p.podman(t, sd("rm", "-f", "-t", "0", name)...))
-	if got := show(); !strings.Contains(got, "LoadState=not-found") || !strings.Contains(got, "ActiveState=inactive") {
-		t.Errorf("after podman rm: systemctl show %s:\n%s\nwant it not found and inactive", unit, got)
+	if got := show(); got["LoadState"] != "not-found" || got["ActiveState"] != "inactive" {
+		t.Errorf("after podman rm: systemctl show %s: %v, want it not found and inactive", unit, got)
 	}
 }
 
