@@ -238,13 +238,20 @@ func testSystemdScope(t *testing.T) {
 
 // testSystemdDefaultPath: an empty cgroupsPath is, as in runc,
 // system.slice:<runtime>:<id> (runc's prefix is "runc", strata's "strata").
+// The container has a cgroup namespace and mounts cgroup2: systemd moved
+// the init into its scope before it unshared the one and mounted the
+// other, so both are rooted at the scope.
 func testSystemdDefaultPath(t *testing.T) {
 	prefix := "strata"
 	if !tu.IsStrata() {
 		prefix = filepath.Base(tu.RuntimePath())
 	}
 	var unit string
-	c := systemdContainer(t, &unit, sleeper)
+	c := systemdContainer(t, &unit, with(sleeper, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}})
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: i64(48 << 20)}
+	}))
 	unit = prefix + "-" + c.ID + ".scope"
 	c.Spec.Linux.CgroupsPath = ""
 	c.WriteSpec()
@@ -253,7 +260,12 @@ func testSystemdDefaultPath(t *testing.T) {
 	if got, want := readFile(t, fmt.Sprintf("/proc/%d/cgroup", pid)), "0::/system.slice/"+unit+"\n"; got != want {
 		t.Errorf("init %d: /proc/PID/cgroup %q, want %q", pid, got, want)
 	}
-	// delete --force of a created container, without the flag: the
+	tu.Must(t, c.Runtime("start", c.ID))
+	want := "0::/\n" + strconv.Itoa(48<<20) + "\n"
+	if r := tu.Must(t, c.Runtime("exec", c.ID, "cat", "/proc/1/cgroup", "/sys/fs/cgroup/memory.max")); r.Stdout != want {
+		t.Errorf("inside: /proc/1/cgroup and /sys/fs/cgroup/memory.max %q, want %q (the init's cgroup namespace and mount at its scope)", r.Stdout, want)
+	}
+	// delete --force of a running container, without the flag: the
 	// state says the cgroup is a scope.
 	tu.Must(t, c.Runtime("delete", "--force", c.ID))
 	scopeGone(t, unit, "system.slice")
