@@ -355,7 +355,11 @@ func (l *launch) start() (p *InitProcess, err error) {
 		parent.close()
 		return nil, err
 	}
-	defer exe.Close()
+	// Closed in the background once the child has its copy: the last
+	// close of a detached overlay or bind mount unmounts it, which waits
+	// for an RCU grace period (half of a seal's cost, exeseal_linux.go),
+	// and nothing here needs to wait for that.
+	defer func() { go exe.Close() }()
 	l.report("seal binary via "+how, time.Since(t0))
 	// The child's fds: 0-2 stdio, the preserved fds in place, then the
 	// sync socket, the binary it runs from, and the optional ones.
