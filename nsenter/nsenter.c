@@ -151,6 +151,18 @@ static void write_timens_offsets(const char *offsets)
 	close(fd);
 }
 
+/* Splits a "<key>=<number>:<path>" record (the key is skip bytes long):
+ * returns the number, points *path at the path. */
+static int number_and_path(char *rec, size_t skip, const char **path)
+{
+	char *colon = strchr(rec + skip, ':');
+	if (!colon)
+		bail("nsenter: malformed bootstrap record %s", rec);
+	*colon = '\0';
+	*path = colon + 1;
+	return atoi(rec + skip);
+}
+
 struct cgroup_entry {
 	int fd;
 	const char *path;
@@ -245,22 +257,16 @@ void strata_nsenter(void)
 		if (!strncmp(rec, "clone=", 6)) {
 			cloneflags = atoi(rec + 6);
 		} else if (!strncmp(rec, "join=", 5)) {
-			char *colon = strchr(rec + 5, ':');
-			if (!colon || njoins == MAX_JOINS)
-				bail("nsenter: malformed join record %s", rec);
-			*colon = '\0';
-			joins[njoins].type = atoi(rec + 5);
-			joins[njoins].path = colon + 1;
+			if (njoins == MAX_JOINS)
+				bail("nsenter: too many join records");
+			joins[njoins].type = number_and_path(rec, 5, &joins[njoins].path);
 			if (joins[njoins].type & (CLONE_NEWPID | CLONE_NEWTIME))
 				must_fork = 1;
 			njoins++;
 		} else if (!strncmp(rec, "cgroup=", 7)) {
-			char *colon = strchr(rec + 7, ':');
-			if (!colon || ncgs == MAX_CGROUPS)
-				bail("nsenter: malformed cgroup record %s", rec);
-			*colon = '\0';
-			cgs[ncgs].fd = atoi(rec + 7);
-			cgs[ncgs].path = colon + 1;
+			if (ncgs == MAX_CGROUPS)
+				bail("nsenter: too many cgroup records");
+			cgs[ncgs].fd = number_and_path(rec, 7, &cgs[ncgs].path);
 			ncgs++;
 		} else if (!strncmp(rec, "timens=", 7)) {
 			timens = rec + 7;
