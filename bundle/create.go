@@ -71,12 +71,6 @@ func Create(o CreateOptions) (rec *Record, err error) {
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := store.LockShared()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-
 	rec = &Record{
 		Store:    store.Root(),
 		Image:    o.Image.String(),
@@ -89,27 +83,33 @@ func Create(o CreateOptions) (rec *Record, err error) {
 	for _, l := range img.Layers {
 		rec.Layers = append(rec.Layers, l.DiffID)
 	}
+	rootfs := filepath.Join(dir, rootfsDir)
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		return nil, err
+	}
+	if o.Copy {
+		if err := flatten(rootfs, img); err != nil {
+			return nil, err
+		}
+	}
+	// The store's lock is held from here to the record: gc cannot remove
+	// what this bundle uses before the bundle names it. Layers unpack
+	// before it, pinned, so gc never waits behind an unpack.
+	unlock, err := holdLayers(store, img, o.Copy, debugf)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	// Commit extends these later, even if the image itself is gone by then.
 	for _, blob := range [][]byte{img.RawManifest, img.RawConfig} {
 		if _, err := store.PutBlob(blob); err != nil {
 			return nil, err
 		}
 	}
-
-	rootfs := filepath.Join(dir, rootfsDir)
-	if err := os.Mkdir(rootfs, 0o755); err != nil {
-		return nil, err
-	}
-	if o.Copy {
-		err = flatten(rootfs, img)
-	} else {
-		err = ensureLayers(store, img, debugf)
-		if err == nil {
-			err = mountRecord(dir, rec)
+	if !o.Copy {
+		if err := mountRecord(dir, rec); err != nil {
+			return nil, err
 		}
-	}
-	if err != nil {
-		return nil, err
 	}
 	spec, err := BuildSpec(img.Config, rootfs, o.Spec)
 	if err != nil {
@@ -149,19 +149,50 @@ func claimDir(dir string) (func(), error) {
 	}, nil
 }
 
-// ensureLayers unpacks into the store whichever of the image's layers it lacks.
-func ensureLayers(store *image.Store, img *image.Image, debugf func(string, ...any)) error {
-	for i, l := range img.Layers {
-		start := time.Now()
-		unpacked, err := store.EnsureLayer(l, func() (io.ReadCloser, error) { return img.OpenLayer(i) })
-		if err != nil {
-			return err
-		}
-		if unpacked {
-			debugf("unpacked layer %s (%s) in %v", l.DiffID, l.Blob.Digest, time.Since(start))
+// holdLayers returns holding the store's shared lock with every layer of img
+// in the store (none for a --copy bundle). The missing ones are unpacked and
+// pinned without the lock; then the lock is taken and the layers checked
+// again, since gc may have removed an unpinned one in between. The pins
+// grow each round, so this ends within a round per layer.
+func holdLayers(store *image.Store, img *image.Image, copyMode bool, debugf func(string, ...any)) (func(), error) {
+	var pins []*image.LayerPin
+	release := func() {
+		for _, p := range pins {
+			p.Release()
 		}
 	}
-	return nil
+	for round := 0; round <= len(img.Layers)+1; round++ {
+		unlock, err := store.LockShared()
+		if err != nil {
+			release()
+			return nil, err
+		}
+		var missing []int
+		for i, l := range img.Layers {
+			if !copyMode && !store.HasLayer(l.DiffID) {
+				missing = append(missing, i)
+			}
+		}
+		if len(missing) == 0 {
+			return func() { unlock(); release() }, nil
+		}
+		unlock()
+		for _, i := range missing {
+			start := time.Now()
+			l := img.Layers[i]
+			pin, err := store.EnsureLayer(l, func() (io.ReadCloser, error) { return img.OpenLayer(i) })
+			if err != nil {
+				release()
+				return nil, err
+			}
+			pins = append(pins, pin)
+			if pin.Unpacked {
+				debugf("unpacked layer %s (%s) in %v", l.DiffID, l.Blob.Digest, time.Since(start))
+			}
+		}
+	}
+	release()
+	return nil, fmt.Errorf("store %s: the image's layers kept disappearing while they were unpacked (is gc removing layers by hand?)", store.Root())
 }
 
 // mountRecord composes the record's layers on BUNDLE/rootfs; it creates

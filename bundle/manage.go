@@ -148,9 +148,11 @@ func ListLayers(root string, entries []Entry) ([]LayerUse, error) {
 }
 
 // GC removes the layers and metadata blobs no bundle uses, and forgets
-// bundles that no longer exist. It holds the store exclusively, so no create
-// can be between unpacking a layer and recording its use. A store that does
-// not exist has nothing to collect (image.ErrNoStore).
+// bundles that no longer exist. It holds the store exclusively, which keeps
+// creates from recording their layers meanwhile, and leaves alone the layers
+// creates have pinned (unpacked, not yet recorded) and the unpacks in
+// progress: it never waits for them. A store that does not exist has nothing
+// to collect (image.ErrNoStore).
 func GC(root string) (removed []ocispec.Digest, err error) {
 	store, err := image.OpenExistingStore(root)
 	if err != nil {
@@ -179,12 +181,9 @@ func GC(root string) (removed []ocispec.Digest, err error) {
 		}
 		used[e.Record.Manifest], used[e.Record.Config] = true, true
 	}
-	// Under the exclusive lock no unpack is running: anything in tmp/ is
-	// debris, and the layer locks are needed again only by the next unpack.
+	// Unpacks run beside gc, each holding its layer's lock: what is in
+	// tmp/ without one is debris.
 	if err := store.ClearTemp(); err != nil {
-		return nil, err
-	}
-	if err := store.ClearLayerLocks(); err != nil {
 		return nil, err
 	}
 	blobs, err := store.Blobs()
@@ -206,10 +205,19 @@ func GC(root string) (removed []ocispec.Digest, err error) {
 		if used[d] {
 			continue
 		}
-		if err := store.RemoveLayer(d); err != nil {
+		// A layer a create has pinned, unpacked but not yet recorded, stays.
+		gone, err := store.CollectLayer(d)
+		if err != nil {
 			return removed, err
 		}
-		removed = append(removed, d)
+		if gone {
+			removed = append(removed, d)
+		}
+	}
+	// The lock files of layers no one holds are needed again only by the
+	// next unpack or pin, which makes a new one.
+	if err := store.ClearLayerLocks(); err != nil {
+		return removed, err
 	}
 	return removed, nil
 }

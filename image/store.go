@@ -79,50 +79,79 @@ func (s *Store) HasLayer(d ocispec.Digest) bool {
 }
 
 // EnsureLayer makes layer l present, unpacking the blob from open unless it
-// already is. Concurrent callers for one layer, in this process or others,
-// unpack it once: the first holds the layer's lock, the others wait and find
-// it done. It reports whether this call unpacked it. Callers hold LockShared,
-// which keeps gc (and its removal of lock files) away.
-func (s *Store) EnsureLayer(l Layer, open func() (io.ReadCloser, error)) (bool, error) {
+// already is, and pins it: gc leaves it until the pin is released, which the
+// caller does once a bundle's record names the layer. No store lock is
+// needed (or should be held: gc would wait behind the unpack). Concurrent
+// callers for one layer, in this process or others, unpack it once: the
+// first holds the layer's lock exclusively, the others wait for it and find
+// the layer done. The pin's Unpacked says whether this call unpacked it.
+func (s *Store) EnsureLayer(l Layer, open func() (io.ReadCloser, error)) (*LayerPin, error) {
 	if err := l.DiffID.Validate(); err != nil {
-		return false, fmt.Errorf("layer diff_id %q: %w", l.DiffID, err)
+		return nil, fmt.Errorf("layer diff_id %q: %w", l.DiffID, err)
 	}
-	if s.HasLayer(l.DiffID) {
-		return false, nil
+	p := s.layerLockPath(l.DiffID.Encoded())
+	for {
+		// Shared first: it waits only while someone unpacks the layer.
+		f, _, err := lockFile(p, unix.LOCK_SH)
+		if err != nil {
+			return nil, err
+		}
+		if s.HasLayer(l.DiffID) {
+			return &LayerPin{f: f}, nil
+		}
+		f.Close()
+		if f, _, err = lockFile(p, unix.LOCK_EX); err != nil {
+			return nil, err
+		}
+		unpacked := false
+		if !s.HasLayer(l.DiffID) {
+			if err := s.unpackAndPublish(l, open); err != nil {
+				f.Close()
+				return nil, err
+			}
+			unpacked = true
+		}
+		// Exclusive to shared is not atomic in flock(2): in between, gc may
+		// take the lock and remove the layer, which is then unpacked again.
+		if err := flock(f, unix.LOCK_SH); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("store: lock %s: %w", p, err)
+		}
+		if s.HasLayer(l.DiffID) {
+			return &LayerPin{f: f, Unpacked: unpacked}, nil
+		}
+		f.Close()
 	}
-	unlock, err := s.lock(layerLockPrefix+l.DiffID.Encoded(), unix.LOCK_EX)
-	if err != nil {
-		return false, err
-	}
-	defer unlock()
-	if s.HasLayer(l.DiffID) {
-		return false, nil
-	}
+}
+
+// unpackAndPublish unpacks the layer into tmp/, flushes it to disk and
+// renames it into layers/. The caller holds the layer's lock exclusively.
+func (s *Store) unpackAndPublish(l Layer, open func() (io.ReadCloser, error)) error {
 	// Only the lock holder writes tmp/HEX.*, so any found now were left by a
 	// process that died mid-unpack.
 	if err := s.removeTemps(l.DiffID.Encoded() + "."); err != nil {
-		return false, err
+		return err
 	}
 	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), l.DiffID.Encoded()+".")
 	if err != nil {
-		return false, fmt.Errorf("store: %w", err)
+		return fmt.Errorf("store: %w", err)
 	}
 	if err := s.unpackInto(tmp, l, open); err != nil {
 		os.RemoveAll(tmp)
-		return false, err
+		return err
 	}
 	if err := syncTree(tmp); err != nil {
 		os.RemoveAll(tmp)
-		return false, fmt.Errorf("store: layer %s: %w", l.DiffID, err)
+		return fmt.Errorf("store: layer %s: %w", l.DiffID, err)
 	}
 	if err := os.Rename(tmp, s.LayerDir(l.DiffID)); err != nil {
 		os.RemoveAll(tmp)
-		return false, fmt.Errorf("store: publishing layer %s: %w", l.DiffID, err)
+		return fmt.Errorf("store: publishing layer %s: %w", l.DiffID, err)
 	}
 	if err := syncDir(filepath.Dir(s.LayerDir(l.DiffID))); err != nil {
-		return false, fmt.Errorf("store: publishing layer %s: %w", l.DiffID, err)
+		return fmt.Errorf("store: publishing layer %s: %w", l.DiffID, err)
 	}
-	return true, nil
+	return nil
 }
 
 func (s *Store) unpackInto(dir string, l Layer, open func() (io.ReadCloser, error)) error {
@@ -146,16 +175,52 @@ func (s *Store) removeTemps(prefix string) error {
 	}
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), prefix) {
-			if err := os.RemoveAll(filepath.Join(s.root, "tmp", e.Name())); err != nil {
-				return fmt.Errorf("store: removing the stale %s: %w", e.Name(), err)
+			if err := s.removeTemp(e.Name()); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
-// ClearTemp removes everything in tmp/. Only call it holding LockExclusive.
-func (s *Store) ClearTemp() error { return s.removeTemps("") }
+func (s *Store) removeTemp(name string) error {
+	if err := os.RemoveAll(filepath.Join(s.root, "tmp", name)); err != nil {
+		return fmt.Errorf("store: removing the stale %s: %w", name, err)
+	}
+	return nil
+}
+
+// ClearTemp removes what is in tmp/ but the unpacks in progress (their
+// layer's lock is held). Only call it holding LockExclusive, which keeps out
+// the other writers of tmp/ (blobs, removals).
+func (s *Store) ClearTemp() error {
+	entries, err := os.ReadDir(filepath.Join(s.root, "tmp"))
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	for _, e := range entries {
+		// An unpack's directory is HEX.RANDOM; HEX names its lock.
+		if hex, _, ok := strings.Cut(e.Name(), "."); ok && ocispec.FromEncoded(ocispec.SHA256, hex).Validate() == nil {
+			release, free, err := s.tryLayerLock(hex)
+			if err != nil {
+				return err
+			}
+			if !free {
+				continue
+			}
+			err = s.removeTemp(e.Name())
+			release()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.removeTemp(e.Name()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Layers lists the diff IDs of the unpacked layers.
 func (s *Store) Layers() ([]ocispec.Digest, error) { return s.list("layers") }
@@ -196,48 +261,40 @@ func (s *Store) RemoveLayer(d ocispec.Digest) error {
 	return os.RemoveAll(tmp)
 }
 
-// ClearLayerLocks removes every layer's lock file. Only call it holding
-// LockExclusive: every unpack holds the shared lock, so no one holds or waits
-// on a layer lock then, and removing a lock file cannot split one lock in two.
+// ClearLayerLocks removes the lock files of the layers no one holds: they
+// are needed again only by the next unpack or pin, which makes a new one.
+// gc calls it holding LockExclusive.
 func (s *Store) ClearLayerLocks() error {
-	dir := filepath.Join(s.root, "locks")
-	entries, err := os.ReadDir(dir)
+	entries, err := os.ReadDir(filepath.Join(s.root, "locks"))
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), layerLockPrefix) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("store: %w", err)
-			}
+		hex, ok := strings.CutPrefix(e.Name(), layerLockPrefix)
+		if !ok {
+			continue
+		}
+		release, free, err := s.tryLayerLock(strings.TrimSuffix(hex, ".lock"))
+		if err != nil {
+			return err
+		}
+		if free {
+			release()
 		}
 	}
 	return nil
 }
 
-// layerLockPrefix starts the name of a layer's lock file in locks/.
-const layerLockPrefix = "layer-"
-
-// LockShared holds the store against gc while a bundle is being made or
-// removed; LockExclusive is gc's. Each returns the unlock function.
+// LockShared holds the store against gc while a bundle records the layers
+// and blobs it uses (not while they unpack: EnsureLayer pins those);
+// LockExclusive is gc's. Each returns the unlock function.
 func (s *Store) LockShared() (func(), error)    { return s.lock("store", unix.LOCK_SH) }
 func (s *Store) LockExclusive() (func(), error) { return s.lock("store", unix.LOCK_EX) }
 
 func (s *Store) lock(name string, how int) (func(), error) {
-	p := filepath.Join(s.root, "locks", name+".lock")
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	f, _, err := lockFile(filepath.Join(s.root, "locks", name+".lock"), how)
 	if err != nil {
-		return nil, fmt.Errorf("store: lock %s: %w", p, err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("store: lock %s: %w", p, err)
+		return nil, err
 	}
 	return func() { f.Close() }, nil
 }

@@ -40,15 +40,17 @@ func TestEnsureLayerOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			did, err := s.EnsureLayer(l, opener(blob))
+			pin, err := s.EnsureLayer(l, opener(blob))
 			if err != nil {
 				t.Error(err)
+				return
 			}
-			if did {
+			if pin.Unpacked {
 				mu.Lock()
 				unpacks++
 				mu.Unlock()
 			}
+			pin.Release()
 		}()
 	}
 	wg.Wait()
@@ -73,9 +75,11 @@ func TestEnsureLayerRepairs(t *testing.T) {
 	half := filepath.Join(s.Root(), "tmp", l.DiffID.Encoded()+".crashed")
 	mkdirs(t, half)
 	writeFile(t, filepath.Join(half, "partial"), "p")
-	if did, err := s.EnsureLayer(l, opener(blob)); err != nil || !did {
-		t.Fatalf("EnsureLayer = %v, %v", did, err)
+	pin, err := s.EnsureLayer(l, opener(blob))
+	if err != nil || !pin.Unpacked {
+		t.Fatalf("EnsureLayer = %+v, %v", pin, err)
 	}
+	pin.Release()
 	assertOnly(t, filepath.Join(s.Root(), "tmp"))
 	assertOnly(t, s.LayerDir(l.DiffID), "a")
 }
@@ -186,4 +190,33 @@ func TestCompressions(t *testing.T) {
 			t.Fatalf("%s layer: file holds %q", c, got)
 		}
 	}
+}
+
+// TestPinKeepsLayer: gc's CollectLayer leaves a pinned layer (a create has it
+// but has not recorded it yet) and removes it, with its lock file, once the
+// pin is released; a later EnsureLayer unpacks it again.
+func TestPinKeepsLayer(t *testing.T) {
+	requireRoot(t)
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, blob := testLayer(t, E{Name: "a", Body: "a"})
+	pin, err := s.EnsureLayer(l, opener(blob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := s.CollectLayer(l.DiffID); err != nil || gone || !s.HasLayer(l.DiffID) {
+		t.Fatalf("CollectLayer of a pinned layer: removed %v (%v)", gone, err)
+	}
+	pin.Release()
+	if gone, err := s.CollectLayer(l.DiffID); err != nil || !gone || s.HasLayer(l.DiffID) {
+		t.Fatalf("CollectLayer of a released layer: removed %v (%v)", gone, err)
+	}
+	assertOnly(t, filepath.Join(s.Root(), "locks"))
+	again, err := s.EnsureLayer(l, opener(blob))
+	if err != nil || !again.Unpacked {
+		t.Fatalf("EnsureLayer after gc: %+v, %v", again, err)
+	}
+	again.Release()
 }
