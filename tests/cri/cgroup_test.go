@@ -78,3 +78,40 @@ func cgroupsBelow(path string) []string {
 	}
 	return found
 }
+
+// requireMountedHierarchies fails the test if a cgroup v1 hierarchy this
+// process belongs to is mounted nowhere in its mount namespace (one mounted
+// for a while and unmounted while cgroups remained in it, as a v1 hugetlb
+// hierarchy mounted for crun can be): containerd's shim then cannot load a
+// container's cgroups ("cannot find cgroup mount destination") and loses
+// its OOM events and stats, whatever the runtime.
+func requireMountedHierarchies(t *testing.T) {
+	t.Helper()
+	mounted := map[string]bool{}
+	info, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(info), "\n") {
+		_, after, ok := strings.Cut(line, " - ")
+		if f := strings.Fields(after); ok && len(f) == 3 && f[0] == "cgroup" {
+			for _, opt := range strings.Split(f[2], ",") {
+				mounted[opt] = true
+			}
+		}
+	}
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(own)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 || f[1] == "" {
+			continue // cgroup v2
+		}
+		for _, ctrl := range strings.Split(f[1], ",") {
+			if !mounted[ctrl] {
+				t.Fatalf("cgroup v1 hierarchy %s (%q in /proc/self/cgroup) is mounted nowhere here: containerd's shim "+
+					"could load no container's cgroups (OOM events and stats lost with any runtime). Something left cgroups "+
+					"in a hierarchy it unmounted; see /proc/cgroups", f[1], line)
+			}
+		}
+	}
+}

@@ -31,6 +31,7 @@ type criEnv struct {
 	cgroup    string // the test's cgroup; containerd runs in cgroup/containerd
 	handlers  map[string]handler
 	crictlCfg string
+	registry  *registry
 }
 
 // startCRI starts the registry and containerd, each in the test's network
@@ -38,6 +39,7 @@ type criEnv struct {
 // removed by the test's cleanups, which also fail it for what was left.
 func startCRI(t *testing.T, strata string) *criEnv {
 	t.Helper()
+	requireMountedHierarchies(t)
 	dir := workDir(t)
 	e := &criEnv{
 		dir:    dir,
@@ -50,8 +52,8 @@ func startCRI(t *testing.T, strata string) *criEnv {
 		crictlCfg: filepath.Join(dir, "crictl.yaml"),
 	}
 	e.ns = newNetns(t, dir)
-	reg := startRegistry(t, dir, e.ns)
-	pushPodImages(t, dir, reg)
+	e.registry = startRegistry(t, dir, e.ns)
+	pushPodImages(t, dir, e.registry)
 	writeFile(t, filepath.Join(dir, "cni", "10-strata-cri.conflist"), cniConfig(dir))
 	writeFile(t, e.crictlCfg, fmt.Sprintf("runtime-endpoint: unix://%s\nimage-endpoint: unix://%[1]s\ntimeout: 60\n", e.sock))
 	cfgPath := filepath.Join(dir, "config.toml")

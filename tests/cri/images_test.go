@@ -64,25 +64,26 @@ func mustJSON(t *testing.T, v any) []byte {
 	return b
 }
 
-// pauseLayer holds /pause, the static program in ./pause, built for the test.
-func pauseLayer(t *testing.T, dir string) []byte {
+// goProgram builds the static program in the package pkg (./pause,
+// ./webserver, ./nnp below tests/cri) into dir and returns it.
+func goProgram(t *testing.T, dir, pkg string) []byte {
 	t.Helper()
 	repo, err := tu.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "pause-bin")
-	build := exec.Command("go", "build", "-o", bin, "./tests/cri/pause")
+	bin := filepath.Join(dir, "bin-"+filepath.Base(pkg))
+	build := exec.Command("go", "build", "-o", bin, "./tests/cri/"+pkg)
 	build.Dir = repo
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the pause program: %v\n%s", err, out)
+		t.Fatalf("building %s: %v\n%s", pkg, err, out)
 	}
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return imagetest.Tar(t, imagetest.Entry{Name: "pause", Body: string(data), Mode: 0o755})
+	return data
 }
 
 // The users and groups of the busybox image: root, nobody, and the ones
@@ -94,8 +95,9 @@ const (
 	busyboxGroup = "root:x:0:\nwww-data:x:33:\nnogroup:x:65534:\n"
 )
 
-// busyboxLayer is the host's static busybox with a symlink per applet (as
-// `busybox --list` names them) and the files a container expects.
+// busyboxLayer is the host's static busybox with a hard link per applet
+// (as `busybox --list` names them; hard links as in Docker's busybox image,
+// so that masking /bin/ls masks ls alone) and the files a container expects.
 func busyboxLayer(t *testing.T) []byte {
 	t.Helper()
 	bb, err := os.ReadFile("/bin/busybox")
@@ -116,7 +118,9 @@ func busyboxLayer(t *testing.T) []byte {
 		imagetest.Entry{Name: "etc/group", Body: busyboxGroup})
 	for _, a := range strings.Fields(string(list)) {
 		if a != "busybox" {
-			entries = append(entries, imagetest.Entry{Name: "bin/" + a, Type: tar.TypeSymlink, Link: "busybox", Mode: 0o777})
+			// The mode too: an unpacker applies a link's mode to the
+			// inode it shares with busybox.
+			entries = append(entries, imagetest.Entry{Name: "bin/" + a, Type: tar.TypeLink, Link: "bin/busybox", Mode: 0o755})
 		}
 	}
 	return imagetest.Tar(t, entries...)
@@ -130,6 +134,7 @@ var busyboxConfig = v1.ImageConfig{
 // pushPodImages puts the pause and busybox images in the registry.
 func pushPodImages(t *testing.T, dir string, reg *registry) {
 	t.Helper()
-	reg.push(t, "pause", "3.9", buildImage(t, v1.ImageConfig{Entrypoint: []string{"/pause"}}, pauseLayer(t, dir)))
+	pause := imagetest.Tar(t, imagetest.Entry{Name: "pause", Body: string(goProgram(t, dir, "pause")), Mode: 0o755})
+	reg.push(t, "pause", "3.9", buildImage(t, v1.ImageConfig{Entrypoint: []string{"/pause"}}, pause))
 	reg.push(t, "e2e-test-images/busybox", "1.29-2", buildImage(t, busyboxConfig, busyboxLayer(t)))
 }
