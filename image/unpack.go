@@ -29,6 +29,9 @@ func UnpackLayer(dir string, blob io.Reader, l Layer, opts ApplyOptions) error {
 	counted := &countingReader{r: io.TeeReader(blob, blobHash)}
 	dec, err := decompress(counted, comp)
 	if err != nil {
+		if bad := blobMismatch(counted, blobHash, l); bad != nil {
+			return bad
+		}
 		return fmt.Errorf("layer %s: %w", l.Blob.Digest, err)
 	}
 	ra := newReadahead(io.TeeReader(dec, diffHash))
@@ -40,6 +43,9 @@ func UnpackLayer(dir string, blob io.Reader, l Layer, opts ApplyOptions) error {
 	ra.Close()
 	dec.Close()
 	if err != nil {
+		if bad := blobMismatch(counted, blobHash, l); bad != nil {
+			return bad
+		}
 		return fmt.Errorf("layer %s: %w", l.Blob.Digest, err)
 	}
 	if _, err := io.Copy(io.Discard, counted); err != nil {
@@ -53,6 +59,26 @@ func UnpackLayer(dir string, blob io.Reader, l Layer, opts ApplyOptions) error {
 	}
 	if got := ocispec.FromHash(l.DiffID.Algorithm(), diffHash); got != l.DiffID {
 		return fmt.Errorf("layer %s: uncompressed digest is %s but the config's diff_id is %s", l.Blob.Digest, got, l.DiffID)
+	}
+	return nil
+}
+
+// blobMismatch tells a blob that is not the one the manifest names from a
+// layer that is: when decompression or the tar fails, a corrupt blob (a
+// registry's or a layout's bad copy) is the likelier cause, and its digest
+// says more than "gzip: invalid header". It reads the rest of the blob, up
+// to the manifest's size, and returns nil when the digest matches or the
+// blob is shorter than that.
+func blobMismatch(counted *countingReader, blobHash hash.Hash, l Layer) error {
+	if l.Blob.Size <= 0 || counted.n > l.Blob.Size {
+		return nil
+	}
+	// A short blob keeps the error it caused (unexpected EOF says truncated).
+	if _, err := io.Copy(io.Discard, io.LimitReader(counted, l.Blob.Size-counted.n)); err != nil || counted.n != l.Blob.Size {
+		return nil
+	}
+	if got := ocispec.FromHash(l.Blob.Digest.Algorithm(), blobHash); got != l.Blob.Digest {
+		return fmt.Errorf("layer blob %s: content digest is %s (corrupt or tampered blob)", l.Blob.Digest, got)
 	}
 	return nil
 }
