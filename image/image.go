@@ -56,6 +56,8 @@ func Open(ref Ref, platform string) (*Image, error) {
 		img, err = openOCI(ref, want)
 	case DockerArchive:
 		img, err = openDockerArchive(ref)
+	case Docker:
+		img, err = openRegistry(ref, want)
 	default:
 		err = fmt.Errorf("unknown transport %q", ref.Transport)
 	}

@@ -140,7 +140,7 @@ func tagList(index ocispec.Index) string {
 
 // pickDescriptor narrows index entries to one image manifest, descending into
 // nested indexes and choosing by platform where there is a choice.
-func pickDescriptor(src *ociSource, ds []ocispec.Descriptor, want ocispec.Platform, where string, depth int) (ocispec.Descriptor, error) {
+func pickDescriptor(src imageSource, ds []ocispec.Descriptor, want ocispec.Platform, where string, depth int) (ocispec.Descriptor, error) {
 	if depth > maxIndexDepth {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: indexes nested deeper than %d", where, maxIndexDepth)
 	}
@@ -181,7 +181,7 @@ func pickDescriptor(src *ociSource, ds []ocispec.Descriptor, want ocispec.Platfo
 	}
 }
 
-func loadManifest(src *ociSource, d ocispec.Descriptor) (*Image, error) {
+func loadManifest(src imageSource, d ocispec.Descriptor) (*Image, error) {
 	raw, err := readBlob(src, d)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
