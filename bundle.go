@@ -19,9 +19,10 @@ var storeFlag = &cli.StringFlag{Name: "store", Value: image.DefaultStore, Usage:
 var bundleCommand = &cli.Command{
 	Name:  "bundle",
 	Usage: "make OCI bundles from OCI images, and images from bundles' changes",
-	Description: `Images are read from oci:DIR[:TAG] (an OCI image layout), oci-archive:FILE[:TAG]
-or docker-archive:FILE[:NAME:TAG]. Layers are unpacked once into the store and
-composed with overlayfs on BUNDLE/rootfs.`,
+	Description: `Images are read from oci:DIR[:TAG] (an OCI image layout), oci-archive:FILE[:TAG],
+docker-archive:FILE[:NAME:TAG] or a registry, docker://HOST/REPO[:TAG|@DIGEST]
+(see strata pull). Layers are unpacked once into the store and composed with
+overlayfs on BUNDLE/rootfs.`,
 	Subcommands: []*cli.Command{
 		interspersed(bundleCreateCommand),
 		interspersed(bundleRmCommand),
@@ -90,9 +91,10 @@ var bundleCreateCommand = &cli.Command{
 	Usage:     "create a bundle from an image",
 	ArgsUsage: "BUNDLE [-- ARGS...]",
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "image", Usage: "image reference (required): oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG]"},
+		&cli.StringFlag{Name: "image", Usage: "image reference (required): oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or docker://HOST/REPO[:TAG|@DIGEST]"},
 		storeFlag,
 		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pick from an image index (default: the host's)"},
+		insecureRegistryFlag,
 		&cli.BoolFlag{Name: "copy", Usage: "flatten the layers into a plain rootfs instead of an overlay"},
 		&cli.StringFlag{Name: "hostname", Usage: "container hostname"},
 		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set KEY=VALUE in the environment (repeatable)"},
@@ -111,7 +113,7 @@ var bundleCreateCommand = &cli.Command{
 		if ctx.String("image") == "" {
 			return errors.New("bundle create: --image is required")
 		}
-		ref, err := image.ParseRef(ctx.String("image"))
+		ref, err := parseImageRef(ctx, ctx.String("image"))
 		if err != nil {
 			return err
 		}
@@ -133,7 +135,8 @@ var bundleCreateCommand = &cli.Command{
 				NoNewPrivileges: ctx.Bool("no-new-privileges"),
 				CgroupsPath:     ctx.String("cgroups-path"),
 			},
-			Debugf: log.Debugf,
+			Debugf:   log.Debugf,
+			Progress: stderrProgress(),
 		})
 		log.Debugf("bundle create %s took %v", positional[0], time.Since(start))
 		return err

@@ -81,6 +81,7 @@ func commands() []*cli.Command {
 		listCommand,
 		pauseCommand,
 		psCommand,
+		pullCommand,
 		restoreCommand,
 		resumeCommand,
 		runCommand,

@@ -27,6 +27,8 @@ type CreateOptions struct {
 	Spec SpecOptions
 	// Debugf, if set, receives progress such as which layers were unpacked.
 	Debugf func(format string, args ...any)
+	// Progress shows the layers fetched from a registry (docker:// images).
+	Progress *Progress
 }
 
 // Create makes a bundle from an image: layers unpacked into the store (once),
@@ -95,6 +97,15 @@ func Create(o CreateOptions) (rec *Record, err error) {
 	// The store's lock is held from here to the record: gc cannot remove
 	// what this bundle uses before the bundle names it. Layers unpack
 	// before it, pinned, so gc never waits behind an unpack.
+	// A registry's layers are fetched in parallel first (a local image's
+	// unpack one by one in holdLayers); on failure, none of them stays.
+	if o.Image.Transport == image.Docker && !o.Copy {
+		_, release, err := fetchLayers(store, img, o.Progress)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	unlock, err := holdLayers(store, img, o.Copy, debugf)
 	if err != nil {
 		return nil, err
