@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/strata-runtime/strata/libcontainer"
 )
 
 // logger writes runc-compatible log lines. containerd's shim parses the json
@@ -74,7 +76,7 @@ func setupGlobals(ctx *cli.Context) error {
 	}
 	switch r := ctx.String("rootless"); r {
 	case "auto":
-		rootless = os.Geteuid() != 0
+		rootless = os.Geteuid() != 0 || libcontainer.InUserNamespace()
 	case "false":
 		if os.Geteuid() != 0 {
 			return fmt.Errorf("--rootless=false: strata is running as uid %d, not root", os.Geteuid())
@@ -99,12 +101,16 @@ var rootless bool
 
 // rootDir is --root, or for a rootless strata without one
 // $XDG_RUNTIME_DIR/strata, as runc keeps its state in $XDG_RUNTIME_DIR/runc:
-// an unprivileged user may not write /run/strata.
+// an unprivileged user may not write /run/strata. So does root in a user
+// namespace (rootless podman runs the runtime so) unless $USER says root,
+// runc's rule.
 func rootDir(ctx *cli.Context) string {
-	if !ctx.IsSet("root") && os.Geteuid() != 0 {
-		if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
-			return filepath.Join(xdg, "strata")
-		}
+	xdg := os.Getenv("XDG_RUNTIME_DIR")
+	if ctx.IsSet("root") || xdg == "" {
+		return ctx.String("root")
+	}
+	if os.Geteuid() != 0 || (libcontainer.InUserNamespace() && os.Getenv("USER") != "root") {
+		return filepath.Join(xdg, "strata")
 	}
 	return ctx.String("root")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -10,12 +11,14 @@ import (
 
 // checkRootless refuses what an unprivileged strata cannot give a
 // container, before anything is made, and warns about what it leaves out.
-// Without a user namespace of its own the init would have no privilege to
-// build the container with. A rootless container has no cgroup: an
-// unprivileged user may not make one, so its resources are not applied
-// (runc ignores them too when it may not make the cgroup).
+// Run by a user other than root, without a user namespace of its own the
+// init would have no privilege to build the container with (root in a user
+// namespace, as under rootless podman, has its namespace's). A rootless
+// container has no cgroup: an unprivileged user may not make one, so its
+// resources are not applied (runc ignores them too when it may not make
+// the cgroup).
 func checkRootless(s *specs.Spec) error {
-	if !libcontainer.HasOwnUserNamespace(s) {
+	if os.Geteuid() != 0 && !libcontainer.HasOwnUserNamespace(s) {
 		return errors.New("rootless: linux.namespaces must include a new user namespace (`strata spec --rootless` writes one)")
 	}
 	if s.Linux.Resources != nil {

@@ -132,7 +132,10 @@ func (in *initProc) setupContainer() error {
 	}
 	in.rootfs = &rootfs.Config{
 		Spec: in.spec, Rootfs: in.cfg.Rootfs, Bundle: in.cfg.Bundle,
-		NoPivot: in.cfg.NoPivot, InUserNS: hasNamespace(in.spec, specs.UserNamespace),
+		// In a user namespace of its own, or in the one strata was
+		// started in (rootless podman's): mknod and some mounts are
+		// refused either way.
+		NoPivot: in.cfg.NoPivot, InUserNS: hasNamespace(in.spec, specs.UserNamespace) || InUserNamespace(),
 		MountFiles: in.trees,
 		// The mounts before the cgroup ones overlap the move.
 		BeforeCgroups: in.awaitPlacement,

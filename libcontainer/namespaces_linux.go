@@ -47,6 +47,19 @@ func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 
 // hasOwnNamespace says whether the spec gives the container a new
 // namespace of this type (not a joined one).
+// InUserNamespace says whether this process runs in a user namespace other
+// than the host's (its uid_map is not the whole identity map), as strata
+// does under rootless podman: root there may not make cgroups or device
+// nodes.
+func InUserNamespace() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+}
+
 // HasOwnUserNamespace says whether the spec gives the container a new user
 // namespace (not one joined by path): what a rootless container needs.
 func HasOwnUserNamespace(s *specs.Spec) bool { return hasOwnNamespace(s, specs.UserNamespace) }

@@ -35,11 +35,14 @@ func newRootlessUser(t *testing.T) *rootlessUser {
 	if err := os.MkdirAll(filepath.Dir(u.bin), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// A hard link, not a copy: a file open for writing while a parallel
-	// test forks is "text file busy" to exec for as long as that child
-	// holds it. The runtime's own directory is 0700.
+	// The runtime's own directory is 0700. Linked, or copied by cp where
+	// it is on another filesystem: a file this test process held open for
+	// writing while a parallel test forks would be "text file busy" to
+	// exec for as long as that child holds the fd.
 	if err := os.Link(tu.RuntimePath(), u.bin); err != nil {
-		t.Fatal(err)
+		if out, err := exec.Command("cp", tu.RuntimePath(), u.bin).CombinedOutput(); err != nil {
+			t.Fatalf("cp %s: %v: %s", tu.RuntimePath(), err, out)
+		}
 	}
 	if err := os.Mkdir(u.xdg, 0o700); err != nil {
 		t.Fatal(err)
