@@ -89,9 +89,9 @@ func splitArgs(ctx *cli.Context) (positional, after []string) {
 var bundleCreateCommand = &cli.Command{
 	Name:      "create",
 	Usage:     "create a bundle from an image",
-	ArgsUsage: "BUNDLE [-- ARGS...]",
+	ArgsUsage: "[IMAGE] BUNDLE [-- ARGS...]",
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "image", Usage: "image reference (required): oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or docker://HOST/REPO[:TAG|@DIGEST]"},
+		&cli.StringFlag{Name: "image", Usage: "image reference, unless given as the first argument: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or docker://HOST/REPO[:TAG|@DIGEST]"},
 		storeFlag,
 		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pick from an image index (default: the host's)"},
 		insecureRegistryFlag,
@@ -107,15 +107,14 @@ var bundleCreateCommand = &cli.Command{
 	},
 	Action: func(ctx *cli.Context) error {
 		positional, args := splitArgs(ctx)
-		if len(positional) != 1 {
-			return fmt.Errorf("bundle create: expected one BUNDLE argument before --, got %q", positional)
-		}
-		if ctx.String("image") == "" {
-			return errors.New("bundle create: --image is required")
-		}
-		ref, err := parseImageRef(ctx, ctx.String("image"))
+		imageArg, err := createImageArg(ctx, positional)
 		if err != nil {
 			return err
+		}
+		positional = positional[len(positional)-1:]
+		ref, err := parseImageRef(ctx, imageArg)
+		if err != nil {
+			return fmt.Errorf("bundle create: %w", err)
 		}
 		start := time.Now()
 		_, err = bundle.Create(bundle.CreateOptions{
@@ -141,6 +140,36 @@ var bundleCreateCommand = &cli.Command{
 		log.Debugf("bundle create %s took %v", positional[0], time.Since(start))
 		return err
 	},
+}
+
+// createImageArg finds the image of `bundle create`: either the first of
+// two arguments (`bundle create docker://HOST/REPO:TAG BUNDLE`, as skopeo and
+// podman put the image first) or --image with BUNDLE alone, never both.
+func createImageArg(ctx *cli.Context, positional []string) (string, error) {
+	flag := ctx.String("image")
+	switch {
+	case len(positional) == 2 && flag != "":
+		return "", fmt.Errorf("bundle create: image given twice, as %q and as --image %q; give one", positional[0], flag)
+	case len(positional) == 2:
+		if !hasTransport(positional[0]) {
+			return "", fmt.Errorf("bundle create: first argument %q: expected an image reference with its transport (oci:, oci-archive:, docker-archive: or docker://) before BUNDLE", positional[0])
+		}
+		return positional[0], nil
+	case len(positional) == 1 && flag != "":
+		return flag, nil
+	case len(positional) == 1 && hasTransport(positional[0]):
+		return "", fmt.Errorf("bundle create: %q is an image; expected BUNDLE after it", positional[0])
+	case len(positional) == 1:
+		return "", errors.New("bundle create: no image: give it before BUNDLE (docker://HOST/REPO:TAG BUNDLE) or as --image")
+	}
+	return "", fmt.Errorf("bundle create: expected [IMAGE] BUNDLE before --, got %q", positional)
+}
+
+// hasTransport reports whether s starts like an image reference,
+// TRANSPORT:... or SCHEME://...; ParseRef says whether it knows the transport.
+func hasTransport(s string) bool {
+	t, _, ok := strings.Cut(s, ":")
+	return ok && t != "" && !strings.Contains(t, "/")
 }
 
 var bundleGCCommand = &cli.Command{

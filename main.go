@@ -82,6 +82,7 @@ func commands() []*cli.Command {
 		pauseCommand,
 		psCommand,
 		pullCommand,
+		pushCommand,
 		restoreCommand,
 		resumeCommand,
 		runCommand,

@@ -39,14 +39,20 @@ func parseDockerRef(s, rest string) (Ref, error) {
 	return Ref{Transport: Docker, Path: rest}, nil
 }
 
+// registryRef is a docker:// reference as go-containerregistry names it;
+// an insecure one may be reached over plain HTTP.
+func (r Ref) registryRef() (name.Reference, error) {
+	var opts []name.Option
+	if r.Insecure {
+		opts = append(opts, name.Insecure)
+	}
+	return name.ParseReference(r.Path, opts...)
+}
+
 // openRegistry resolves ref at its registry to one image manifest, choosing
 // from a manifest list or OCI index by platform, as for OCI layouts.
 func openRegistry(ref Ref, want ocispec.Platform) (*Image, error) {
-	var nameOpts []name.Option
-	if ref.Insecure {
-		nameOpts = append(nameOpts, name.Insecure)
-	}
-	r, err := name.ParseReference(ref.Path, nameOpts...)
+	r, err := ref.registryRef()
 	if err != nil {
 		return nil, err
 	}
@@ -81,16 +87,23 @@ func openRegistry(ref Ref, want ocispec.Platform) (*Image, error) {
 }
 
 func newRegistrySource(repo name.Repository, insecure bool) (*registrySource, error) {
-	puller, err := remote.NewPuller(
-		remote.WithTransport(registryTransport(repo.Registry, insecure)),
-		remote.WithAuthFromKeychain(keychain),
-		remote.WithRetryBackoff(registryBackoff),
-		remote.WithUserAgent("strata"),
-	)
+	puller, err := remote.NewPuller(registryOptions(repo.Registry, insecure)...)
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", repo.RegistryStr(), err)
 	}
 	return &registrySource{repo: repo, puller: puller, blobs: &blobClient{repo: repo, insecure: insecure}}, nil
+}
+
+// registryOptions are how strata talks to a registry, pulling or pushing:
+// its transport (plain HTTP only where allowed), the credentials of the
+// keychain, a short retry and strata's user agent.
+func registryOptions(reg name.Registry, insecure bool) []remote.Option {
+	return []remote.Option{
+		remote.WithTransport(registryTransport(reg, insecure)),
+		remote.WithAuthFromKeychain(keychain),
+		remote.WithRetryBackoff(registryBackoff),
+		remote.WithUserAgent("strata"),
+	}
 }
 
 // openBlob fetches a manifest (by its media type) or a blob by digest. The
