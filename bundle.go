@@ -104,6 +104,8 @@ var bundleCreateCommand = &cli.Command{
 		&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a capability from the default set (ALL for every one; repeatable)"},
 		&cli.BoolFlag{Name: "no-new-privileges", Usage: "set process.noNewPrivileges: setuid programs gain nothing"},
 		&cli.StringFlag{Name: "cgroups-path", Usage: "linux.cgroupsPath (absolute, or the container lands below the runtime caller's cgroup)"},
+		&cli.StringSliceFlag{Name: "uidmap", Usage: "CONTAINER:HOST:SIZE: give the container a user namespace with this uid range (repeatable); the layers are mounted idmapped so its root owns the rootfs (Linux 5.19+)"},
+		&cli.StringSliceFlag{Name: "gidmap", Usage: "CONTAINER:HOST:SIZE gid range of the user namespace (repeatable; default: the --uidmap ranges)"},
 	},
 	Action: func(ctx *cli.Context) error {
 		positional, args := splitArgs(ctx)
@@ -113,6 +115,14 @@ var bundleCreateCommand = &cli.Command{
 		}
 		positional = positional[len(positional)-1:]
 		ref, err := parseImageRef(ctx, imageArg)
+		if err != nil {
+			return fmt.Errorf("bundle create: %w", err)
+		}
+		uids, err := bundle.ParseIDMaps("uidmap", ctx.StringSlice("uidmap"))
+		if err != nil {
+			return fmt.Errorf("bundle create: %w", err)
+		}
+		gids, err := bundle.ParseIDMaps("gidmap", ctx.StringSlice("gidmap"))
 		if err != nil {
 			return fmt.Errorf("bundle create: %w", err)
 		}
@@ -133,6 +143,8 @@ var bundleCreateCommand = &cli.Command{
 				CapDrop:         ctx.StringSlice("cap-drop"),
 				NoNewPrivileges: ctx.Bool("no-new-privileges"),
 				CgroupsPath:     ctx.String("cgroups-path"),
+				UIDMappings:     uids,
+				GIDMappings:     gids,
 			},
 			Debugf:   log.Debugf,
 			Progress: stderrProgress(),

@@ -52,6 +52,9 @@ func Create(o CreateOptions) (rec *Record, err error) {
 	if _, err := buildCapabilities(o.Spec.CapAdd, o.Spec.CapDrop, 0); err != nil {
 		return nil, err
 	}
+	if err := checkUserNS(&o); err != nil {
+		return nil, err
+	}
 	img, err := image.Open(o.Image, o.Platform)
 	if err != nil {
 		return nil, err
@@ -81,6 +84,9 @@ func Create(o CreateOptions) (rec *Record, err error) {
 		Config:   ocispec.FromBytes(img.RawConfig),
 		Copy:     o.Copy,
 		Created:  time.Now().UTC(),
+
+		UIDMappings: o.Spec.UIDMappings,
+		GIDMappings: o.Spec.GIDMappings,
 	}
 	for _, l := range img.Layers {
 		rec.Layers = append(rec.Layers, l.DiffID)
@@ -136,6 +142,28 @@ func Create(o CreateOptions) (rec *Record, err error) {
 		return nil, err
 	}
 	return rec, nil
+}
+
+// checkUserNS checks the id maps of a bundle with a user namespace; the
+// gid map defaults to the uid map, as in podman.
+func checkUserNS(o *CreateOptions) error {
+	sp := &o.Spec
+	if len(sp.UIDMappings) == 0 {
+		if len(sp.GIDMappings) > 0 {
+			return errors.New("--gidmap needs --uidmap too: the user namespace maps both")
+		}
+		return nil
+	}
+	if o.Copy {
+		return errors.New("--uidmap with --copy: a copied rootfs is a plain directory, not idmapped layers (it would need a chown of every file)")
+	}
+	if len(sp.GIDMappings) == 0 {
+		sp.GIDMappings = sp.UIDMappings
+	}
+	if err := checkIDMaps("uidmap", sp.UIDMappings); err != nil {
+		return err
+	}
+	return checkIDMaps("gidmap", sp.GIDMappings)
 }
 
 // claimDir creates the bundle directory, or takes an empty existing one, and
@@ -218,19 +246,28 @@ func mountRecord(dir string, rec *Record) error {
 	for _, d := range slices.Backward(rec.Layers) {
 		lowers = append(lowers, store.LayerDir(d))
 	}
-	upper := filepath.Join(dir, upperDir)
+	upper, work := filepath.Join(dir, upperDir), filepath.Join(dir, workDir)
 	switch err := os.Mkdir(upper, 0o755); {
 	case err == nil:
-		if err := setRootMetadata(upper, store, rec.Layers); err != nil {
+		if err := setRootMetadata(upper, store, rec); err != nil {
 			return err
 		}
 	case !errors.Is(err, os.ErrExist):
 		return err
 	}
-	if err := os.Mkdir(filepath.Join(dir, workDir), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	switch err := os.Mkdir(work, 0o755); {
+	case err == nil && len(rec.UIDMappings) > 0:
+		if err := chownMapped(work, 0, 0, rec); err != nil {
+			return err
+		}
+	case err != nil && !errors.Is(err, os.ErrExist):
 		return err
 	}
-	err = mountOverlay(filepath.Join(dir, rootfsDir), lowers, upper, filepath.Join(dir, workDir))
+	if len(rec.UIDMappings) > 0 {
+		err = mountOverlayIDMapped(filepath.Join(dir, rootfsDir), lowers, upper, work, rec.UIDMappings, rec.GIDMappings)
+	} else {
+		err = mountOverlay(filepath.Join(dir, rootfsDir), lowers, upper, work)
+	}
 	if err != nil {
 		// Checked only on failure: a stat per layer would cost every mount.
 		for _, d := range rec.Layers {
@@ -245,9 +282,11 @@ func mountRecord(dir string, rec *Record) error {
 // setRootMetadata gives a new upper directory, which is what overlayfs
 // shows as the bundle's "/", the owner, mode and times of the image's root:
 // those of the topmost layer whose tar had a "./" entry. Without one, "/" is
-// 0755 root:root with the bundle's time, as in a flattened unpack.
-func setRootMetadata(upper string, store *image.Store, layers []ocispec.Digest) error {
-	for _, d := range slices.Backward(layers) {
+// 0755 root:root with the bundle's time, as in a flattened unpack. In a
+// bundle with a user namespace the owner is the host id the container's
+// one maps to, as the idmapped layers show theirs.
+func setRootMetadata(upper string, store *image.Store, rec *Record) error {
+	for _, d := range slices.Backward(rec.Layers) {
 		if !store.HasRootEntry(d) {
 			continue
 		}
@@ -256,7 +295,7 @@ func setRootMetadata(upper string, store *image.Store, layers []ocispec.Digest) 
 			return fmt.Errorf("layer %s: %w", d, err)
 		}
 		// chown first: it clears setuid and setgid bits.
-		if err := unix.Chown(upper, int(st.Uid), int(st.Gid)); err != nil {
+		if err := chownMapped(upper, st.Uid, st.Gid, rec); err != nil {
 			return fmt.Errorf("bundle root from layer %s: %w", d, err)
 		}
 		if err := unix.Chmod(upper, st.Mode&0o7777); err != nil {
@@ -267,8 +306,33 @@ func setRootMetadata(upper string, store *image.Store, layers []ocispec.Digest) 
 		}
 		return nil
 	}
+	if len(rec.UIDMappings) > 0 {
+		return chownMapped(upper, 0, 0, rec)
+	}
 	return nil
 }
+
+// chownMapped gives path the container ids uid and gid, as the host sees
+// them through the record's maps (unchanged without a user namespace). An
+// id the maps leave out is the overflow id, as the kernel shows it.
+func chownMapped(path string, uid, gid uint32, rec *Record) error {
+	if len(rec.UIDMappings) > 0 {
+		var ok bool
+		if uid, ok = hostID(rec.UIDMappings, uid); !ok {
+			uid = overflowID
+		}
+		if gid, ok = hostID(rec.GIDMappings, gid); !ok {
+			gid = overflowID
+		}
+	}
+	if err := unix.Chown(path, int(uid), int(gid)); err != nil {
+		return fmt.Errorf("chown %s to %d:%d: %w", path, uid, gid, err)
+	}
+	return nil
+}
+
+// overflowID is the kernel's default overflowuid/overflowgid (nobody).
+const overflowID = 65534
 
 // flatten applies every layer, bottom first, straight from its blob into a
 // plain rootfs directory.

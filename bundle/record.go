@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/strata-runtime/strata/image/ocispec"
 )
 
@@ -35,7 +37,12 @@ type Record struct {
 	Config   ocispec.Digest   `json:"config"`
 	Layers   []ocispec.Digest `json:"layers"` // diff IDs, bottom layer first
 	Copy     bool             `json:"copy,omitempty"`
-	Created  time.Time        `json:"created"`
+	// UIDMappings and GIDMappings, for a bundle with a user namespace,
+	// are those of its config.json: the layers are mounted idmapped
+	// through them, on every mount (create, and mount after a reboot).
+	UIDMappings []specs.LinuxIDMapping `json:"uidMappings,omitempty"`
+	GIDMappings []specs.LinuxIDMapping `json:"gidMappings,omitempty"`
+	Created     time.Time              `json:"created"`
 }
 
 // ReadRecord loads the record of the bundle at dir.

@@ -31,6 +31,10 @@ type SpecOptions struct {
 	// podman and docker, so that setuid programs such as su work.
 	NoNewPrivileges bool
 	CgroupsPath     string // linux.cgroupsPath
+	// UIDMappings and GIDMappings, if set, give the container a user
+	// namespace with these maps (Create mounts the layers idmapped
+	// through them, so its root owns its rootfs).
+	UIDMappings, GIDMappings []specs.LinuxIDMapping
 }
 
 // BuildSpec converts an image config into a runtime config per image-spec
@@ -87,6 +91,11 @@ func BuildSpec(img ocispec.Image, rootfs string, o SpecOptions) (*specs.Spec, er
 		})
 	default:
 		return nil, fmt.Errorf("--net %q: expected host or none", o.Net)
+	}
+	if len(o.UIDMappings) > 0 {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = slices.Clone(o.UIDMappings)
+		s.Linux.GIDMappings = slices.Clone(o.GIDMappings)
 	}
 	s.Annotations = annotations(img)
 	return s, nil

@@ -44,6 +44,11 @@ func idmapTree(tree *os.File, m specs.Mount, recursive bool, containerUserNS *os
 	return nil
 }
 
+// NewUserNS returns a user namespace with the given maps, held by an fd:
+// what mount_setattr(MOUNT_ATTR_IDMAP) takes, for the parent's idmapped
+// bind mounts and the bundle builder's idmapped layers alike.
+func NewUserNS(uids, gids []specs.LinuxIDMapping) (*os.File, error) { return newUserNS(uids, gids) }
+
 // newUserNS returns a user namespace with the given maps, held by an fd.
 // A namespace needs a process to be created and its maps written, so a
 // child is started in a new one and its namespace kept after it is
