@@ -51,7 +51,12 @@ func DiffTo(dir string, w io.Writer, c image.Compression) (image.DiffBlob, error
 	if err != nil {
 		return image.DiffBlob{}, err
 	}
-	blob, err := image.WriteDiffBlob(upper, w, c, exclude)
+	view, release, err := containerView(upper, rec)
+	if err != nil {
+		return image.DiffBlob{}, fmt.Errorf("bundle diff %s: %w", dir, err)
+	}
+	defer release()
+	blob, err := image.WriteDiffBlob(view, w, c, exclude)
 	if err != nil {
 		return image.DiffBlob{}, fmt.Errorf("bundle diff %s: %w", dir, err)
 	}
@@ -172,10 +177,15 @@ func Commit(o CommitOptions) (ocispec.Descriptor, error) {
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
+	view, release, err := containerView(upper, rec)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("bundle commit %s: %w", o.Bundle, err)
+	}
+	defer release()
 	var diff image.DiffBlob
 	layer, err := w.WriteBlob(func(out io.Writer) (ocispec.Descriptor, error) {
 		var err error
-		diff, err = image.WriteDiffBlob(upper, out, o.Compress, exclude)
+		diff, err = image.WriteDiffBlob(view, out, o.Compress, exclude)
 		return diff.Descriptor, err
 	})
 	if err != nil {

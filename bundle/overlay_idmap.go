@@ -117,3 +117,43 @@ func attachIDMapped(dir, name string, userns int) error {
 	}
 	return nil
 }
+
+// containerView returns the path to read a bundle's upper directory from
+// with the ids its container sees, and how to release it. In a bundle with
+// a user namespace, upper holds the host ids the container's map to (its
+// root's files are 100000:100000 for 0:100000:65536); a layer made from it
+// must hold the container's own, as the image's layers do. So it is read
+// through a detached idmapped clone, made with the inverse maps, named by
+// its fd under /proc/self/fd: no copy, no chown, nothing mounted anywhere.
+// Host ids outside the maps (overlayfs's own whiteouts, made as the
+// mounter) read as the overflow id; diff writes whiteouts without owners.
+func containerView(upper string, rec *Record) (string, func(), error) {
+	if len(rec.UIDMappings) == 0 {
+		return upper, func() {}, nil
+	}
+	userns, err := rootfs.NewUserNS(inverse(rec.UIDMappings), inverse(rec.GIDMappings))
+	if err != nil {
+		return "", nil, fmt.Errorf("%s through the container's ids: user namespace: %w", upper, err)
+	}
+	defer userns.Close()
+	fd, err := unix.OpenTree(unix.AT_FDCWD, upper, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s through the container's ids: open_tree: %w", upper, err)
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		unix.Close(fd)
+		return "", nil, fmt.Errorf("%s through the container's ids: mount_setattr(MOUNT_ATTR_IDMAP): %w", upper, err)
+	}
+	// The trailing slash makes the walk's first lstat follow the magic link.
+	return fmt.Sprintf("/proc/self/fd/%d/", fd), func() { unix.Close(fd) }, nil
+}
+
+// inverse swaps the two sides of an id map.
+func inverse(m []specs.LinuxIDMapping) []specs.LinuxIDMapping {
+	out := make([]specs.LinuxIDMapping, len(m))
+	for i, e := range m {
+		out[i] = specs.LinuxIDMapping{ContainerID: e.HostID, HostID: e.ContainerID, Size: e.Size}
+	}
+	return out
+}

@@ -1,7 +1,9 @@
 package bundle_test
 
 import (
+	"archive/tar"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,6 +70,18 @@ func TestUsernsBundlesShareStore(t *testing.T) {
 	}
 	if out := strata(t, "bundle", "ls", "--store", store); strings.Count(out, "mounted") != 2 {
 		t.Errorf("bundle ls does not show both bundles mounted:\n%s", out)
+	}
+
+	// diff reads upper with the container's ids, as a layer must hold them.
+	for _, r := range runs {
+		layer := filepath.Join(t.TempDir(), "diff.tar")
+		strata(t, "bundle", "diff", r.bundle, "-o", layer, "--compress", "none")
+		got := tarOwners(t, layer)
+		for name, want := range map[string][2]int{"made-by-root": {1, 1}, "dir-by-root/": {0, 0}} {
+			if o, ok := got[name]; !ok || o != want {
+				t.Errorf("bundle %d: diff has %s owned by %v (present: %v), want %v", r.host, name, o, ok, want)
+			}
+		}
 	}
 
 	for _, r := range runs {
@@ -155,4 +169,26 @@ func storeLayerFiles(t *testing.T, store, rel string) []string {
 		}
 	}
 	return out
+}
+
+// tarOwners maps each entry of a layer tar to its uid and gid.
+func tarOwners(t *testing.T, file string) map[string][2]int {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][2]int{}
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[hdr.Name] = [2]int{hdr.Uid, hdr.Gid}
+	}
 }
