@@ -20,6 +20,23 @@ import (
 // again; Remove leaves no mount, not even of the scratch namespace.
 func TestIDMappedBundles(t *testing.T) {
 	requireRoot(t)
+	testIDMappedBundles(t, "")
+}
+
+// TestIDMappedBundlesClassic: the same through mount(2)'s single lowerdir=
+// option, as on kernels before 6.8 (Debian 12's 6.1), where the idmapped
+// layers are named by paths relative to the scratch directory.
+func TestIDMappedBundlesClassic(t *testing.T) {
+	requireRoot(t)
+	saved := lowerdirPlus.Load()
+	lowerdirPlus.Store(lowerdirPlusNo)
+	t.Cleanup(func() { lowerdirPlus.Store(saved) })
+	testIDMappedBundles(t, "lowerdir=0:1:")
+}
+
+// testIDMappedBundles runs the test; a mapped bundle's mount must show
+// option, if set.
+func testIDMappedBundles(t *testing.T, option string) {
 	layout := fixtureLayout(t, v1.ImageConfig{})
 	store := t.TempDir()
 	plain := create(t, CreateOptions{Image: ociRef(layout, "v1"), Store: store})
@@ -39,6 +56,21 @@ func TestIDMappedBundles(t *testing.T) {
 			if err := os.Chmod(d, 0o755); err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+	if option != "" {
+		mi, _ := os.ReadFile("/proc/self/mountinfo")
+		found := false
+		for _, line := range strings.Split(string(mi), "\n") {
+			if strings.Contains(line, " "+filepath.Join(dirs[0], rootfsDir)+" ") {
+				found = true
+				if !strings.Contains(line, option) {
+					t.Errorf("the mount does not show %q: %s", option, line)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no mount on %s in mountinfo", filepath.Join(dirs[0], rootfsDir))
 		}
 	}
 	for i, h := range hosts {
