@@ -170,7 +170,9 @@ vm-test:
 	if [ -n "$$need" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$need; fi
 	GO=$(GO) tests/vm/run.sh
 
-# Kubernetes' path (tests/cri, docs/kubernetes.md): containerd 1.6's CRI
+# Kubernetes' path (tests/cri, docs/kubernetes.md), run twice: with
+# Debian's containerd 1.6 and with containerd 2 (built from
+# tools/containerd2/go.mod, CRI_CONTAINERD names its directory). Its CRI
 # plugin with a `strata` handler (the runc shim, BinaryName = the strata
 # under test) and a `runc` handler, driven through crictl: a pod, two
 # containers sharing its namespaces, exec, logs, stats, update, an OOM kill,
@@ -189,6 +191,7 @@ cri: cri-tools
 	@[ "$$(id -u)" = 0 ] || { echo "make cri needs root" >&2; exit 1; }
 	if [ -z "$${STRATA_BINARY:-}" ]; then $(MAKE) --no-print-directory strata; export STRATA_BINARY=$(CURDIR)/strata; fi
 	CRI_TOOLS=$(CRI_TOOLS) $(GO) test -tags cri -count=1 -timeout 15m -v -run '^TestPod$$' $(CRI_FLAGS) ./tests/cri/
+	CRI_TOOLS=$(CRI_TOOLS) CRI_CONTAINERD=$(CRI_TOOLS)/containerd2 $(GO) test -tags cri -count=1 -timeout 15m -v -run '^TestPod$$' $(CRI_FLAGS) ./tests/cri/
 
 # critest, cri-tools' CRI validation suite, against the strata handler and
 # the runc handler of one such containerd (TestCritest in tests/cri); fails
@@ -207,3 +210,5 @@ cri-tools:
 	cd tools/cri
 	CGO_ENABLED=0 $(GO) build -o $(CRI_TOOLS)/ sigs.k8s.io/cri-tools/cmd/crictl
 	CGO_ENABLED=0 $(GO) build -o $(CRI_TOOLS)/cni/ $(CNI_PLUGINS)/main/bridge $(CNI_PLUGINS)/main/loopback $(CNI_PLUGINS)/ipam/host-local
+	cd ../containerd2
+	CGO_ENABLED=0 $(GO) build -o $(CRI_TOOLS)/containerd2/ github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2

@@ -5,6 +5,7 @@ package cri
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,7 +58,11 @@ func startCRI(t *testing.T, strata string) *criEnv {
 	writeFile(t, filepath.Join(dir, "cni", "10-strata-cri.conflist"), cniConfig(dir))
 	writeFile(t, e.crictlCfg, fmt.Sprintf("runtime-endpoint: unix://%s\nimage-endpoint: unix://%[1]s\ntimeout: 60\n", e.sock))
 	cfgPath := filepath.Join(dir, "config.toml")
-	writeFile(t, cfgPath, e.config())
+	if major := containerdMajor(t); major >= 2 {
+		writeFile(t, cfgPath, e.configV3(t))
+	} else {
+		writeFile(t, cfgPath, e.config())
+	}
 	cgroupTree(t, e.cgroup)
 	procs := makeCgroup(t, e.cgroup+"/containerd")
 	watchMachinePaths(t)
@@ -66,13 +71,15 @@ func startCRI(t *testing.T, strata string) *criEnv {
 	// The shell joins the test's cgroup before it becomes containerd, so
 	// the daemon, its shims and any container given a relative cgroup path
 	// live below it, never below the machine's own cgroups.
-	script := `cfg=$1; shift; for f; do echo $$ > "$f" || exit 1; done; exec containerd --config "$cfg"`
+	// The shim containerd starts is the one on its PATH: the daemon's
+	// own release first.
+	script := `bin=$1 cfg=$2; shift 2; for f; do echo $$ > "$f" || exit 1; done; exec "$bin" --config "$cfg"`
 	d := startDaemon(t, logPath, func() error {
 		if r := e.crictl(t, "info"); r.Code != 0 {
 			return fmt.Errorf("%s", r.Stderr)
 		}
 		return nil
-	}, e.ns.command("sh", append([]string{"-c", script, "sh", cfgPath}, procs...)...))
+	}, e.daemonCommand(script, cfgPath, procs))
 	t.Cleanup(func() { e.removeEverything(t); d.stop(t) })
 	return e
 }
@@ -121,13 +128,16 @@ state = %q
 	}
 	// What the test images are named after; all are served by the test's
 	// registry, over plain HTTP on the namespace's loopback.
-	for _, host := range []string{"registry.k8s.io", "k8s.gcr.io", "gcr.io"} {
+	for _, host := range mirroredHosts {
 		fmt.Fprintf(&b, `  [plugins."io.containerd.grpc.v1.cri".registry.mirrors.%q]
     endpoint = ["http://%s"]
 `, host, registryAddr)
 	}
 	return b.String()
 }
+
+// mirroredHosts are the registries the test images are named after.
+var mirroredHosts = []string{"registry.k8s.io", "k8s.gcr.io", "gcr.io"}
 
 // cniConfig is one bridge network inside the test's network namespace,
 // with its addresses kept in the test's directory.
@@ -168,4 +178,15 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// daemonCommand runs script in the test's network namespace with the
+// containerd binary, its config and the cgroup files to join; with
+// $CRI_CONTAINERD its directory leads PATH, so the shim matches the daemon.
+func (e *criEnv) daemonCommand(script, cfgPath string, procs []string) *exec.Cmd {
+	cmd := e.ns.command("sh", append([]string{"-c", script, "sh", containerdBinary(), cfgPath}, procs...)...)
+	if d := containerdDir(); d != "" {
+		cmd.Env = append(os.Environ(), "PATH="+d+string(os.PathListSeparator)+os.Getenv("PATH"))
+	}
+	return cmd
 }

@@ -25,7 +25,7 @@ func (c toolCheck) Run() int {
 			return 1
 		}
 	}
-	for _, name := range []string{"containerd", "docker-registry", "nsenter", "unshare", "ip", runcPath} {
+	for _, name := range []string{containerdBinary(), "docker-registry", "nsenter", "unshare", "ip", runcPath} {
 		if _, err := exec.LookPath(name); err != nil {
 			fmt.Fprintf(os.Stderr, "cri: %v (apt-get install containerd docker-registry runc iproute2)\n", err)
 			return 1
