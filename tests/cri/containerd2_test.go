@@ -62,20 +62,8 @@ func (e *criEnv) configV3(t *testing.T) string {
 `, registryAddr))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `version = 3
-root = %q
-state = %q
-[grpc]
-  address = %q
-[ttrpc]
-  address = %q
-[debug]
-  level = "info"
-[metrics]
-  address = ""
-[plugins.'io.containerd.internal.v1.opt']
-  path = %q
-[plugins.'io.containerd.cri.v1.images']
+	b.WriteString(e.daemonConfig(3))
+	fmt.Fprintf(&b, `[plugins.'io.containerd.cri.v1.images']
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = %q
   [plugins.'io.containerd.cri.v1.images'.registry]
@@ -92,8 +80,7 @@ state = %q
     conf_dir = %q
   [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = "strata"
-`, filepath.Join(e.dir, "root"), filepath.Join(e.dir, "state"), e.sock, e.sock+".ttrpc",
-		filepath.Join(e.dir, "opt"), pauseImage, certs, cniDir(), filepath.Join(e.dir, "cni"))
+`, pauseImage, certs, cniDir(), filepath.Join(e.dir, "cni"))
 	for _, name := range []string{"strata", "runc"} {
 		h := e.handlers[name]
 		fmt.Fprintf(&b, `    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.%[1]s]

@@ -88,20 +88,8 @@ func startCRI(t *testing.T, strata string) *criEnv {
 // plugin with the two handlers, the test's CNI network and registry.
 func (e *criEnv) config() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `version = 2
-root = %q
-state = %q
-[grpc]
-  address = %q
-[ttrpc]
-  address = %q
-[debug]
-  level = "info"
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = %q
-[plugins."io.containerd.grpc.v1.cri"]
+	b.WriteString(e.daemonConfig(2))
+	fmt.Fprintf(&b, `[plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = %q
   # CRI asks for oom_score_adj -998 for every sandbox; nothing here may
   # lower a score (CAP_SYS_RESOURCE is not in the bounding set).
@@ -115,8 +103,7 @@ state = %q
     conf_dir = %q
   [plugins."io.containerd.grpc.v1.cri".containerd]
     default_runtime_name = "strata"
-`, filepath.Join(e.dir, "root"), filepath.Join(e.dir, "state"), e.sock, e.sock+".ttrpc",
-		filepath.Join(e.dir, "opt"), pauseImage, cniDir(), filepath.Join(e.dir, "cni"))
+`, pauseImage, cniDir(), filepath.Join(e.dir, "cni"))
 	for _, name := range []string{"strata", "runc"} {
 		h := e.handlers[name]
 		fmt.Fprintf(&b, `  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.%[1]s]
@@ -134,6 +121,25 @@ state = %q
 `, host, registryAddr)
 	}
 	return b.String()
+}
+
+// daemonConfig is the part of config.toml that both formats share: the
+// config version and the daemon's own paths, all the test's.
+func (e *criEnv) daemonConfig(version int) string {
+	return fmt.Sprintf(`version = %d
+root = %q
+state = %q
+[grpc]
+  address = %q
+[ttrpc]
+  address = %q
+[debug]
+  level = "info"
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = %q
+`, version, filepath.Join(e.dir, "root"), filepath.Join(e.dir, "state"), e.sock, e.sock+".ttrpc", filepath.Join(e.dir, "opt"))
 }
 
 // mirroredHosts are the registries the test images are named after.
