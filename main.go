@@ -69,6 +69,7 @@ func newApp() *cli.App {
 
 func commands() []*cli.Command {
 	return []*cli.Command{
+		buildCommand,
 		bundleCommand,
 		checkCommand,
 		checkpointCommand,

@@ -179,7 +179,7 @@ func claimDir(dir string) (func(), error) {
 	}
 	return func() {
 		unmount(filepath.Join(dir, rootfsDir))
-		for _, name := range []string{rootfsDir, upperDir, workDir, "config.json", RecordFile} {
+		for _, name := range []string{rootfsDir, upperDir, workDir, emptyDir, "config.json", RecordFile} {
 			os.RemoveAll(filepath.Join(dir, name))
 		}
 		if created {
@@ -245,6 +245,13 @@ func mountRecord(dir string, rec *Record) error {
 	lowers := make([]string, 0, len(rec.Layers))
 	for _, d := range slices.Backward(rec.Layers) {
 		lowers = append(lowers, store.LayerDir(d))
+	}
+	if len(lowers) == 0 {
+		empty := filepath.Join(dir, emptyDir)
+		if err := os.Mkdir(empty, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		lowers = append(lowers, empty)
 	}
 	upper, work := filepath.Join(dir, upperDir), filepath.Join(dir, workDir)
 	switch err := os.Mkdir(upper, 0o755); {

@@ -36,7 +36,7 @@ func Remove(dir string) error {
 	if err := unmount(filepath.Join(dir, rootfsDir)); err != nil {
 		return fmt.Errorf("bundle rm %s: %w", dir, err)
 	}
-	for _, name := range []string{rootfsDir, upperDir, workDir, "config.json", RecordFile} {
+	for _, name := range []string{rootfsDir, upperDir, workDir, emptyDir, "config.json", RecordFile} {
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("bundle rm %s: %w", dir, err)
 		}

@@ -25,6 +25,9 @@ const (
 	rootfsDir = "rootfs"
 	upperDir  = "upper"
 	workDir   = "work"
+	// emptyDir is the lower directory of an image without layers (FROM
+	// scratch): overlayfs needs at least one.
+	emptyDir = "empty"
 )
 
 // Record says what a bundle was made from and which store layers it uses, so

@@ -25,6 +25,8 @@ type SpecOptions struct {
 	Hostname string
 	Readonly bool
 	Net      string // "none" (own network namespace, the default) or "host"
+	// NoEntrypoint makes Args the whole command, as a build's RUN is.
+	NoEntrypoint bool
 	// CapAdd and CapDrop change DefaultCapabilities ("ALL" or names).
 	CapAdd, CapDrop []string
 	// NoNewPrivileges sets process.noNewPrivileges; off by default, as in
@@ -51,7 +53,11 @@ func BuildSpec(img ocispec.Image, rootfs string, o SpecOptions) (*specs.Spec, er
 	if len(o.Args) > 0 {
 		cmd = o.Args
 	}
-	s.Process.Args = append(slices.Clone(c.Entrypoint), cmd...)
+	entrypoint := c.Entrypoint
+	if o.NoEntrypoint {
+		entrypoint = nil
+	}
+	s.Process.Args = append(slices.Clone(entrypoint), cmd...)
 	if len(s.Process.Args) == 0 {
 		return nil, fmt.Errorf("image config has neither Entrypoint nor Cmd: give the command after --")
 	}

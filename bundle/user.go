@@ -81,3 +81,14 @@ func closeFile(f *os.File) {
 		f.Close()
 	}
 }
+
+// LookupIDs resolves USER[:GROUP] (names or numbers) in the rootfs's own
+// /etc/passwd and /etc/group, as the image's User is: a build's
+// COPY --chown reads it.
+func LookupIDs(rootfs, spec string) (uid, gid int, err error) {
+	u, err := resolveUser(rootfs, spec)
+	if err != nil {
+		return 0, 0, err
+	}
+	return int(u.UID), int(u.GID), nil
+}

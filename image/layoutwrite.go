@@ -166,3 +166,44 @@ func (w *LayoutWriter) writeFile(path string, v any) error {
 	}
 	return nil
 }
+
+// Untag removes tag's entries from index.json (the blobs stay).
+func (w *LayoutWriter) Untag(tag string) error {
+	path := filepath.Join(w.dir, "index.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var index ocispec.Index
+	if err := json.Unmarshal(data, &index); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	index.Manifests = slices.DeleteFunc(index.Manifests, func(d ocispec.Descriptor) bool {
+		return d.Annotations[ocispec.AnnotationRefName] == tag
+	})
+	return w.writeFile(path, index)
+}
+
+// RemoveBlob deletes blob d from the layout.
+func (w *LayoutWriter) RemoveBlob(d ocispec.Digest) error {
+	if err := os.Remove(w.blobPath(d)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("image layout %s: %w", w.dir, err)
+	}
+	return nil
+}
+
+// LayoutHasTag reports whether the image layout at dir has a manifest
+// tagged tag; a missing or unreadable layout has none.
+func LayoutHasTag(dir, tag string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		return false
+	}
+	var index ocispec.Index
+	if json.Unmarshal(data, &index) != nil {
+		return false
+	}
+	return slices.ContainsFunc(index.Manifests, func(d ocispec.Descriptor) bool {
+		return d.Annotations[ocispec.AnnotationRefName] == tag
+	})
+}

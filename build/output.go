@@ -1,0 +1,194 @@
+package build
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/strata-runtime/strata/image"
+	"github.com/strata-runtime/strata/image/ocispec"
+)
+
+// checkTarget refuses an output strata cannot write before the build runs.
+func checkTarget(t image.Ref) error {
+	switch t.Transport {
+	case image.OCILayout, image.OCIArchive:
+		if t.Tag == "" {
+			return fmt.Errorf("-t %s: expected %s:PATH:TAG (a tag names the image in the layout)", t, t.Transport)
+		}
+	case image.DockerArchive:
+		if t.Tag == "" {
+			return fmt.Errorf("-t %s: expected docker-archive:FILE:NAME:TAG", t)
+		}
+		if _, err := name.NewTag(t.Tag); err != nil {
+			return fmt.Errorf("-t %s: %q is not a NAME:TAG reference: %w", t, t.Tag, err)
+		}
+	case image.Docker:
+		return fmt.Errorf("-t %s: pushing to a registry is not supported yet: build to -t oci:DIR:TAG and copy that with skopeo", t)
+	default:
+		return fmt.Errorf("-t %s: expected oci:DIR:TAG, oci-archive:FILE:TAG or docker-archive:FILE:NAME:TAG", t)
+	}
+	return nil
+}
+
+// writeTarget copies the final image from the cache to the target.
+func writeTarget(c *cache, st *state, t image.Ref) error {
+	switch t.Transport {
+	case image.OCILayout:
+		return writeLayout(c, st, t.Path, t.Tag)
+	case image.OCIArchive:
+		return writeOCIArchive(c, st, t.Path, t.Tag)
+	case image.DockerArchive:
+		return writeDockerArchive(c, st, t.Path, t.Tag)
+	}
+	return checkTarget(t)
+}
+
+// imageBlobs are the final image's blobs: layers, config, manifest.
+func imageBlobs(c *cache, st *state) ([]ocispec.Descriptor, error) {
+	raw, err := os.ReadFile(c.blobPath(st.manifest.Digest))
+	if err != nil {
+		return nil, err
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("build cache manifest %s: %w", st.manifest.Digest, err)
+	}
+	return append(append(m.Layers, m.Config), st.manifest), nil
+}
+
+func writeLayout(c *cache, st *state, dir, tag string) error {
+	blobs, err := imageBlobs(c, st)
+	if err != nil {
+		return err
+	}
+	w, err := image.OpenLayoutWriter(dir)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	for _, d := range blobs {
+		if w.HasBlob(d.Digest) {
+			continue
+		}
+		f, err := os.Open(c.blobPath(d.Digest))
+		if err != nil {
+			return err
+		}
+		err = w.CopyBlob(d, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return w.Tag(st.manifest, tag)
+}
+
+// writeOCIArchive writes a tar of an image layout holding the one image.
+func writeOCIArchive(c *cache, st *state, file, tag string) error {
+	blobs, err := imageBlobs(c, st)
+	if err != nil {
+		return err
+	}
+	m := st.manifest
+	m.Annotations = map[string]string{ocispec.AnnotationRefName: tag}
+	index, err := json.Marshal(ocispec.Index{SchemaVersion: 2, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{m}})
+	if err != nil {
+		return err
+	}
+	layoutFile, err := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(file, func(w io.Writer) error {
+		tw := tar.NewWriter(w)
+		for _, e := range []struct {
+			name string
+			data []byte
+		}{{ocispec.ImageLayoutFile, layoutFile}, {"index.json", index}} {
+			if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), Typeflag: tar.TypeReg}); err != nil {
+				return err
+			}
+			if _, err := tw.Write(e.data); err != nil {
+				return err
+			}
+		}
+		for _, d := range blobs {
+			if err := tarBlob(tw, c.blobPath(d.Digest), "blobs/sha256/"+d.Digest.Encoded(), d.Size); err != nil {
+				return err
+			}
+		}
+		return tw.Close()
+	})
+}
+
+func tarBlob(tw *tar.Writer, src, name string, size int64) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	_, err = io.CopyN(tw, f, size)
+	return err
+}
+
+// writeDockerArchive writes the `docker save` format through
+// go-containerregistry's tarball writer, which docker load and podman
+// load read.
+func writeDockerArchive(c *cache, st *state, file, ref string) error {
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		return err
+	}
+	p, err := layout.FromPath(c.dir)
+	if err != nil {
+		return err
+	}
+	h, err := v1.NewHash(string(st.manifest.Digest))
+	if err != nil {
+		return err
+	}
+	img, err := p.Image(h)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(file, func(w io.Writer) error { return tarball.Write(tag, img, w) })
+}
+
+// writeFileAtomic writes file through a temporary file beside it, renamed
+// only once complete.
+func writeFileAtomic(file string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	err = write(tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", file, err)
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+package build
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+
+	"github.com/strata-runtime/strata/bundle"
+	"github.com/strata-runtime/strata/image"
+	"github.com/strata-runtime/strata/image/ocispec"
+)
+
+// layerStep makes a bundle of the parent image, lets change alter its
+// rootfs, and adds the bundle's diff to next as a layer: the code of
+// `strata bundle diff`, whiteouts for what was removed. The bundle is
+// removed whatever happens.
+func (sr *stageRun) layerStep(next *state, createdBy string, args []string, change func(dir, rootfs string) error) (err error) {
+	b := sr.b
+	dir, err := os.MkdirTemp(b.tmp, "bundle-")
+	if err != nil {
+		return err
+	}
+	// Create wants a directory it may claim: an empty one is.
+	if _, err := bundle.Create(bundle.CreateOptions{
+		Bundle: dir,
+		Image:  b.cache.ref(sr.st.key),
+		Store:  b.store.Root(),
+		Spec: bundle.SpecOptions{
+			Args:         args,
+			NoEntrypoint: true,
+			Env:          sr.env(),
+			Net:          b.o.Network,
+		},
+	}); err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := bundle.Remove(dir); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	rootfs := filepath.Join(dir, "rootfs")
+	if wd := next.config.Config.WorkingDir; wd != "" {
+		// As docker and buildah: the WORKDIR exists for the steps after it.
+		if err := mkdirInRoot(rootfs, wd); err != nil {
+			return fmt.Errorf("WORKDIR %s: %w", wd, err)
+		}
+	}
+	if err := change(dir, rootfs); err != nil {
+		return err
+	}
+	w, err := image.OpenLayoutWriter(b.cache.dir)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	var diff image.DiffBlob
+	layer, err := w.WriteBlob(func(out io.Writer) (ocispec.Descriptor, error) {
+		var err error
+		diff, err = bundle.DiffTo(dir, out, image.Gzip)
+		return diff.Descriptor, err
+	})
+	if err != nil {
+		return err
+	}
+	b.cache.journal.blobs = append(b.cache.journal.blobs, layer.Digest)
+	now := *next.config.Created
+	next.layers = append(next.layers, layer)
+	next.config.RootFS.DiffIDs = append(next.config.RootFS.DiffIDs, diff.DiffID)
+	next.config.History = append(next.config.History, ocispec.History{Created: &now, CreatedBy: createdBy})
+	return nil
+}
+
+// run executes RUN in a strata container of the current image, with the
+// stage's Env, WorkingDir, User and SHELL; network off unless --network host.
+func (sr *stageRun) run(ins Instruction, next *state) error {
+	for _, fl := range ins.Flags {
+		return fmt.Errorf("RUN %s is not supported (no RUN flags are)", fl)
+	}
+	argv := ins.JSON
+	createdBy := strings.Join(argv, " ")
+	if argv == nil {
+		argv = append(append([]string(nil), sr.shell...), ins.Rest)
+		createdBy = strings.Join(sr.shell, " ") + " " + ins.Rest
+	}
+	if len(argv) == 0 {
+		return errors.New("RUN [] has no command")
+	}
+	return sr.layerStep(next, createdBy, argv, func(dir, _ string) error {
+		return sr.runContainer(dir)
+	})
+}
+
+// runContainer runs the bundle with `strata run` under a private --root,
+// so that no container state outlives the step.
+func (sr *stageRun) runContainer(dir string) error {
+	b := sr.b
+	root, err := os.MkdirTemp(b.tmp, "state-")
+	if err != nil {
+		return err
+	}
+	id := fmt.Sprintf("strata-build-%d-%d", os.Getpid(), time.Now().UnixNano())
+	cmd := exec.Command(b.o.Runtime, "--root", root, "run", "--bundle", dir, id)
+	cmd.Stdout, cmd.Stderr = b.o.Out, b.o.Out
+	err = cmd.Run()
+	// A run that failed to start, or was killed, may leave the container.
+	exec.Command(b.o.Runtime, "--root", root, "delete", "--force", id).Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return fmt.Errorf("exited with status %d", ee.ExitCode())
+	}
+	if err != nil {
+		return fmt.Errorf("running %s: %w", b.o.Runtime, err)
+	}
+	return nil
+}
+
+// mkdirInRoot creates dir (absolute in the image) and its parents inside
+// rootfs, resolving symlinks inside it, as root:root 0755.
+func mkdirInRoot(rootfs, dir string) error {
+	p, err := securejoin.SecureJoin(rootfs, dir)
+	if err != nil {
+		return err
+	}
+	return os.MkdirAll(p, 0o755)
+}
