@@ -29,6 +29,9 @@ type Options struct {
 	Network   string // "none" (the default) or "host" for RUN steps
 	// InsecureRegistries may be reached over plain HTTP by FROM docker://.
 	InsecureRegistries []string
+	// CgroupParent, if set, holds the RUN containers' cgroups (each its
+	// own, below it); else each lands below the caller's cgroup.
+	CgroupParent string
 	// Runtime is the strata binary that runs RUN steps (`strata run`).
 	Runtime string
 	// Out receives the RUN steps' output and one line per step.

@@ -103,7 +103,7 @@ func (sr *stageRun) planCopy(ins Instruction) (*copyPlan, error) {
 func (sr *stageRun) copy(ins Instruction, p *copyPlan, next *state) error {
 	createdBy := fmt.Sprintf("/bin/sh -c #(nop) %s %s", ins.Cmd, ins.Rest)
 	// The bundle's command is never run: the step only writes to it.
-	return sr.layerStep(next, createdBy, []string{"/bin/true"}, func(_, rootfs string) error {
+	return sr.layerStep(next, createdBy, []string{"/bin/true"}, func(_, _, rootfs string) error {
 		srcs := p.matched
 		var skip func(string) bool = sr.b.ctx.excluded
 		if p.from >= 0 {

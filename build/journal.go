@@ -91,6 +91,7 @@ func (j *journal) undo(cacheDir string) error {
 	}
 	for _, d := range layers {
 		if !j.layersBefore[d] && !used[d] {
+			// CollectLayer removes the layer's lock file too.
 			if _, err := j.store.CollectLayer(d); err != nil {
 				return err
 			}
@@ -107,5 +108,5 @@ func (j *journal) undo(cacheDir string) error {
 			}
 		}
 	}
-	return j.store.ClearLayerLocks()
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -21,11 +22,16 @@ import (
 // rootfs, and adds the bundle's diff to next as a layer: the code of
 // `strata bundle diff`, whiteouts for what was removed. The bundle is
 // removed whatever happens.
-func (sr *stageRun) layerStep(next *state, createdBy string, args []string, change func(dir, rootfs string) error) (err error) {
+func (sr *stageRun) layerStep(next *state, createdBy string, args []string, change func(id, dir, rootfs string) error) (err error) {
 	b := sr.b
 	dir, err := os.MkdirTemp(b.tmp, "bundle-")
 	if err != nil {
 		return err
+	}
+	id := fmt.Sprintf("strata-build-%d-%d", os.Getpid(), time.Now().UnixNano())
+	cgroupsPath := ""
+	if b.o.CgroupParent != "" {
+		cgroupsPath = path.Join(b.o.CgroupParent, id)
 	}
 	// Create wants a directory it may claim: an empty one is.
 	if _, err := bundle.Create(bundle.CreateOptions{
@@ -37,6 +43,7 @@ func (sr *stageRun) layerStep(next *state, createdBy string, args []string, chan
 			NoEntrypoint: true,
 			Env:          sr.env(),
 			Net:          b.o.Network,
+			CgroupsPath:  cgroupsPath,
 		},
 	}); err != nil {
 		return err
@@ -53,7 +60,7 @@ func (sr *stageRun) layerStep(next *state, createdBy string, args []string, chan
 			return fmt.Errorf("WORKDIR %s: %w", wd, err)
 		}
 	}
-	if err := change(dir, rootfs); err != nil {
+	if err := change(id, dir, rootfs); err != nil {
 		return err
 	}
 	w, err := image.OpenLayoutWriter(b.cache.dir)
@@ -93,20 +100,19 @@ func (sr *stageRun) run(ins Instruction, next *state) error {
 	if len(argv) == 0 {
 		return errors.New("RUN [] has no command")
 	}
-	return sr.layerStep(next, createdBy, argv, func(dir, _ string) error {
-		return sr.runContainer(dir)
+	return sr.layerStep(next, createdBy, argv, func(id, dir, _ string) error {
+		return sr.runContainer(id, dir)
 	})
 }
 
 // runContainer runs the bundle with `strata run` under a private --root,
 // so that no container state outlives the step.
-func (sr *stageRun) runContainer(dir string) error {
+func (sr *stageRun) runContainer(id, dir string) error {
 	b := sr.b
 	root, err := os.MkdirTemp(b.tmp, "state-")
 	if err != nil {
 		return err
 	}
-	id := fmt.Sprintf("strata-build-%d-%d", os.Getpid(), time.Now().UnixNano())
 	cmd := exec.Command(b.o.Runtime, "--root", root, "run", "--bundle", dir, id)
 	cmd.Stdout, cmd.Stderr = b.o.Out, b.o.Out
 	err = cmd.Run()
