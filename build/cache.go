@@ -143,7 +143,24 @@ func (c *cache) importBase(img *image.Image, key string) (*state, error) {
 	if err := json.Unmarshal(img.RawConfig, &st.config); err != nil {
 		return nil, fmt.Errorf("image %s: config: %w", img.Ref, err)
 	}
+	padHistory(&st.config, len(img.Layers))
 	return st, c.put(st)
+}
+
+// padHistory gives a base image without a history entry per layer
+// placeholder entries for the missing ones, as commit does: the history
+// of the built image must name one non-empty entry per layer, or tools
+// such as buildah refuse it as a base.
+func padHistory(img *ocispec.Image, layers int) {
+	nonEmpty := 0
+	for _, h := range img.History {
+		if !h.EmptyLayer {
+			nonEmpty++
+		}
+	}
+	for ; nonEmpty < layers; nonEmpty++ {
+		img.History = append(img.History, ocispec.History{Created: img.Created, CreatedBy: "(base layer)"})
+	}
 }
 
 // argsInEffect lists the stage's build arguments as KEY=VALUE, for keys.

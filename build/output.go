@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/strata-runtime/strata/image"
 	"github.com/strata-runtime/strata/image/ocispec"
@@ -94,10 +93,6 @@ func writeLayout(c *cache, st *state, dir, tag string) error {
 
 // writeOCIArchive writes a tar of an image layout holding the one image.
 func writeOCIArchive(c *cache, st *state, file, tag string) error {
-	blobs, err := imageBlobs(c, st)
-	if err != nil {
-		return err
-	}
 	m := st.manifest
 	m.Annotations = map[string]string{ocispec.AnnotationRefName: tag}
 	index, err := json.Marshal(ocispec.Index{SchemaVersion: 2, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{m}})
@@ -108,16 +103,52 @@ func writeOCIArchive(c *cache, st *state, file, tag string) error {
 	if err != nil {
 		return err
 	}
+	return writeArchive(c, st, file, map[string][]byte{ocispec.ImageLayoutFile: layoutFile, "index.json": index})
+}
+
+// dockerManifestEntry is one image of a docker-archive's manifest.json.
+type dockerManifestEntry struct {
+	Config   string
+	RepoTags []string
+	Layers   []string
+}
+
+// writeDockerArchive writes the `docker save` format as docker 25 does:
+// manifest.json naming the config and the layers by their blobs/sha256/
+// paths (gzip layers as they are: docker load, podman load and skopeo read
+// them, and the path gives each blob's digest).
+func writeDockerArchive(c *cache, st *state, file, ref string) error {
+	blobs, err := imageBlobs(c, st)
+	if err != nil {
+		return err
+	}
+	e := dockerManifestEntry{RepoTags: []string{ref}}
+	for _, d := range blobs[:len(blobs)-2] {
+		e.Layers = append(e.Layers, "blobs/sha256/"+d.Digest.Encoded())
+	}
+	e.Config = "blobs/sha256/" + blobs[len(blobs)-2].Digest.Encoded()
+	manifest, err := json.Marshal([]dockerManifestEntry{e})
+	if err != nil {
+		return err
+	}
+	return writeArchive(c, st, file, map[string][]byte{"manifest.json": manifest})
+}
+
+// writeArchive writes a tar of the image's blobs under blobs/sha256/ and
+// the given metadata files.
+func writeArchive(c *cache, st *state, file string, meta map[string][]byte) error {
+	blobs, err := imageBlobs(c, st)
+	if err != nil {
+		return err
+	}
 	return writeFileAtomic(file, func(w io.Writer) error {
 		tw := tar.NewWriter(w)
-		for _, e := range []struct {
-			name string
-			data []byte
-		}{{ocispec.ImageLayoutFile, layoutFile}, {"index.json", index}} {
-			if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), Typeflag: tar.TypeReg}); err != nil {
+		for _, name := range slices.Sorted(maps.Keys(meta)) {
+			data := meta[name]
+			if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
 				return err
 			}
-			if _, err := tw.Write(e.data); err != nil {
+			if _, err := tw.Write(data); err != nil {
 				return err
 			}
 		}
@@ -141,29 +172,6 @@ func tarBlob(tw *tar.Writer, src, name string, size int64) error {
 	}
 	_, err = io.CopyN(tw, f, size)
 	return err
-}
-
-// writeDockerArchive writes the `docker save` format through
-// go-containerregistry's tarball writer, which docker load and podman
-// load read.
-func writeDockerArchive(c *cache, st *state, file, ref string) error {
-	tag, err := name.NewTag(ref)
-	if err != nil {
-		return err
-	}
-	p, err := layout.FromPath(c.dir)
-	if err != nil {
-		return err
-	}
-	h, err := v1.NewHash(string(st.manifest.Digest))
-	if err != nil {
-		return err
-	}
-	img, err := p.Image(h)
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(file, func(w io.Writer) error { return tarball.Write(tag, img, w) })
 }
 
 // writeFileAtomic writes file through a temporary file beside it, renamed

@@ -88,8 +88,8 @@ func (sr *stageRun) layerStep(next *state, createdBy string, args []string, chan
 // run executes RUN in a strata container of the current image, with the
 // stage's Env, WorkingDir, User and SHELL; network off unless --network host.
 func (sr *stageRun) run(ins Instruction, next *state) error {
-	for _, fl := range ins.Flags {
-		return fmt.Errorf("RUN %s is not supported (no RUN flags are)", fl)
+	if len(ins.Flags) > 0 {
+		return fmt.Errorf("RUN %s is not supported (no RUN flags are)", ins.Flags[0])
 	}
 	argv := ins.JSON
 	createdBy := strings.Join(argv, " ")
