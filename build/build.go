@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-runtime/strata/image"
 	"github.com/strata-runtime/strata/image/ocispec"
@@ -56,7 +59,7 @@ type state struct {
 func stateFromImage(img *image.Image, key string) (*state, error) {
 	st := &state{key: key, layers: img.Manifest.Layers}
 	if err := decodeConfig(img.RawConfig, &st.config); err != nil {
-		return nil, fmt.Errorf("build cache image %s: %w", shortKey(key), err)
+		return nil, fmt.Errorf("build cache image %s: %w", key, err)
 	}
 	st.manifest = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: img.ManifestDigest, Size: int64(len(img.RawManifest))}
 	return st, nil
@@ -83,6 +86,11 @@ type builder struct {
 	usedArg map[string]bool
 	steps   int
 	cached  int
+	// signals receives SIGINT, SIGTERM and SIGHUP: the build stops at the
+	// next step (or the running RUN is stopped) and cleans up, rather than
+	// dying with its bundle mounted.
+	signals chan os.Signal
+	stopped os.Signal
 }
 
 // stageResult is a finished stage, for FROM and COPY --from.
@@ -119,7 +127,9 @@ func Build(o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{o: o, file: f, ctx: ctx, usedArg: map[string]bool{}}
+	b := &builder{o: o, file: f, ctx: ctx, usedArg: map[string]bool{}, signals: make(chan os.Signal, 1)}
+	signal.Notify(b.signals, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	defer signal.Stop(b.signals)
 	// Stage references are checked before anything is made.
 	if err := b.checkStages(); err != nil {
 		return nil, err
@@ -190,9 +200,15 @@ func removeIfUnused(s *image.Store) {
 }
 
 // checkStages refuses a FROM or COPY --from naming a stage that is not
-// defined before it.
+// defined before it, before anything is built.
 func (b *builder) checkStages() error {
 	for i, st := range b.file.Stages {
+		// FROM words with a variable are known only once expanded.
+		if word := strings.Fields(st.From.Rest)[0]; word != "scratch" && !strings.ContainsAny(word, ":$") {
+			if _, err := b.stageIndex(word, i); err != nil {
+				return &SyntaxError{b.file.Name, st.From.Line, fmt.Sprintf("FROM %s: %v (an image is TRANSPORT:REF, such as oci:DIR:TAG or docker://HOST/REPO:TAG)", word, err)}
+			}
+		}
 		for _, ins := range st.Instructions {
 			if ins.Cmd != "COPY" && ins.Cmd != "ADD" {
 				continue
@@ -235,6 +251,19 @@ func (b *builder) stageIndex(ref string, before int) (int, error) {
 		return 0, fmt.Errorf("unknown stage %q (no named stage comes before)", ref)
 	}
 	return 0, fmt.Errorf("unknown stage %q (stages before this one: %s)", ref, strings.Join(names, ", "))
+}
+
+// interrupted reports a signal that asked the build to stop.
+func (b *builder) interrupted() error {
+	select {
+	case s := <-b.signals:
+		b.stopped = s
+	default:
+	}
+	if b.stopped != nil {
+		return fmt.Errorf("interrupted by %v", b.stopped)
+	}
+	return nil
 }
 
 // errAt prefixes an error with the instruction's place and text.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/strata-runtime/strata/image"
 	"github.com/strata-runtime/strata/image/ocispec"
@@ -171,6 +170,3 @@ func argsInEffect(vals map[string]string, order []string) []string {
 	}
 	return out
 }
-
-// shortKey abbreviates a key for messages.
-func shortKey(k string) string { return strings.TrimSpace(k[:min(12, len(k))]) }

@@ -103,11 +103,25 @@ func globUnder(root, pattern string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source %q: %w", pattern, err)
 	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, err
+	}
 	var out []string
 	for _, m := range matches {
 		rel, err := filepath.Rel(root, m)
 		if err != nil || strings.HasPrefix(rel, "..") {
 			continue
+		}
+		// The match itself is copied as it is (a symlink as a symlink),
+		// but the directories leading to it must not leave the context
+		// through a symlink (COPY link/passwd with link -> /etc).
+		parent, err := filepath.EvalSymlinks(filepath.Dir(m))
+		if err != nil {
+			return nil, err
+		}
+		if parent != realRoot && !strings.HasPrefix(parent, realRoot+string(filepath.Separator)) {
+			return nil, fmt.Errorf("source %q: %s leads out of the build context through a symlink", pattern, rel)
 		}
 		out = append(out, filepath.ToSlash(rel))
 	}

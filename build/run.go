@@ -115,9 +115,36 @@ func (sr *stageRun) runContainer(id, dir string) error {
 	}
 	cmd := exec.Command(b.o.Runtime, "--root", root, "run", "--bundle", dir, id)
 	cmd.Stdout, cmd.Stderr = b.o.Out, b.o.Out
-	err = cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("running %s: %w", b.o.Runtime, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// On a signal the step's container is killed, not asked: its init, a
+	// shell as PID 1, would ignore SIGINT. strata run then returns. The
+	// kill is repeated until then, in case the container did not exist yet.
+	kill := func() { exec.Command(b.o.Runtime, "--root", root, "kill", id, "KILL").Run() }
+	var retry <-chan time.Time
+wait:
+	for {
+		select {
+		case s := <-b.signals:
+			b.stopped = s
+			kill()
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			retry = tick.C
+		case <-retry:
+			kill()
+		case err = <-done:
+			break wait
+		}
+	}
 	// A run that failed to start, or was killed, may leave the container.
 	exec.Command(b.o.Runtime, "--root", root, "delete", "--force", id).Run()
+	if b.stopped != nil {
+		return fmt.Errorf("interrupted by %v", b.stopped)
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return fmt.Errorf("exited with status %d", ee.ExitCode())

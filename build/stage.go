@@ -62,6 +62,9 @@ func (b *builder) runStage(i int, stage Stage, globals map[string]string) (*stag
 		return nil, b.errAt(stage.From, err)
 	}
 	for _, ins := range stage.Instructions {
+		if err := b.interrupted(); err != nil {
+			return nil, b.errAt(ins, err)
+		}
 		if err := sr.step(ins, globals); err != nil {
 			return nil, b.errAt(ins, err)
 		}
@@ -87,7 +90,7 @@ func (sr *stageRun) from(ins Instruction, globals map[string]string) error {
 	}
 	b.steps++
 	if name == "scratch" {
-		key := stepKey("", "FROM scratch", nil, "")
+		key := stepKey("", "FROM scratch "+platform, nil, "")
 		sr.st = &state{key: key, config: scratchConfig(platform)}
 		if cached, err := b.cache.lookup(key); err != nil || cached != nil {
 			sr.st = cached
@@ -98,17 +101,17 @@ func (sr *stageRun) from(ins Instruction, globals map[string]string) error {
 		b.logStep(ins, false)
 		return b.cache.put(sr.st)
 	}
-	for j, prev := range b.file.Stages[:sr.index] {
-		if prev.Name != "" && prev.Name == strings.ToLower(name) {
-			r := b.stages[j]
-			sr.st, sr.shell = r.state, r.shell
-			b.logStep(ins, true)
-			b.cached++
-			return nil
-		}
-	}
 	if !strings.Contains(name, ":") {
-		return fmt.Errorf("image %q: expected docker://HOST/REPO[:TAG], oci:DIR:TAG, oci-archive:FILE:TAG, docker-archive:FILE[:NAME:TAG], scratch or the name of an earlier stage", name)
+		// An earlier stage, by name or index: its image as it ended.
+		j, err := b.stageIndex(name, sr.index)
+		if err != nil {
+			return fmt.Errorf("%w; FROM takes docker://HOST/REPO[:TAG], oci:DIR:TAG, oci-archive:FILE:TAG, docker-archive:FILE[:NAME:TAG], scratch or an earlier stage", err)
+		}
+		r := b.stages[j]
+		sr.st, sr.shell = r.state, r.shell
+		b.logStep(ins, true)
+		b.cached++
+		return nil
 	}
 	ref, err := image.ParseRef(name)
 	if err != nil {

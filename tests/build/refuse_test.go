@@ -3,10 +3,13 @@ package build_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestBadInputsLeaveNothing runs builds that must fail, each once into a
@@ -90,5 +93,70 @@ func TestPushTargetRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(store); !os.IsNotExist(err) {
 		t.Errorf("the refused build made the store %s", store)
+	}
+}
+
+// TestInterruptedBuildLeavesNothing sends SIGINT to a build while its RUN
+// step runs: the container is stopped, the build fails naming the signal,
+// and nothing is left (no store, bundle, mount, container, process).
+func TestInterruptedBuildLeavesNothing(t *testing.T) {
+	work := workDir(t)
+	ctx := filepath.Join(work, "context")
+	writeFiles(t, ctx, map[string]string{"Containerfile": fmt.Sprintf("FROM oci:%s:base\nRUN echo run-$((1+1)); sleep 60; echo end-$((2+2))\n", baseImage(t))}, nil)
+	tmp := t.TempDir()
+	store := filepath.Join(work, "store")
+	errFile := filepath.Join(work, "stderr")
+	f, err := os.Create(errFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(strataBin, "build", "--store", store, "--cgroup-parent", cgroupParent(t), "-t", "oci:"+filepath.Join(work, "out")+":v1", ctx)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.Stderr = f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		data, _ := os.ReadFile(errFile)
+		// The step's output, not its STEP line, which has $((1+1)).
+		if strings.Contains(string(data), "run-2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the RUN step did not start in 20 s:\n%s", data)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err = cmd.Wait()
+	data, _ := os.ReadFile(errFile)
+	if err == nil || !strings.Contains(string(data), "Containerfile:2:") || !strings.Contains(string(data), "interrupted by interrupt") {
+		t.Fatalf("interrupted build: %v\n%s", err, data)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the build took %v to stop after SIGINT", took)
+	}
+	if strings.Contains(string(data), "end-4") {
+		t.Error("the RUN step ran to its end")
+	}
+	if _, err := os.Stat(store); !os.IsNotExist(err) {
+		t.Errorf("the interrupted build left a store: %v", listing(t, store))
+	}
+	entries, _ := os.ReadDir(tmp)
+	for _, e := range entries {
+		t.Errorf("left in TMPDIR: %s", e.Name())
+	}
+	assertNoMountsUnder(t, tmp)
+	out, _ := exec.Command("pgrep", "-f", "sleep 60").Output()
+	for _, pid := range strings.Fields(string(out)) {
+		if env, _ := os.ReadFile("/proc/" + pid + "/cmdline"); strings.Contains(string(env), "sleep") {
+			if root, _ := os.Readlink("/proc/" + pid + "/root"); strings.HasPrefix(root, tmp) {
+				t.Errorf("the RUN step's process %s still runs", pid)
+			}
+		}
 	}
 }
