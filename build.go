@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/strata-runtime/strata/build"
-	"github.com/strata-runtime/strata/image"
 )
 
 var buildCommand = interspersed(&cli.Command{
@@ -24,11 +23,11 @@ RUN in a strata container made from the layers so far (network off unless
 COPY and ADD becomes a layer; the other instructions change the config.
 Steps are cached in the store's build-cache by parent chain, instruction,
 build arguments and the content COPY and ADD read: a rebuild with nothing
-changed runs nothing and gives the same image digest. Prints the manifest
-digest.`,
+changed runs nothing and gives the same image digest. -t docker://... pushes
+the image as strata push does. Prints the manifest digest.`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the Containerfile (default: CONTEXT/Containerfile, else CONTEXT/Dockerfile)"},
-		&cli.StringFlag{Name: "tag", Aliases: []string{"t"}, Usage: "where the image goes (required): oci:DIR:TAG, oci-archive:FILE:TAG or docker-archive:FILE:NAME:TAG"},
+		&cli.StringFlag{Name: "tag", Aliases: []string{"t"}, Usage: "where the image goes (required): oci:DIR:TAG, oci-archive:FILE:TAG, docker-archive:FILE:NAME:TAG, or docker://HOST/REPO[:TAG] to push it (as strata push)"},
 		&cli.StringSliceFlag{Name: "build-arg", Usage: "KEY=VALUE for an ARG of the Containerfile (repeatable)"},
 		&cli.StringFlag{Name: "network", Value: "none", Usage: "network of RUN steps: none (loopback only) or host"},
 		&cli.StringFlag{Name: "cgroup-parent", Usage: "cgroup (absolute) below which each RUN step's container gets its own (default: below strata's own)"},
@@ -40,9 +39,9 @@ digest.`,
 			return fmt.Errorf("build: expected one CONTEXT directory, got %q", ctx.Args().Slice())
 		}
 		if ctx.String("tag") == "" {
-			return errors.New("build: -t/--tag is required (oci:DIR:TAG, oci-archive:FILE:TAG or docker-archive:FILE:NAME:TAG)")
+			return errors.New("build: -t/--tag is required (oci:DIR:TAG, oci-archive:FILE:TAG, docker-archive:FILE:NAME:TAG or docker://HOST/REPO[:TAG])")
 		}
-		target, err := image.ParseRef(ctx.String("tag"))
+		target, err := parseImageRef(ctx, ctx.String("tag"))
 		if err != nil {
 			return fmt.Errorf("build: -t: %w", err)
 		}

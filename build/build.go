@@ -26,7 +26,7 @@ import (
 type Options struct {
 	File      string    // the Containerfile
 	Context   string    // the build context directory
-	Target    image.Ref // where the image goes: oci:, oci-archive:, docker-archive:
+	Target    image.Ref // where the image goes: oci:, oci-archive:, docker-archive:, docker://
 	Store     string    // the layer store (and its build cache)
 	BuildArgs map[string]string
 	Network   string // "none" (the default) or "host" for RUN steps
@@ -182,7 +182,7 @@ func Build(o Options) (res *Result, err error) {
 		}
 	}
 	final := b.stages[len(b.stages)-1].state
-	if err := writeTarget(b.cache, final, o.Target); err != nil {
+	if err := writeTarget(b.cache, final, o.Target, o.Out); err != nil {
 		return nil, err
 	}
 	return &Result{Manifest: final.manifest, Steps: b.steps, Cached: b.cached}, nil

@@ -31,16 +31,23 @@ func checkTarget(t image.Ref) error {
 			return fmt.Errorf("-t %s: %q is not a NAME:TAG reference: %w", t, t.Tag, err)
 		}
 	case image.Docker:
-		return fmt.Errorf("-t %s: pushing to a registry is not supported yet: build to -t oci:DIR:TAG and copy that with skopeo", t)
+		// image.Push checks the reference itself; nothing is built for a
+		// reference it would refuse.
+		if _, err := name.ParseReference(t.Path); err != nil {
+			return fmt.Errorf("-t %s: %w", t, err)
+		}
 	default:
-		return fmt.Errorf("-t %s: expected oci:DIR:TAG, oci-archive:FILE:TAG or docker-archive:FILE:NAME:TAG", t)
+		return fmt.Errorf("-t %s: expected oci:DIR:TAG, oci-archive:FILE:TAG, docker-archive:FILE:NAME:TAG or docker://HOST/REPO[:TAG]", t)
 	}
 	return nil
 }
 
-// writeTarget copies the final image from the cache to the target.
-func writeTarget(c *cache, st *state, t image.Ref) error {
+// writeTarget copies the final image from the cache to the target; out
+// gets a line per blob a push sends.
+func writeTarget(c *cache, st *state, t image.Ref, out io.Writer) error {
 	switch t.Transport {
+	case image.Docker:
+		return push(c, st, t, out)
 	case image.OCILayout:
 		return writeLayout(c, st, t.Path, t.Tag)
 	case image.OCIArchive:
@@ -49,6 +56,23 @@ func writeTarget(c *cache, st *state, t image.Ref) error {
 		return writeDockerArchive(c, st, t.Path, t.Tag)
 	}
 	return checkTarget(t)
+}
+
+// push sends the final image from the cache to a registry through
+// image.Push (strata push's code): the manifest as the cache holds it, so
+// the digest the build prints is the registry's.
+func push(c *cache, st *state, t image.Ref, out io.Writer) error {
+	img, err := image.Open(c.ref(st.key), "")
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	res, err := image.Push(img, t, out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s: %d blobs uploaded, %d skipped (already in the registry)\n", t, res.Uploaded, res.Skipped)
+	return nil
 }
 
 // imageBlobs are the final image's blobs: layers, config, manifest.

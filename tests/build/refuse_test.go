@@ -80,19 +80,20 @@ func TestBadInputsLeaveNothing(t *testing.T) {
 	}
 }
 
-// TestPushTargetRefused: a registry target is refused by name, before the
-// build runs, until strata can push.
-func TestPushTargetRefused(t *testing.T) {
+// TestPushUnreachableLeavesNothing: a build whose -t registry cannot be
+// reached fails naming it, and takes back everything it built.
+func TestPushUnreachableLeavesNothing(t *testing.T) {
 	work := workDir(t)
 	ctx := filepath.Join(work, "context")
-	writeFiles(t, ctx, map[string]string{"Containerfile": "FROM scratch\n"}, nil)
+	writeFiles(t, ctx, map[string]string{"Containerfile": fmt.Sprintf("FROM oci:%s:base\nRUN touch /x\n", baseImage(t))}, nil)
 	store := filepath.Join(work, "store")
-	r := strataIn(work, "build", "--store", store, "-t", "docker://127.0.0.1:5000/x:1", ctx)
-	if r.err == nil || !strings.Contains(r.stderr, "-t docker://127.0.0.1:5000/x:1") {
-		t.Fatalf("build -t docker://: want a refusal naming -t, got %v: %s", r.err, r.stderr)
+	// Port 1 of loopback: nothing listens there.
+	r := strataIn(work, "build", "--store", store, "--cgroup-parent", cgroupParent(t), "-t", "docker://127.0.0.1:1/x:1", ctx)
+	if r.err == nil || !strings.Contains(r.stderr, "127.0.0.1:1") {
+		t.Fatalf("build -t docker://127.0.0.1:1/x:1: want a failure naming the registry, got %v: %s", r.err, r.stderr)
 	}
 	if _, err := os.Stat(store); !os.IsNotExist(err) {
-		t.Errorf("the refused build made the store %s", store)
+		t.Errorf("the failed build left the store %s: %v", store, listing(t, store))
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // TestBuildFromRegistry: strata build FROM an image in the registry (a RUN
 // removing one of its files and adding one), run from the result; a rebuild
 // takes every step from the cache, gives the same digest and fetches no
-// layer again.
+// layer again; the image pushed with -t docker:// pulls back and runs.
 func TestBuildFromRegistry(t *testing.T) {
 	reg := startRegistry(t, "", "")
 	img := multiLayerImage(t, "from the registry")
@@ -44,5 +44,27 @@ func TestBuildFromRegistry(t *testing.T) {
 	t.Cleanup(func() { strataResult(nil, "bundle", "rm", "--force", b) })
 	if got := runBundle(t, b); got != "built\n" {
 		t.Errorf("container printed %q", got)
+	}
+
+	// -t docker:// pushes what it built (strata push's code): the registry
+	// has the digest the build printed, and the image pulls back and runs.
+	// A second push sends nothing the registry has.
+	pushed := strings.TrimSpace(strata(t, nil, "build", "--store", store, "-t", reg.ref("built:1"), ctx))
+	if pushed != first {
+		t.Errorf("build -t docker:// printed %s, the layout build %s", pushed, first)
+	}
+	_, errOut, err := strataResult(nil, "build", "--store", store, "-t", reg.ref("built:1"), ctx)
+	if err != nil || !strings.Contains(errOut, "0 blobs uploaded") {
+		t.Errorf("a second push: %v\n%s", err, errOut)
+	}
+	fresh := t.TempDir()
+	if got := strings.TrimSpace(strata(t, nil, "pull", "--store", fresh, reg.ref("built:1"))); got != first {
+		t.Errorf("pull of the pushed image: manifest %s, built %s", got, first)
+	}
+	b2 := newBundle(t)
+	strata(t, nil, "bundle", "create", reg.ref("built:1"), b2, "--store", fresh)
+	t.Cleanup(func() { strataResult(nil, "bundle", "rm", "--force", b2) })
+	if got := runBundle(t, b2); got != "built\n" {
+		t.Errorf("container of the pulled-back image printed %q", got)
 	}
 }
