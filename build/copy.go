@@ -123,8 +123,12 @@ func (sr *stageRun) copy(ins Instruction, p *copyPlan, next *state) error {
 		c := &copier{rootfs: rootfs, uid: uid, gid: gid, chmod: p.chmod, hasChmod: p.hasChmod, skip: skip}
 		for _, s := range srcs {
 			if ins.Cmd == "ADD" {
-				if done, err := c.extract(s, p.dest); done || err != nil {
+				extracted, err := c.extract(s, p.dest)
+				if err != nil {
 					return err
+				}
+				if extracted {
+					continue
 				}
 			}
 			if err := c.copySource(s, p.dest, p.destDir); err != nil {
@@ -241,6 +245,13 @@ func (c *copier) copyEntry(src, target string) error {
 	st, err := os.Lstat(src)
 	if err != nil {
 		return err
+	}
+	if path.Clean(target) == "/" {
+		// COPY dir / fills the root; the root keeps its own metadata.
+		if !st.IsDir() {
+			return fmt.Errorf("source %s is a file and the destination is /", src)
+		}
+		return nil
 	}
 	parent, err := securejoin.SecureJoin(c.rootfs, path.Dir(target))
 	if err != nil {

@@ -155,8 +155,10 @@ func (sr *stageRun) step(ins Instruction, globals map[string]string) error {
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(ins.Rest, "=") {
-			if g, ok := globals[k]; ok && b.o.BuildArgs[k] == "" {
+		// ARG NAME without a default takes the global ARG's value, unless
+		// --build-arg gave one.
+		if _, given := b.o.BuildArgs[k]; !given && !strings.Contains(ins.Rest, "=") {
+			if g, ok := globals[k]; ok {
 				v = g
 			}
 		}

@@ -16,6 +16,7 @@ import (
 // stage's files (COPY --from by name and by index), a gzip tar ADD
 // extracts, build arguments in FROM and RUN, SHELL, ENTRYPOINT, written as
 // a docker-archive; skopeo and umoci read it back, and strata runs it.
+// One ADD names two archives, gzip and plain: both are extracted.
 func TestMultiStageToDockerArchive(t *testing.T) {
 	work := workDir(t)
 	ctx := filepath.Join(work, "context")
@@ -33,12 +34,13 @@ FROM scratch
 COPY --from=first /bin/busybox /bin/
 COPY --from=first /out /data
 COPY --from=0 /msg /
-ADD files.tar.gz /unpacked/
+ADD files.tar.gz more.tar /unpacked/
 ADD plain.txt /copied/
 ENTRYPOINT ["/bin/busybox"]
 CMD ["cat", "/msg"]
 `,
 		"files.tar.gz": tgz.String(),
+		"more.tar":     string(imagetest.Tar(t, imagetest.Entry{Name: "m", Body: "plain tar\n"})),
 		"plain.txt":    "kept as a file\n",
 	}, nil)
 	archive := filepath.Join(work, "image.tar")
