@@ -87,7 +87,9 @@ func (sr *stageRun) metadata(ins Instruction, next *state) error {
 	case "ENTRYPOINT":
 		c.Entrypoint = sr.command(ins)
 		// As docker: a new ENTRYPOINT drops the Cmd inherited from the base.
-		c.Cmd = nil
+		if !sr.cmdSet {
+			c.Cmd = nil
+		}
 	case "STOPSIGNAL":
 		s, err := expandWord(b.file.Escape, ins.Rest, env)
 		if err != nil {

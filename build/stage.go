@@ -22,6 +22,9 @@ type stageRun struct {
 	// args are the stage's declared ARGs with their values, in order.
 	args     map[string]string
 	argOrder []string
+	// cmdSet: this stage has a CMD, which a later ENTRYPOINT keeps (it
+	// drops only a Cmd inherited from the base, as docker does).
+	cmdSet bool
 }
 
 // globalArgs evaluates the ARGs before the first FROM, which FROM lines
@@ -175,6 +178,9 @@ func (sr *stageRun) step(ins Instruction, globals map[string]string) error {
 		return nil
 	}
 	b.steps++
+	if ins.Cmd == "CMD" {
+		defer func() { sr.cmdSet = true }()
+	}
 	var content string
 	var prepared *copyPlan
 	if ins.Cmd == "COPY" || ins.Cmd == "ADD" {

@@ -17,8 +17,8 @@ import (
 // containerfile is the build every comparison uses: FROM a local image,
 // ENV, WORKDIR, COPY (a file, a directory with --chown, a script keeping its
 // mode), RUN (a file made, a file of an earlier layer removed, a directory
-// owned by another user), and the config instructions. Its CMD shows what
-// a container of the image sees.
+// owned by another user), and the config instructions; an ENTRYPOINT after
+// the CMD keeps it. The command shows what a container of the image sees.
 const containerfile = `FROM oci:%s:base
 ARG FLAVOUR=plain
 ENV APP=/app GREETING="hello world"
@@ -33,6 +33,7 @@ EXPOSE 8080
 VOLUME /var/data
 USER alice
 CMD ["sh", "-c", "id -u; id -g; id -un; pwd; cat made.txt; ls /app /app/conf; test -e old.txt || echo old.txt removed; test -e /bin/grep || echo grep removed; echo $GREETING; /usr/local/bin/run.sh"]
+ENTRYPOINT ["/bin/busybox"]
 `
 
 // buildContext writes the Containerfile (FROM the base layout) and the
