@@ -103,7 +103,7 @@ func (sr *stageRun) planCopy(ins Instruction) (*copyPlan, error) {
 func (sr *stageRun) copy(ins Instruction, p *copyPlan, next *state) error {
 	createdBy := fmt.Sprintf("/bin/sh -c #(nop) %s %s", ins.Cmd, ins.Rest)
 	// The bundle's command is never run: the step only writes to it.
-	return sr.layerStep(next, createdBy, []string{"/bin/true"}, func(_, _, rootfs string) error {
+	return sr.layerStep(next, createdBy, []string{"/bin/true"}, true, func(_, _, rootfs string) error {
 		srcs := p.matched
 		var skip func(string) bool = sr.b.ctx.excluded
 		if p.from >= 0 {
@@ -147,7 +147,7 @@ func (sr *stageRun) stageSources(p *copyPlan) ([]source, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := bundle.Create(bundle.CreateOptions{Bundle: dir, Image: b.cache.ref(b.stages[p.from].state.key), Store: b.store.Root(), Spec: bundle.SpecOptions{Args: []string{"/bin/true"}}}); err != nil {
+	if _, err := bundle.Create(bundle.CreateOptions{Bundle: dir, Image: b.cache.ref(b.stages[p.from].state.key), Store: b.store.Root(), Spec: bundle.SpecOptions{Args: []string{"/bin/true"}, AsRoot: true}}); err != nil {
 		return nil, nil, err
 	}
 	release := func() { bundle.Remove(dir) }

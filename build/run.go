@@ -22,7 +22,7 @@ import (
 // rootfs, and adds the bundle's diff to next as a layer: the code of
 // `strata bundle diff`, whiteouts for what was removed. The bundle is
 // removed whatever happens.
-func (sr *stageRun) layerStep(next *state, createdBy string, args []string, change func(id, dir, rootfs string) error) (err error) {
+func (sr *stageRun) layerStep(next *state, createdBy string, args []string, asRoot bool, change func(id, dir, rootfs string) error) (err error) {
 	b := sr.b
 	dir, err := os.MkdirTemp(b.tmp, "bundle-")
 	if err != nil {
@@ -41,6 +41,7 @@ func (sr *stageRun) layerStep(next *state, createdBy string, args []string, chan
 		Spec: bundle.SpecOptions{
 			Args:         args,
 			NoEntrypoint: true,
+			AsRoot:       asRoot,
 			Env:          sr.env(),
 			Net:          b.o.Network,
 			CgroupsPath:  cgroupsPath,
@@ -100,7 +101,7 @@ func (sr *stageRun) run(ins Instruction, next *state) error {
 	if len(argv) == 0 {
 		return errors.New("RUN [] has no command")
 	}
-	return sr.layerStep(next, createdBy, argv, func(id, dir, _ string) error {
+	return sr.layerStep(next, createdBy, argv, false, func(id, dir, _ string) error {
 		return sr.runContainer(id, dir)
 	})
 }

@@ -27,6 +27,9 @@ type SpecOptions struct {
 	Net      string // "none" (own network namespace, the default) or "host"
 	// NoEntrypoint makes Args the whole command, as a build's RUN is.
 	NoEntrypoint bool
+	// AsRoot ignores the image's User: a build's COPY only writes to the
+	// bundle, and the User may name no one in the image yet.
+	AsRoot bool
 	// CapAdd and CapDrop change DefaultCapabilities ("ALL" or names).
 	CapAdd, CapDrop []string
 	// NoNewPrivileges sets process.noNewPrivileges; off by default, as in
@@ -75,7 +78,11 @@ func BuildSpec(img ocispec.Image, rootfs string, o SpecOptions) (*specs.Spec, er
 		s.Process.Cwd = path.Join("/", c.WorkingDir)
 	}
 
-	u, err := resolveUser(rootfs, c.User)
+	user := c.User
+	if o.AsRoot {
+		user = ""
+	}
+	u, err := resolveUser(rootfs, user)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,8 @@ import (
 // stage's files (COPY --from by name and by index), a gzip tar ADD
 // extracts, build arguments in FROM and RUN, SHELL, ENTRYPOINT, written as
 // a docker-archive; skopeo and umoci read it back, and strata runs it.
-// One ADD names two archives, gzip and plain: both are extracted.
+// One ADD names two archives, gzip and plain: both are extracted. The
+// COPYs run under a USER no /etc/passwd names yet, which only RUN needs.
 func TestMultiStageToDockerArchive(t *testing.T) {
 	work := workDir(t)
 	ctx := filepath.Join(work, "context")
@@ -31,11 +32,13 @@ ARG MSG=default
 SHELL ["/bin/sh", "-c"]
 RUN echo "$MSG" > /msg && mkdir /out && echo one > /out/1 && ln -s 1 /out/link
 FROM scratch
+USER nobody
 COPY --from=first /bin/busybox /bin/
 COPY --from=first /out /data
 COPY --from=0 /msg /
 ADD files.tar.gz more.tar /unpacked/
 ADD plain.txt /copied/
+USER 0
 ENTRYPOINT ["/bin/busybox"]
 CMD ["cat", "/msg"]
 `,
