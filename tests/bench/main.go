@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/strata-runtime/strata/tests/bench/stats"
 )
 
 func main() {
@@ -77,12 +79,12 @@ func fatal(err error) {
 // measureAll runs every item reps times for every runtime, rotating the
 // runtimes' order each repetition. A runtime that fails an item (strata
 // without exec, say) keeps the error and is not asked again.
-func measureAll(rts []*runtime, items []item, reps int) [][]*samples {
-	res := make([][]*samples, len(items))
+func measureAll(rts []*runtime, items []item, reps int) [][]*stats.Samples {
+	res := make([][]*stats.Samples, len(items))
 	for i := range items {
-		res[i] = make([]*samples, len(rts))
+		res[i] = make([]*stats.Samples, len(rts))
 		for j := range rts {
-			res[i][j] = &samples{}
+			res[i][j] = &stats.Samples{}
 		}
 	}
 	for rep := range reps {
@@ -90,15 +92,10 @@ func measureAll(rts []*runtime, items []item, reps int) [][]*samples {
 			for k := range rts {
 				j := (k + rep) % len(rts)
 				s := res[i][j]
-				if s.err != nil {
+				if s.Err != nil {
 					continue
 				}
-				v, err := it.measure(rts[j])
-				if err != nil {
-					s.err = err
-					continue
-				}
-				s.values = append(s.values, v)
+				s.Add(it.measure(rts[j]))
 			}
 		}
 		fmt.Fprintf(os.Stderr, "bench: repetition %d/%d done\n", rep+1, reps)

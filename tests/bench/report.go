@@ -5,9 +5,10 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/strata-runtime/strata/tests/bench/stats"
 )
 
 // preamble opens docs/benchmarks.md, which `make bench` rewrites whole.
@@ -36,52 +37,9 @@ drift; the interleaving makes the ratios the figures to read.
 
 `
 
-// samples are one item's values for one runtime, one per repetition, or the
-// error that stopped its measurement.
-type samples struct {
-	values []float64
-	err    error
-}
-
-func (s *samples) median() float64 {
-	v := append([]float64(nil), s.values...)
-	sort.Float64s(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
-func (s *samples) cell() string {
-	if s.err != nil || len(s.values) == 0 {
-		return "n/a"
-	}
-	v := append([]float64(nil), s.values...)
-	sort.Float64s(v)
-	return fmt.Sprintf("%s (%s–%s)", num(s.median()), num(v[0]), num(v[len(v)-1]))
-}
-
-func num(f float64) string {
-	switch {
-	case f >= 100:
-		return fmt.Sprintf("%.0f", f)
-	case f >= 10:
-		return fmt.Sprintf("%.1f", f)
-	default:
-		return fmt.Sprintf("%.2f", f)
-	}
-}
-
-func ratio(a, b *samples) string {
-	if a.err != nil || b.err != nil || len(a.values) == 0 || len(b.values) == 0 || b.median() == 0 {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.2f", a.median()/b.median())
-}
-
 // render writes the report as markdown: the machine, the versions, the table
 // (runtime order as given: strata, runc, crun) and why any cell is n/a.
-func render(b *bench, items []item, res [][]*samples, reps int, took time.Duration) string {
+func render(b *bench, items []item, res [][]*stats.Samples, reps int, took time.Duration) string {
 	var w strings.Builder
 	w.WriteString(preamble)
 	kernel, _ := exec.Command("uname", "-r").Output()
@@ -104,25 +62,17 @@ func render(b *bench, items []item, res [][]*samples, reps int, took time.Durati
 	for i, it := range items {
 		fmt.Fprintf(&w, "| %s | %s |", it.name, it.unit)
 		for j, s := range res[i] {
-			fmt.Fprintf(&w, " %s |", s.cell())
-			if s.err != nil {
-				notes = append(notes, fmt.Sprintf("- %s, %s: n/a: %s", it.name, b.runtimes[j].name, oneLine(s.err.Error(), 200)))
+			fmt.Fprintf(&w, " %s |", s.Cell())
+			if s.Err != nil {
+				notes = append(notes, fmt.Sprintf("- %s, %s: n/a: %s", it.name, b.runtimes[j].name, stats.OneLine(s.Err.Error(), 200)))
 			}
 		}
-		fmt.Fprintf(&w, " %s | %s |\n", ratio(res[i][0], res[i][1]), ratio(res[i][0], res[i][2]))
+		fmt.Fprintf(&w, " %s | %s |\n", stats.Ratio(res[i][0], res[i][1]), stats.Ratio(res[i][0], res[i][2]))
 	}
 	if len(notes) > 0 {
 		fmt.Fprintf(&w, "\n%s\n", strings.Join(notes, "\n"))
 	}
 	return w.String()
-}
-
-func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return s
 }
 
 // cgroupMode tells v2 (unified), hybrid (v1 controllers plus a cgroup2 tree)
