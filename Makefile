@@ -126,6 +126,18 @@ bench: strata
 	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root" >&2; exit 1; }
 	$(GO) run ./tests/bench -strata ./strata -out docs/benchmarks.md $(BENCH_FLAGS)
 
+# The image side against the tools users compare it with, interleaved (see
+# tests/benchimage): a pull from a docker-registry the bench starts on
+# 127.0.0.1 against skopeo copy + umoci unpack, a commit against podman
+# commit. Writes its section of docs/benchmarks.md ("The image side"), keeping
+# the rest. NOT run in CI (too noisy to gate on); `make lint` vets it. Needs
+# root and docker-registry, skopeo, umoci, podman and runc.
+BENCH_IMAGE_FLAGS ?=
+.PHONY: bench-image
+bench-image: strata
+	@[ "$$(id -u)" = 0 ] || { echo "make bench-image needs root" >&2; exit 1; }
+	$(GO) run ./tests/benchimage -strata ./strata -out docs/benchmarks.md $(BENCH_IMAGE_FLAGS)
+
 # Real engines end to end (tests/e2e, docs/e2e.md): containerd 1.6 with ctr,
 # dockerd 20.10 and podman 4.3 from apt, each started by the test with private
 # root, state, socket and exec-root directories under /tmp, with $(RUNTIME) as

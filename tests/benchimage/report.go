@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strings"
+	"time"
+
+	"github.com/strata-runtime/strata/tests/bench/stats"
+)
+
+// sectionTitle opens the report, and is how writeSection finds the section
+// of an earlier run in docs/benchmarks.md.
+const sectionTitle = "## The image side"
+
+const preamble = sectionTitle + `: pull and commit against skopeo + umoci and podman
+
+Written by ` + "`make bench-image`" + ` (tests/benchimage; not run in CI, where
+timings are too noisy to gate on, but built and vetted there by ` + "`make lint`" + `).
+Run as root; it builds ./strata and needs docker-registry, skopeo, umoci,
+podman and runc (podman's ` + "`--runtime`" + `, ` + "`BENCH_IMAGE_FLAGS='-runtime /usr/bin/crun'`" + `
+changes it). Everything it makes lives in one temp dir (the registry's storage,
+podman's root, runroot and configuration, the bundles, stores and layouts) and
+is removed with the registry, the containers, their cgroups and mounts at the
+end and on SIGINT. ` + "`make bench-image BENCH_IMAGE_FLAGS='-reps 5'`" + ` changes the
+repetitions.
+
+- **Pull**: a registry started on a free 127.0.0.1 port serves one image.
+  strata pulls it with ` + "`strata bundle create docker://127.0.0.1:PORT/bench/pull:1 B --store S`" + `
+  into an empty store; the others with ` + "`skopeo copy docker://… oci:D:1`" + ` into an
+  empty layout, then ` + "`umoci unpack --image D:1 B`" + ` (the sum, and each part).
+  Every repetition pulls into new directories, removed afterwards.
+- **Commit**: a strata container (` + "`strata bundle create`" + ` of a busybox image, ` + "`strata run -d`" + `)
+  and a podman container of the same image (` + "`podman run -d`" + `) both run ` + "`sleep`" + `;
+  the same script, run in each with ` + "`exec`" + `, writes about 85 MB into /change
+  (24 MB from /dev/urandom, 20 MB of ` + "`seq`" + ` output, 16 MB of log-like text, and
+  6,000 text files of 4 KB in 60 directories). Each repetition commits the
+  running container to a local image: ` + "`strata bundle commit B --image oci:D:1`" + ` with
+  ` + "`--compress gzip`" + ` (strata's default; parallel gzip) and with ` + "`--compress none`" + `, and
+  ` + "`podman commit C IMG`" + ` into podman's containers-storage, which writes the layer
+  uncompressed (buildah's default for local storage: compressing a layer only
+  for the storage to decompress it again is waste; podman commit has no flag
+  to change it). Each new image is removed after its repetition.
+- **Build** (` + "`strata build`" + ` against ` + "`buildah bud`" + `): not measured; strata has no build
+  command yet (issue 16, item 2). tests/benchimage/items.go's prepare is where
+  the item goes.
+
+Every measured command runs after a ` + "`sync`" + ` (untimed), so no tool pays for the
+writeback of the one before; the "until on disk" rows add the ` + "`sync`" + ` right after
+the command (strata's layer store syncs its layers itself before it renames
+them into place, umoci and podman's commit leave that to the kernel). The page
+cache is not dropped by default (the machine is shared; ` + "`-drop-caches`" + ` does it
+before every command): the registry's blobs, the tools' binaries and the
+committed change are in memory for every tool alike after the first
+repetition, so the pull is the fetch over loopback, the unpack and the writes,
+and the commit is the read of the change, the tar, the compression and the
+writes.
+
+`
+
+// render writes the report as markdown.
+func render(b *bench, items []*item, res []results, reps int, loadBefore, loadAfter string, took time.Duration) string {
+	var w strings.Builder
+	w.WriteString(preamble)
+	kernel, _ := exec.Command("uname", "-r").Output()
+	fmt.Fprintf(&w, "Measured %s on %d cores, Linux %s; repetitions: %d, tools interleaved (order rotated each repetition); load average %s at the start, %s at the end (other work shares the machine); took %s.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), goruntime.NumCPU(), strings.TrimSpace(string(kernel)), reps, loadBefore, loadAfter, took.Round(time.Second))
+	for _, p := range []string{b.strata, b.skopeo, b.umoci, b.podman, b.runtime, b.registry} {
+		fmt.Fprintf(&w, "- `%s`: %s\n", p, b.versions[p])
+	}
+	w.WriteString("\n")
+	for _, f := range b.facts {
+		fmt.Fprintf(&w, "%s\n", f)
+	}
+	fmt.Fprintf(&w, "\nEach cell: seconds, median (min–max) over the repetitions; the ratio is of the medians (below 1: strata is faster).\n\n")
+	fmt.Fprintf(&w, "| item | strata | other | strata/other |\n|---|---|---|---|\n")
+	var notes []string
+	for i, it := range items {
+		for _, r := range it.rows {
+			other := res[i].get(r.other)
+			strataCell, ratio := "", ""
+			if r.strata.tool != "" {
+				s := res[i].get(r.strata)
+				strataCell, ratio = s.Cell(), stats.Ratio(s, other)
+			}
+			fmt.Fprintf(&w, "| %s | %s | %s | %s |\n", r.label, strataCell, other.Cell(), ratio)
+		}
+		for _, t := range it.tools {
+			if s := res[i][t.name]["error"]; s != nil {
+				notes = append(notes, fmt.Sprintf("- %s, %s: n/a: %s", it.name, t.name, stats.OneLine(s.Err.Error(), 300)))
+			}
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(&w, "\n%s\n", strings.Join(notes, "\n"))
+	}
+	fmt.Fprintf(&w, "\nIssue 16's targets, from the medians above: %s; %s.\n",
+		target("strata's pull of a multi-layer image not slower than `skopeo copy` + `umoci unpack`", res[0], figure{"strata", "cmd"}, figure{"skopeo+umoci", "cmd"}),
+		target("commit not slower than podman's (gzip against podman's uncompressed layer)", res[1], figure{"strata-gzip", "cmd"}, figure{"podman", "cmd"}))
+	return w.String()
+}
+
+// target says whether strata's median is at most the other's.
+func target(what string, r results, strata, other figure) string {
+	s, o := r.get(strata), r.get(other)
+	if s.Err != nil || o.Err != nil || len(s.Values) == 0 || len(o.Values) == 0 {
+		return what + ": not measured"
+	}
+	if s.Median() <= o.Median() {
+		return fmt.Sprintf("%s: **holds** (%s)", what, stats.Ratio(s, o))
+	}
+	return fmt.Sprintf("%s: **does not hold** (%s)", what, stats.Ratio(s, o))
+}
+
+// writeSection puts the report into a markdown file in place of the section
+// an earlier run wrote (from its title to the next "## " heading), or at the
+// end of the file, keeping everything else.
+func writeSection(path, report string) error {
+	data, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	doc := string(data)
+	start := strings.Index(doc, "\n"+sectionTitle)
+	if start < 0 {
+		doc = strings.TrimRight(doc, "\n")
+		if doc != "" {
+			doc += "\n\n"
+		}
+		return os.WriteFile(path, []byte(doc+report), 0o644)
+	}
+	start++
+	end := len(doc)
+	if next := strings.Index(doc[start+len(sectionTitle):], "\n## "); next >= 0 {
+		end = start + len(sectionTitle) + next + 1
+	}
+	rest := doc[end:]
+	if rest != "" {
+		report += "\n"
+	}
+	return os.WriteFile(path, []byte(doc[:start]+report+rest), 0o644)
+}
