@@ -109,11 +109,24 @@ func removeDir(dir string) {
 	}
 }
 
+// stopping is cancelled on SIGINT or SIGTERM, which kills the command
+// running then and fails every later one but the cleanup's.
+var stopping, stop = context.WithCancel(context.Background())
+
 // run runs a command and returns its standard output; a failure returns
 // its standard error in the error. Both go to files, not pipes: a detached
 // container would hold a pipe open and keep the command from returning.
 func run(env []string, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	return runIn(stopping, env, name, args...)
+}
+
+// cleanupRun is run for the cleanup, which runs after stop too.
+func cleanupRun(env []string, name string, args ...string) (string, error) {
+	return runIn(context.Background(), env, name, args...)
+}
+
+func runIn(parent context.Context, env []string, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(parent, commandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)

@@ -112,8 +112,8 @@ func (b *bench) strataContainer(layout string) (string, func(args ...string) (st
 	root := filepath.Join(b.dir, "strata-state")
 	id := fmt.Sprintf("bench-image-%d", os.Getpid())
 	b.onCleanup(func() {
-		run(nil, b.strata, "--root", root, "delete", "--force", id)
-		run(nil, b.strata, "bundle", "rm", bundle)
+		cleanupRun(nil, b.strata, "--root", root, "delete", "--force", id)
+		cleanupRun(nil, b.strata, "bundle", "rm", bundle)
 	})
 	if _, err := run(nil, b.strata, "bundle", "create", "oci:"+layout+":1", bundle, "--store", filepath.Join(b.dir, "commit-store"),
 		"--cgroups-path", "/"+b.cgroupParent+"/strata", "--", "sleep", "1000000"); err != nil {

@@ -57,6 +57,9 @@ func measureAll(items []*item, reps int) []results {
 	for rep := range reps {
 		for i, it := range items {
 			for k := range it.tools {
+				if stopping.Err() != nil {
+					return res
+				}
 				t := it.tools[(k+rep)%len(it.tools)]
 				got := res[i][t.name]
 				if got["error"] != nil {

@@ -58,6 +58,7 @@ func main() {
 	go func() {
 		<-sig
 		fmt.Fprintln(os.Stderr, "bench-image: interrupted, cleaning up")
+		stop()
 		b.cleanup()
 		os.Exit(130)
 	}()
@@ -70,6 +71,9 @@ func main() {
 		b.fail(err)
 	}
 	res := measureAll(items, *reps)
+	if stopping.Err() != nil {
+		select {} // the signal's goroutine cleans up and exits
+	}
 	report := render(b, items, res, *reps, load, loadAverage(), time.Since(start))
 	fmt.Print(report)
 	if failed(res) {

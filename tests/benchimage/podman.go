@@ -69,10 +69,10 @@ network_config_dir = %q
 	}
 	p.env = []string{"CONTAINERS_CONF=" + filepath.Join(dir, "containers.conf"), "CONTAINERS_STORAGE_CONF=" + filepath.Join(dir, "storage.conf")}
 	b.onCleanup(func() {
-		if _, err := p.run("rm", "--all", "--force", "--time", "0"); err != nil {
+		if _, err := cleanupRun(p.env, b.podman, p.args("rm", "--all", "--force", "--time", "0")...); err != nil {
 			fmt.Fprintln(os.Stderr, "bench-image:", err)
 		}
-		if _, err := p.run("rmi", "--all", "--force"); err != nil {
+		if _, err := cleanupRun(p.env, b.podman, p.args("rmi", "--all", "--force")...); err != nil {
 			fmt.Fprintln(os.Stderr, "bench-image:", err)
 		}
 	})
