@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -65,10 +66,24 @@ func main() {
 	report := render(b, items, results, *reps, time.Since(start))
 	fmt.Print(report)
 	if *out != "" {
-		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
+		if err := writeReport(*out, report); err != nil {
 			fatal(err)
 		}
 	}
+}
+
+// writeReport replaces the top of the file, up to its first "## " section,
+// with the report: the sections below (by-hand comparisons, `make
+// bench-image`'s "The image side") stay.
+func writeReport(path, report string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if i := strings.Index(string(old), "\n## "); i >= 0 {
+		report += string(old[i:])
+	}
+	return os.WriteFile(path, []byte(report), 0o644)
 }
 
 func fatal(err error) {

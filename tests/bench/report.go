@@ -11,7 +11,8 @@ import (
 	"github.com/strata-runtime/strata/tests/bench/stats"
 )
 
-// preamble opens docs/benchmarks.md, which `make bench` rewrites whole.
+// preamble opens docs/benchmarks.md, whose top (up to its first "## "
+// section) `make bench` rewrites.
 const preamble = `# Benchmarks: strata, runc and crun
 
 Written by ` + "`make bench`" + ` (tests/bench; not run in CI, where timings are too
