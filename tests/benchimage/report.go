@@ -42,7 +42,8 @@ repetitions.
   ` + "`podman commit C IMG`" + ` into podman's containers-storage, which writes the layer
   uncompressed (buildah's default for local storage: compressing a layer only
   for the storage to decompress it again is waste; podman commit has no flag
-  to change it). Each new image is removed after its repetition.
+  to change it). Neither pauses the container (podman commit's --pause is
+  off by default). Each new image is removed after its repetition.
 - **Build** (` + "`strata build`" + ` against ` + "`buildah bud`" + `): not measured; strata has no build
   command yet (issue 16, item 2). tests/benchimage/items.go's prepare is where
   the item goes.
@@ -56,7 +57,8 @@ before every command): the registry's blobs, the tools' binaries and the
 committed change are in memory for every tool alike after the first
 repetition, so the pull is the fetch over loopback, the unpack and the writes,
 and the commit is the read of the change, the tar, the compression and the
-writes.
+writes. (skopeo and podman also update root's blob-info cache in
+/var/lib/containers/cache, theirs and not the bench's to remove.)
 
 `
 
