@@ -77,7 +77,7 @@ func main() {
 	report := render(b, items, res, *reps, load, loadAverage(), time.Since(start))
 	fmt.Print(report)
 	if failed(res) {
-		b.fail(fmt.Errorf("a measurement failed (the n/a cells above say why); %s left as it was", *out))
+		b.fail(fmt.Errorf("a measurement failed (the n/a cells above say why); no report file written"))
 	}
 	if *out != "" {
 		if err := writeSection(*out, report); err != nil {
