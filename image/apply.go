@@ -147,6 +147,12 @@ func entryName(n string) (string, error) {
 	if len(n) > maxNameLen {
 		return "", fmt.Errorf("name is %d bytes, longer than PATH_MAX (%d)", len(n), maxNameLen)
 	}
+	// umoci insert ... / names the layer's root "/" (its other entries are
+	// relative): the root entry, as "./" is. Any other absolute name is
+	// refused.
+	if strings.Trim(n, "/") == "" && n != "" {
+		return "", nil
+	}
 	if strings.HasPrefix(n, "/") {
 		return "", errors.New("absolute name: layer entries must be relative")
 	}

@@ -7,17 +7,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestRootEntryMark: a store layer whose tar has a "./" entry is marked (and
-// its directory carries the entry's metadata); one without is not; and a
-// layer cannot set strata's own xattrs, on its root or elsewhere.
+// TestRootEntryMark: a store layer whose tar has a "./" entry (or "/", as
+// umoci insert writes it) is marked (and its directory carries the entry's
+// metadata); one without is not; and a layer cannot set strata's own
+// xattrs, on its root or elsewhere.
 func TestRootEntryMark(t *testing.T) {
 	requireRoot(t)
+	for _, name := range []string{"./", "/"} {
+		t.Run(name, func(t *testing.T) { testRootEntryMark(t, name) })
+	}
+}
+
+func testRootEntryMark(t *testing.T, rootName string) {
 	s, err := OpenStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	fake := map[string]string{rootEntryXattr: "y"}
-	with, withBlob := testLayer(t, E{Name: "./", Type: tar.TypeDir, Mode: 0o750, UID: 7}, E{Name: "f", Body: "f", Xattrs: fake})
+	with, withBlob := testLayer(t, E{Name: rootName, Type: tar.TypeDir, Mode: 0o750, UID: 7}, E{Name: "f", Body: "f", Xattrs: fake})
 	without, withoutBlob := testLayer(t, E{Name: "g", Body: "g", Xattrs: fake})
 	for _, l := range []struct {
 		layer Layer
