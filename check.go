@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/strata-runtime/strata/bundle"
 	"github.com/strata-runtime/strata/libcontainer"
 	"github.com/strata-runtime/strata/libcontainer/cgroups"
 	"github.com/strata-runtime/strata/libcontainer/host"
@@ -30,7 +31,7 @@ non-zero only when no container can run here at all.`,
 			return fmt.Errorf("--format: invalid value %q (expected text or json)", format)
 		}
 		method, serr := libcontainer.SealMethod()
-		r := hostCheck(host.Probe(), libcontainer.HostLSMs(), method, serr)
+		r := hostCheck(host.Probe(), libcontainer.HostLSMs(), method, serr, bundle.ProbeIDMappedLayers())
 		if format == "json" {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "  ")
@@ -77,7 +78,7 @@ func found(r host.Result, yes string) string {
 
 // hostCheck turns the probes into the report. The Strata texts must say
 // what the code does today: update them with the code they describe.
-func hostCheck(f *host.Facts, lsm libcontainer.LSMs, sealMethod string, sealErr error) *checkReport {
+func hostCheck(f *host.Facts, lsm libcontainer.LSMs, sealMethod string, sealErr error, idmapLayers host.Result) *checkReport {
 	r := &checkReport{Kernel: f.Kernel, Facts: f}
 	add := func(it checkItem) { r.Checks = append(r.Checks, it) }
 	item := func(name string, res host.Result, yes, then, otherwise string) {
@@ -140,6 +141,9 @@ func hostCheck(f *host.Facts, lsm libcontainer.LSMs, sealMethod string, sealErr 
 	item("overlayfs", f.Overlay, "present",
 		"`strata bundle` composes image layers as an overlay",
 		"`strata bundle` cannot make overlay rootfs: use --copy for a plain rootfs")
+	item("overlay of idmapped layers", idmapLayers, "mounted",
+		"`strata bundle create --uidmap/--gidmap` mounts the store's layers idmapped, so a user-namespaced container owns its rootfs without a chown or copy",
+		"`strata bundle create --uidmap/--gidmap` fails (overlayfs takes idmapped layers since Linux 5.19, and the store's filesystem must take idmapped mounts); bundles without a map still work")
 	item("overlay lowerdir+", f.LowerdirPlus, "fsconfig accepts it",
 		"bundle overlays pass each layer as its own lowerdir+, so the layer count is not capped by the option string's page size",
 		// bundle/overlay_classic.go: the fallback for kernels before 6.8.
