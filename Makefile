@@ -128,10 +128,11 @@ bench: strata
 
 # The image side against the tools users compare it with, interleaved (see
 # tests/benchimage): a pull from a docker-registry the bench starts on
-# 127.0.0.1 against skopeo copy + umoci unpack, a commit against podman
-# commit. Writes its section of docs/benchmarks.md ("The image side"), keeping
-# the rest. NOT run in CI (too noisy to gate on); `make lint` vets it. Needs
-# root and docker-registry, skopeo, umoci, podman and runc.
+# 127.0.0.1 against skopeo copy + umoci unpack, a build and a cached rebuild
+# against buildah bud --layers, a commit against podman commit. Writes its
+# section of docs/benchmarks.md ("The image side"), keeping the rest. NOT run
+# in CI (too noisy to gate on); `make lint` vets it. Needs root and
+# docker-registry, skopeo, umoci, buildah, podman and runc.
 BENCH_IMAGE_FLAGS ?=
 .PHONY: bench-image
 bench-image: strata

@@ -6,6 +6,10 @@
 //     `skopeo copy docker://... oci:DIR` followed by `umoci unpack`, of a
 //     5-layer image served by a docker-registry the bench starts on
 //     127.0.0.1;
+//   - build: `strata build` against `buildah bud --layers` of one
+//     Containerfile (RUN, COPY, ENV, WORKDIR, USER, CMD, a file removed by
+//     RUN), a first build into empty storage and a rebuild with nothing
+//     changed, whose digest must be the first build's;
 //   - commit: `strata bundle commit` of a running strata container against
 //     `podman commit` of a running podman container, after the same 85 MB
 //     change in both.
@@ -100,8 +104,8 @@ func (b *bench) fail(err error) {
 // tools are the absolute paths of every program the bench runs, with the
 // first line of their version output for the report.
 type tools struct {
-	strata, runtime, registry, skopeo, umoci, podman string
-	versions                                         map[string]string
+	strata, runtime, registry, skopeo, umoci, podman, buildah string
+	versions                                                  map[string]string
 }
 
 // findTools resolves every program up front, so that a missing one fails the
@@ -119,13 +123,14 @@ func findTools(strata, runtime string) (*tools, error) {
 		{&t.skopeo, "skopeo", []string{"--version"}},
 		{&t.umoci, "umoci", []string{"--version"}},
 		{&t.podman, "podman", []string{"--version"}},
+		{&t.buildah, "buildah", []string{"--version"}},
 	} {
 		p, err := exec.LookPath(f.name)
 		if err == nil {
 			p, err = filepath.Abs(p)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w (Debian: apt-get install docker-registry skopeo umoci podman runc)", f.name, err)
+			return nil, fmt.Errorf("%s: %w (Debian: apt-get install docker-registry skopeo umoci podman buildah runc)", f.name, err)
 		}
 		*f.dst = p
 		v, err := exec.Command(p, f.versionArgs...).Output()

@@ -58,8 +58,12 @@ func Num(f float64) string {
 		return fmt.Sprintf("%.0f", f)
 	case f >= 10:
 		return fmt.Sprintf("%.1f", f)
-	default:
+	case f >= 1:
 		return fmt.Sprintf("%.2f", f)
+	default:
+		// A cached rebuild takes a few hundredths of a second: two
+		// decimals would keep one digit of it.
+		return fmt.Sprintf("%.3f", f)
 	}
 }
 
