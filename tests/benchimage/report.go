@@ -24,8 +24,8 @@ buildah, podman and runc (podman's ` + "`--runtime`" + `, ` + "`BENCH_IMAGE_FLAG
 changes it). Everything it makes lives in one temp dir (the registry's storage,
 podman's and buildah's root, runroot and configuration, the bundles, stores,
 build context and layouts) and is removed with the registry, the containers,
-their cgroups and mounts at the end and on SIGINT. ` + "`make bench-image BENCH_IMAGE_FLAGS='-reps 5'`" + ` changes the
-repetitions.
+their cgroups and mounts at the end and on SIGINT.
+` + "`make bench-image BENCH_IMAGE_FLAGS='-reps 5'`" + ` changes the repetitions.
 
 - **Pull**: a registry started on a free 127.0.0.1 port serves one image.
   strata pulls it with ` + "`strata bundle create docker://127.0.0.1:PORT/bench/pull:1 B --store S`" + `
