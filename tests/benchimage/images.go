@@ -27,8 +27,8 @@ func (b *bench) imageLayout(name string, extra []string) (layout string, files i
 			return "", 0, fmt.Errorf("building the busybox rootfs: %w", err)
 		}
 	}
-	// umoci insert of a tree at / writes an entry named "/", which strata
-	// refuses as an absolute name: the busybox layer is GNU tar's of ".".
+	// The busybox layer is GNU tar's of "." (umoci raw add-layer), the
+	// way images are usually made; the other layers are umoci insert's.
 	busyboxTar := filepath.Join(b.dir, name+"-busybox.tar")
 	if _, err := run(nil, "tar", "-C", busybox, "--numeric-owner", "-cf", busyboxTar, "."); err != nil {
 		return "", 0, err
