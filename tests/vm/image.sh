@@ -35,12 +35,16 @@ trap 'unmount_all; rm -rf --one-file-system "$root"' EXIT
 # iproute2 for the netDevices tests; umoci and skopeo for the bundle tests;
 # e2fsprogs and mount for the payload disk; criu for the checkpoint suite,
 # with iptables, which it runs to lock a container's network during a dump
-# (a Recommends of Debian's criu, which mmdebstrap leaves out).
+# (a Recommends of Debian's criu, which mmdebstrap leaves out); containerd
+# (with its runc shim) and docker-registry for the cri suite, which starts
+# its own of each; uidmap (newuidmap, newgidmap) and passwd (useradd) for the
+# rootless suite's user.
 pkgs=(
 	systemd systemd-sysv udev dbus kmod procps iproute2 mount e2fsprogs
 	initramfs-tools linux-image-cloud-amd64 linux-image-6.12-cloud-amd64
 	runc crun podman conmon netavark aardvark-dns golang-github-containers-common
 	busybox-static jq ca-certificates umoci skopeo criu iptables
+	containerd docker-registry uidmap passwd
 )
 mirror=http://deb.debian.org/debian
 mmdebstrap --variant=minbase --include="$(IFS=,; echo "${pkgs[*]}")" \
@@ -48,9 +52,20 @@ mmdebstrap --variant=minbase --include="$(IFS=,; echo "${pkgs[*]}")" \
 	--customize-hook='echo "/dev/vda / ext4 rw,noatime 0 1" > "$1/etc/fstab"' \
 	--customize-hook='chroot "$1" systemctl mask serial-getty@ttyS0.service getty@tty1.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer 2>/dev/null || true' \
 	--customize-hook='chroot "$1" passwd -d root' \
+	--customize-hook='chroot "$1" systemctl mask docker-registry.service containerd.service 2>/dev/null || true' \
 	bookworm "$root" \
 	"deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
 	"deb http://deb.debian.org/debian-security bookworm-security main"
+
+# The rootless suite's user: no root, subordinate ids for newuidmap and
+# newgidmap (/etc/subuid, /etc/subgid: useradd writes a 65536-id range), and
+# lingering, so that logind starts its user manager at boot and with it
+# /run/user/<uid>, the XDG_RUNTIME_DIR rootless strata and podman keep their
+# state in. tests/e2e/rootless_test.go names it through E2E_ROOTLESS_USER.
+chroot "$root" useradd --create-home --shell /bin/sh --uid 1000 --user-group strata-test
+grep -q '^strata-test:' "$root/etc/subuid" && grep -q '^strata-test:' "$root/etc/subgid"
+mkdir -p "$root/var/lib/systemd/linger"
+touch "$root/var/lib/systemd/linger/strata-test"
 
 # The batch job: mount the payload disk (/dev/vdb) and run its guest.sh, which
 # writes its results back to that disk; then power off whatever happened. The
