@@ -144,7 +144,9 @@ bench-image: strata
 # root, state, socket and exec-root directories under /tmp, with $(RUNTIME) as
 # their OCI runtime (default ./strata, built first; RUNTIME=/usr/sbin/runc
 # proves the harness). Behind the build tag e2e: `go test ./...` does not
-# compile it. Needs root.
+# compile it. Needs root. The rootless tests (TestRootless*) need a login user
+# with subordinate id ranges (E2E_ROOTLESS_USER; the guests of tests/vm have
+# one): left out here, run by make vm-test's rootless suite.
 E2E_FLAGS ?=
 .PHONY: e2e
 e2e:
@@ -154,7 +156,7 @@ e2e:
 	  unset RUNTIME; export STRATA_BINARY=$(CURDIR)/strata ;;
 	*) export RUNTIME="$(RUNTIME)" ;;
 	esac
-	$(GO) test -tags e2e -count=1 -timeout 20m -v $(E2E_FLAGS) ./tests/e2e/
+	$(GO) test -tags e2e -count=1 -timeout 20m -v -skip '^TestRootless' $(E2E_FLAGS) ./tests/e2e/
 
 # Soak (tests/soak): 1000 sequential and 50 parallel runs of /bin/true and 100
 # creates SIGKILLed at random points, then a whole-machine leak check (mounts,
