@@ -88,7 +88,8 @@ func (e *criEnv) configV3(t *testing.T) string {
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.%[1]s.options]
         BinaryName = %[2]q
         Root = %[3]q
-`, h.name, h.binary, h.root)
+        SystemdCgroup = %[4]v
+`, h.name, h.binary, h.root, systemdDriver())
 	}
 	return b.String()
 }

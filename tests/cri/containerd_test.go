@@ -111,7 +111,8 @@ func (e *criEnv) config() string {
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.%[1]s.options]
       BinaryName = %[2]q
       Root = %[3]q
-`, h.name, h.binary, h.root)
+      SystemdCgroup = %[4]v
+`, h.name, h.binary, h.root, systemdDriver())
 	}
 	// What the test images are named after; all are served by the test's
 	// registry, over plain HTTP on the namespace's loopback.

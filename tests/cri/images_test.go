@@ -65,9 +65,19 @@ func mustJSON(t *testing.T, v any) []byte {
 }
 
 // goProgram builds the static program in the package pkg (./pause,
-// ./webserver, ./nnp below tests/cri) into dir and returns it.
+// ./webserver, ./nnp below tests/cri) into dir and returns it. Where
+// CRI_PROGRAMS names a directory, the program built beforehand there
+// (CGO_ENABLED=0 go build -o $CRI_PROGRAMS/ ./tests/cri/pause ...) is used
+// instead: the guests of tests/vm have no Go.
 func goProgram(t *testing.T, dir, pkg string) []byte {
 	t.Helper()
+	if prebuilt := os.Getenv("CRI_PROGRAMS"); prebuilt != "" {
+		data, err := os.ReadFile(filepath.Join(prebuilt, filepath.Base(pkg)))
+		if err != nil {
+			t.Fatalf("CRI_PROGRAMS: %v", err)
+		}
+		return data
+	}
 	repo, err := tu.RepoRoot()
 	if err != nil {
 		t.Fatal(err)

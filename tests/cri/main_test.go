@@ -25,6 +25,10 @@ func (c toolCheck) Run() int {
 			return 1
 		}
 	}
+	if err := checkDriver(); err != nil {
+		fmt.Fprintln(os.Stderr, "cri:", err)
+		return 1
+	}
 	for _, name := range []string{containerdBinary(), "docker-registry", "nsenter", "unshare", "ip", runcPath} {
 		if _, err := exec.LookPath(name); err != nil {
 			fmt.Fprintf(os.Stderr, "cri: %v (apt-get install containerd docker-registry runc iproute2)\n", err)

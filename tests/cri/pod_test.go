@@ -32,7 +32,7 @@ type pod struct {
 	e      *criEnv
 	h      handler
 	id     string
-	cgroup string // its cgroup parent
+	cgroup string // its cgroup parent's path below the cgroup root
 	logDir string
 	netns  string // the network namespace file containerd made for it
 }
@@ -49,22 +49,27 @@ func podChecks(t *testing.T, e *criEnv, h handler) {
 	t.Run("logs", func(t *testing.T) { p.logs(t, a, "a", "hello from a") })
 	t.Run("stats", func(t *testing.T) { p.stats(t, a) })
 	t.Run("update-resources", func(t *testing.T) { p.updateResources(t, b) })
+	if systemdDriver() {
+		t.Run("systemd-scope", func(t *testing.T) { p.systemdScope(t, a, 0) })
+	}
 	t.Run("oom-killed", func(t *testing.T) { p.oomKilled(t) })
 	t.Run("stop-remove-leaves-nothing", func(t *testing.T) { p.teardown(t, a, b) })
 }
 
-// runPod starts a sandbox with the handler in a cgroup the test made (as
-// the kubelet makes a pod's) and checks its runtime holds it.
+// runPod starts a sandbox with the handler in a cgroup parent the test made
+// (as the kubelet makes a pod's; see podCgroup) and checks its runtime
+// holds it.
 func runPod(t *testing.T, e *criEnv, h handler) *pod {
 	t.Helper()
-	p := &pod{e: e, h: h, cgroup: e.cgroup + "/pod-" + h.name, logDir: filepath.Join(e.dir, "logs-"+h.name)}
-	makeCgroup(t, p.cgroup)
+	p := &pod{e: e, h: h, logDir: filepath.Join(e.dir, "logs-"+h.name)}
+	parent, cgroup := podCgroup(t, e, h)
+	p.cgroup = cgroup
 	cfg := map[string]any{
 		"metadata":      map[string]any{"name": "pod-" + h.name, "namespace": "strata-cri", "uid": tu.UniqueID(t), "attempt": 1},
 		"hostname":      "pod-" + h.name,
 		"log_directory": p.logDir,
 		"linux": map[string]any{
-			"cgroup_parent": p.cgroup,
+			"cgroup_parent": parent,
 			// POD: the containers share the sandbox's pid namespace.
 			"security_context": map[string]any{"namespace_options": map[string]any{"pid": 0}},
 		},

@@ -11,11 +11,15 @@ import (
 	"time"
 )
 
-// cgroupFile reads a file of the container's cgroup in one v1 hierarchy:
-// CRI puts it at <pod cgroup parent>/<container ID>.
+// cgroupFile reads a file of the container's cgroup (see containerCgroup):
+// in the hierarchy of controller ctrl on cgroup v1, in the unified one on v2.
 func (p *pod) cgroupFile(t *testing.T, ctrl, id, file string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", ctrl, p.cgroup, id, file))
+	dir := filepath.Join("/sys/fs/cgroup", ctrl)
+	if cgroupV2() {
+		dir = "/sys/fs/cgroup"
+	}
+	data, err := os.ReadFile(filepath.Join(dir, p.containerCgroup(id), file))
 	if err != nil {
 		t.Fatalf("the container's cgroup: %v", err)
 	}
@@ -23,19 +27,30 @@ func (p *pod) cgroupFile(t *testing.T, ctrl, id, file string) string {
 }
 
 // updateResources: UpdateContainerResources reaches the runtime's update
-// (the shim runs `update --resources -`): the cgroup's limits change, and
-// the container sees them in its own cgroup mount.
+// (the shim runs `update --resources -`): the cgroup's limits change (v1's
+// memory.limit_in_bytes and cpu.cfs_quota_us, v2's memory.max and cpu.max;
+// with the systemd driver the scope's MemoryMax too), and the container
+// sees them in its own cgroup mount.
 func (p *pod) updateResources(t *testing.T, id string) {
 	const memory, quota = 96 << 20, 50000
 	must(t, p.e.crictl(t, "update", "--memory", fmt.Sprint(memory), "--cpu-period", "100000", "--cpu-quota", fmt.Sprint(quota), id))
-	if got := p.cgroupFile(t, "memory", id, "memory.limit_in_bytes"); got != fmt.Sprint(memory) {
-		t.Errorf("memory.limit_in_bytes after update: %s, want %d", got, memory)
+	memFile, cpuFile, wantCPU, inside := "memory.limit_in_bytes", "cpu.cfs_quota_us", fmt.Sprint(quota), "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+	if cgroupV2() {
+		memFile, cpuFile, wantCPU, inside = "memory.max", "cpu.max", fmt.Sprintf("%d 100000", quota), "/sys/fs/cgroup/memory.max"
 	}
-	if got := p.cgroupFile(t, "cpu", id, "cpu.cfs_quota_us"); got != fmt.Sprint(quota) {
-		t.Errorf("cpu.cfs_quota_us after update: %s, want %d", got, quota)
+	if got := p.cgroupFile(t, "memory", id, memFile); got != fmt.Sprint(memory) {
+		t.Errorf("%s after update: %s, want %d", memFile, got, memory)
 	}
-	if got := p.execOut(t, id, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"); got != fmt.Sprint(memory) {
-		t.Errorf("the container sees memory.limit_in_bytes %s, want %d", got, memory)
+	if got := p.cgroupFile(t, "cpu", id, cpuFile); got != wantCPU {
+		t.Errorf("%s after update: %s, want %s", cpuFile, got, wantCPU)
+	}
+	if got := p.execOut(t, id, "cat", inside); got != fmt.Sprint(memory) {
+		t.Errorf("the container sees %s %s, want %d", inside, got, memory)
+	}
+	if systemdDriver() {
+		if got := unitProperties(t, scopeName(id), "MemoryMax")["MemoryMax"]; got != fmt.Sprint(memory) {
+			t.Errorf("systemctl show %s: MemoryMax=%s after update, want %d (update through systemd)", scopeName(id), got, memory)
+		}
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 // teardown: StopPodSandbox stops every container (the shim's `kill --all`
 // on an exited init included) and RemovePodSandbox removes the pod, leaving
 // no container in the runtime's root, no mount, no cgroup below the pod's,
-// no network namespace and no veth.
+// no network namespace and no veth (and with the systemd driver, no
+// scope).
 func (p *pod) teardown(t *testing.T, ids ...string) {
 	must(t, p.e.crictl(t, "stopp", p.id))
 	must(t, p.e.crictl(t, "rmp", p.id))
@@ -44,6 +45,9 @@ func (p *pod) teardown(t *testing.T, ids ...string) {
 	}
 	if left := cgroupsBelow(p.cgroup); len(left) > 0 {
 		t.Errorf("cgroups left below the pod's %s: %v", p.cgroup, left)
+	}
+	if systemdDriver() {
+		p.scopesGone(t, append(ids, p.id)...)
 	}
 	if links := must(t, tu.Exec(t, p.e.ns.command("ip", "-o", "link", "show", "type", "veth"))); links != "" {
 		t.Errorf("veth left in the test's network namespace:\n%s", links)
