@@ -114,7 +114,7 @@ func scopeName(id string) string { return "cri-containerd-" + id + ".scope" }
 // systemdScope (systemd driver): the container's process is in the scope
 // systemd made for it (its /proc/<pid>/cgroup names it, and systemd knows
 // the unit as an active scope in the pod's slice, delegated, with the
-// memory limit the container was created with).
+// memory limit the container was created with: 0 is none, "infinity").
 func (p *pod) systemdScope(t *testing.T, id string, memory int64) {
 	var info struct {
 		Info struct {
@@ -130,7 +130,11 @@ func (p *pod) systemdScope(t *testing.T, id string, memory int64) {
 		t.Errorf("container %s's process %d is in %q, want the scope's %q", id, info.Info.Pid, data, want)
 	}
 	props := unitProperties(t, scopeName(id), "ActiveState", "Slice", "Delegate", "MemoryMax")
-	want := map[string]string{"ActiveState": "active", "Slice": filepath.Base(p.cgroup), "Delegate": "yes", "MemoryMax": fmt.Sprint(memory)}
+	memoryMax := "infinity"
+	if memory != 0 {
+		memoryMax = fmt.Sprint(memory)
+	}
+	want := map[string]string{"ActiveState": "active", "Slice": filepath.Base(p.cgroup), "Delegate": "yes", "MemoryMax": memoryMax}
 	for k, v := range want {
 		if props[k] != v {
 			t.Errorf("systemctl show %s: %s=%q, want %q (all: %v)", scopeName(id), k, props[k], v, props)

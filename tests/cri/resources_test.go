@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,8 +58,19 @@ func (p *pod) updateResources(t *testing.T, id string) {
 // oomKilled: a container that outgrows its memory limit is killed by the
 // kernel, and CRI reports it as OOMKilled (the shim heard the cgroup's OOM
 // event). It waits for a file before it grows, so the runtime's list can be
-// checked while it runs.
+// checked while it runs. The shim reports the exit and the OOM event apart,
+// and CRI may show the exit ("Error") before the OOM reaches it (seen under
+// qemu's TCG): the reason is polled until OOMKilled.
+//
+// With the systemd driver, containerd 1.6's shim may miss the OOM event
+// with any runtime (both handlers did, on 6.1 guests): systemd removes the
+// emptied scope's cgroup while the shim is still to read its memory.events
+// (containerd 2.x reads the kill counters again at exit for this). There
+// the kernel's own account is what must hold: the pod slice's oom_kill
+// count (hierarchical on v2) went up and the init died of SIGKILL; a
+// missing OOMKilled reason is logged, not failed.
 func (p *pod) oomKilled(t *testing.T) {
+	killsBefore := p.sliceOOMKills(t)
 	id := p.container(t, "oom", []string{"sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; x=x; while :; do x=$x$x; done"}, 32<<20)
 	p.runtimeHas(t, id)
 	p.execOut(t, id, "touch", "/tmp/go")
@@ -70,16 +82,51 @@ func (p *pod) oomKilled(t *testing.T) {
 		} `json:"status"`
 	}
 	deadline := time.Now().Add(30 * time.Second)
+	var exited time.Time
 	for {
 		p.e.inspect(t, "inspect", id, &st)
-		if st.Status.State == "CONTAINER_EXITED" || time.Now().After(deadline) {
+		if st.Status.State == "CONTAINER_EXITED" && exited.IsZero() {
+			exited = time.Now()
+		}
+		if st.Status.Reason == "OOMKilled" || !exited.IsZero() && time.Since(exited) > 5*time.Second || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if st.Status.State != "CONTAINER_EXITED" || st.Status.Reason != "OOMKilled" || st.Status.ExitCode != 137 {
+	if systemdDriver() && st.Status.State == "CONTAINER_EXITED" && st.Status.ExitCode == 137 {
+		if kills := p.sliceOOMKills(t); kills <= killsBefore {
+			t.Errorf("the pod slice's memory.events oom_kill stayed %d: the kernel killed no process for memory", kills)
+		}
+		if st.Status.Reason != "OOMKilled" {
+			t.Logf("CRI reason %q, not OOMKilled: containerd 1.6's shim missed the OOM event of the removed scope (see above)", st.Status.Reason)
+		}
+	} else if st.Status.State != "CONTAINER_EXITED" || st.Status.Reason != "OOMKilled" || st.Status.ExitCode != 137 {
 		t.Errorf("container over its 32 MiB limit: state %s, reason %q, exit code %d; want CONTAINER_EXITED, OOMKilled, 137",
 			st.Status.State, st.Status.Reason, st.Status.ExitCode)
 	}
 	must(t, p.e.crictl(t, "rm", id))
+}
+
+// sliceOOMKills is the oom_kill count of the pod's cgroup's memory.events
+// (systemd driver, cgroup v2: it counts the kills below it too).
+func (p *pod) sliceOOMKills(t *testing.T) int {
+	t.Helper()
+	if !systemdDriver() {
+		return 0
+	}
+	data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", p.cgroup, "memory.events"))
+	if err != nil {
+		t.Fatalf("the pod's memory.events: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if n, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			v, err := strconv.Atoi(n)
+			if err != nil {
+				t.Fatalf("the pod's memory.events: %q", line)
+			}
+			return v
+		}
+	}
+	t.Fatalf("the pod's memory.events has no oom_kill line:\n%s", data)
+	return 0
 }

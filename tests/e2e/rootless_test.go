@@ -24,7 +24,7 @@ import (
 // The rootless tests run the runtime (and podman) as a real login user of
 // the machine, named by E2E_ROOTLESS_USER: one with ranges in /etc/subuid
 // and /etc/subgid and a runtime directory /run/user/<uid> of its own (the
-// guests of tests/vm make strata-test, lingering, for the rootless suite).
+// guests of tests/vm make strata-test for the rootless suite).
 // The test binary runs as root, as every suite does, only to prepare and
 // check; each command under test runs with the user's uid, gid and login
 // environment and no privilege. make e2e leaves them out (-skip): a machine
@@ -66,7 +66,7 @@ func rootlessLogin(t *testing.T) *loginUser {
 	}
 	u.xdg = fmt.Sprintf("/run/user/%d", u.uid)
 	if st, err := os.Stat(u.xdg); err != nil || st.Sys().(*syscall.Stat_t).Uid != uint32(u.uid) {
-		t.Fatalf("the user's runtime directory %s: %v (want it owned by %s: `loginctl enable-linger %[3]s`)", u.xdg, err, name)
+		t.Fatalf("the user's runtime directory %s: %v (want it owned by %s, as logind makes it for a login, or `loginctl enable-linger %[3]s`)", u.xdg, err, name)
 	}
 	return u
 }

@@ -93,12 +93,6 @@ suite() {
 	echo "=== $name ($rt): $(tail -1 "$out/summary")" > /dev/console
 }
 
-# The rootless suite's user gets /run/user/1000 from logind at boot
-# (lingering); the batch job may start before it is there.
-case " $SUITES " in *" rootless "*)
-	for _ in $(seq 60); do [ -d /run/user/1000 ] && break; sleep 1; done ;;
-esac
-
 # Debian's CRIU dumps only on the kernels run.sh names (docs/hosts.md).
 checkpoint=
 for k in ${CHECKPOINT_KERNELS:-}; do
@@ -117,7 +111,7 @@ for rt in strata runc; do
 	[ "$rt" = strata ] && suite soak "$rt" go 15m sh -c "cd tests/soak && $bin/soak.test -test.v -test.timeout 14m $SOAK_FLAGS $run \$ONLY"
 	suite podman "$rt" go 15m sh -c "cd tests/e2e && $bin/e2e.test -test.v -test.timeout 14m -test.run Podman -test.skip '^TestRootless'"
 	# The runtime and rootless podman as the image's user strata-test
-	# (uidmap, subordinate ranges, /run/user/1000 from lingering).
+	# (uidmap, subordinate ranges, /run/user/1000: image.sh).
 	suite rootless "$rt" go 10m sh -c "cd tests/e2e && E2E_ROOTLESS_USER=strata-test $bin/e2e.test -test.v -test.timeout 9m -test.run '^TestRootless' \$ONLY"
 	# checkpoint/restore with CRIU, then podman's checkpoint and restore.
 	[ -n "$checkpoint" ] && suite checkpoint "$rt" go 25m sh -c "cd tests/checkpoint && $bin/checkpoint.test -test.v -test.timeout 14m $run \$ONLY

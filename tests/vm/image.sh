@@ -59,13 +59,13 @@ mmdebstrap --variant=minbase --include="$(IFS=,; echo "${pkgs[*]}")" \
 
 # The rootless suite's user: no root, subordinate ids for newuidmap and
 # newgidmap (/etc/subuid, /etc/subgid: useradd writes a 65536-id range), and
-# lingering, so that logind starts its user manager at boot and with it
 # /run/user/<uid>, the XDG_RUNTIME_DIR rootless strata and podman keep their
-# state in. tests/e2e/rootless_test.go names it through E2E_ROOTLESS_USER.
+# state in, made at boot by systemd-tmpfiles as logind makes it for a login
+# (the batch job logs nobody in; a lingering user's manager would cost boot
+# time under TCG). tests/e2e/rootless_test.go names it: E2E_ROOTLESS_USER.
 chroot "$root" useradd --create-home --shell /bin/sh --uid 1000 --user-group strata-test
 grep -q '^strata-test:' "$root/etc/subuid" && grep -q '^strata-test:' "$root/etc/subgid"
-mkdir -p "$root/var/lib/systemd/linger"
-touch "$root/var/lib/systemd/linger/strata-test"
+echo 'd /run/user/1000 0700 strata-test strata-test -' > "$root/etc/tmpfiles.d/strata-test.conf"
 
 # The batch job: mount the payload disk (/dev/vdb) and run its guest.sh, which
 # writes its results back to that disk; then power off whatever happened. The
