@@ -88,7 +88,8 @@ func (p *pod) oomKilled(t *testing.T) {
 		if st.Status.State == "CONTAINER_EXITED" && exited.IsZero() {
 			exited = time.Now()
 		}
-		if st.Status.Reason == "OOMKilled" || !exited.IsZero() && time.Since(exited) > 5*time.Second || time.Now().After(deadline) {
+		// The OOM event may come before the exit or after it.
+		if !exited.IsZero() && (st.Status.Reason == "OOMKilled" || time.Since(exited) > 5*time.Second) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
