@@ -175,9 +175,11 @@ soak: strata
 # does not run a vCPU on these machines). The guest image is built from
 # Debian's packages with mmdebstrap and cached in tests/vm/.cache until
 # tests/vm/image.sh changes. Both guests boot at once; each runs the
-# integration, security, validation, soak, podman, bundle and checkpoint
-# (CRIU) suites with strata and with the guest's runc. KERNELS="6.12" or SUITES="integration"
-# narrow a run. Needs root.
+# integration, security, validation, soak, podman, rootless (a login user of
+# the guest, and rootless podman), bundle and checkpoint (CRIU) suites with
+# strata and with the guest's runc, and cri and cri2 (tests/cri's TestPod
+# with the systemd cgroup driver, containerd 1.6 and 2, both handlers in one
+# run). KERNELS="6.12" or SUITES="integration" narrow a run. Needs root.
 VM_PKGS := mmdebstrap qemu-system-x86 e2fsprogs
 .PHONY: vm-test
 vm-test:

@@ -119,9 +119,12 @@ for rt in strata runc; do
 done
 # containerd's CRI with crictl as the kubelet and the systemd cgroup driver
 # (SystemdCgroup = true for the strata and the runc handler, both in one
-# run: strata's column alone). crictl, the CNI plugins and the pod images'
-# programs were built on the host (run.sh).
-suite cri strata go 15m sh -c "cd tests/cri && CRI_CGROUP_DRIVER=systemd CRI_TOOLS=$bin/cri CRI_PROGRAMS=$bin/cri/programs $bin/cri.test -test.v -test.timeout 14m -test.run '^TestPod\$' \$ONLY"
+# run: strata's column alone): cri with the guest's containerd 1.6, cri2
+# with containerd 2. crictl, the CNI plugins, containerd 2 and the pod
+# images' programs were built on the host (run.sh).
+cri="CRI_CGROUP_DRIVER=systemd CRI_TOOLS=$bin/cri CRI_PROGRAMS=$bin/cri/programs $bin/cri.test -test.v -test.timeout 9m -test.run '^TestPod\$'"
+suite cri strata go 10m sh -c "cd tests/cri && $cri \$ONLY"
+suite cri2 strata go 10m sh -c "cd tests/cri && CRI_CONTAINERD=$bin/cri/containerd2 $cri \$ONLY"
 # The bundle builder's own tests (overlay composition on this kernel): no
 # runtime is involved, so strata's column only.
 suite bundle strata go 15m sh -c "cd bundle && $bin/bundle.test -test.v -test.timeout 14m $run \$ONLY"

@@ -21,7 +21,7 @@ repo=$(cd "$here/../.." && pwd)
 cache=$here/.cache
 outroot=${VM_OUT:-$here/.out}
 KERNELS=${KERNELS:-"6.1 6.12"}
-SUITES=${SUITES:-"integration security validation soak podman rootless cri bundle checkpoint"}
+SUITES=${SUITES:-"integration security validation soak podman rootless cri cri2 bundle checkpoint"}
 CHECKPOINT_KERNELS=${CHECKPOINT_KERNELS:-"6.1 6.12"}
 VM_TIMEOUT=${VM_TIMEOUT:-65m}
 VM_CPUS=${VM_CPUS:-2}
@@ -58,9 +58,10 @@ for t in integration security soak; do
 done
 CGO_ENABLED=1 $GO test -c -o "$payload/bin/bundle.test" ./bundle
 CGO_ENABLED=1 $GO test -c -tags e2e -o "$payload/bin/e2e.test" ./tests/e2e
-# The cri suite's: the test binary, crictl and the CNI plugins (make
-# cri-tools), and the static programs of its pod images (the guest has no Go).
-case " $SUITES " in *" cri "*)
+# The cri suite's: the test binary, crictl, the CNI plugins and containerd 2
+# (make cri-tools), and the static programs of its pod images (the guest has
+# no Go).
+case " $SUITES " in *" cri "*|*" cri2 "*)
 	make --no-print-directory cri-tools CRI_TOOLS="$payload/bin/cri" >/dev/null
 	CGO_ENABLED=1 $GO test -c -tags cri -o "$payload/bin/cri.test" ./tests/cri
 	for p in pause webserver nnp; do
