@@ -141,6 +141,24 @@ static void join_namespaces(struct join *joins, int n)
 	}
 }
 
+/*
+ * setns into a user namespace keeps the caller's ids, which the namespace
+ * need not map (host root in a CRI pod's userns): files the init then makes,
+ * such as a mount point in its /dev tmpfs, fail with EOVERFLOW. As runc
+ * does, the process becomes the namespace's root; an exec'd process takes
+ * its own user later, in the plan's identity step.
+ */
+static void become_root_in_joined_userns(const struct join *joins, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (joins[i].type != CLONE_NEWUSER)
+			continue;
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			bail("linux.namespaces: become root in the user namespace %s (are uid and gid 0 mapped there?)", joins[i].path);
+		return;
+	}
+}
+
 static void write_timens_offsets(const char *offsets)
 {
 	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
@@ -279,6 +297,7 @@ void strata_nsenter(void)
 
 	enter_cgroups(cgs, ncgs);
 	join_namespaces(joins, njoins);
+	become_root_in_joined_userns(joins, njoins);
 
 	if (cloneflags & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
