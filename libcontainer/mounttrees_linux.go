@@ -11,13 +11,19 @@ import (
 )
 
 // sendMountTrees makes, in the parent, the idmapped bind mounts of a
-// container with its own user namespace, and sends each to the init ('F',
-// before 'C') to attach where the spec puts it. The init cannot make them:
-// mount_setattr(MOUNT_ATTR_IDMAP) needs CAP_SYS_ADMIN over the filesystem's
-// user namespace (the host's), and the init's capabilities are its own
-// namespace's. An "idmap" mount without mappings of its own takes the
-// container's user namespace, open by now as /proc/PID/ns/user.
-func sendMountTrees(p *InitProcess, s *specs.Spec, bundle string) error {
+// container in a user namespace (its own or a joined one), and sends each
+// to the init ('F', before 'C') to attach where the spec puts it. The init
+// cannot make them: mount_setattr(MOUNT_ATTR_IDMAP) needs CAP_SYS_ADMIN over
+// the filesystem's user namespace (the host's), and the init's capabilities
+// are its own namespace's. An "idmap" mount without mappings of its own
+// takes the container's user namespace, open by now as /proc/PID/ns/user.
+//
+// With everyBind (strata is root on the host), it makes every bind mount
+// so: the init is root only in the container's namespace and may not
+// reach a source below a directory only the host's root may enter (a CRI
+// sandbox's shm and resolv.conf are under containerd's 0700 state
+// directories); runc opens such sources outside the namespace too.
+func sendMountTrees(p *InitProcess, s *specs.Spec, bundle string, everyBind bool) error {
 	var userns *os.File
 	defer func() {
 		if userns != nil {
@@ -25,7 +31,7 @@ func sendMountTrees(p *InitProcess, s *specs.Spec, bundle string) error {
 		}
 	}()
 	for i, m := range s.Mounts {
-		if !rootfs.NeedsParentTree(m) {
+		if !rootfs.NeedsParentTree(m) && !(everyBind && rootfs.IsBind(m)) {
 			continue
 		}
 		if userns == nil {

@@ -228,7 +228,8 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	}
 	defer nd.done(&err)
 	if hasNamespace(o.Spec, specs.UserNamespace) {
-		if err := sendMountTrees(p, o.Spec, o.Bundle); err != nil {
+		hostRoot := os.Geteuid() == 0 && !InUserNamespace()
+		if err := sendMountTrees(p, o.Spec, o.Bundle, hostRoot); err != nil {
 			return p, err
 		}
 	}

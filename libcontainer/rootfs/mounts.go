@@ -231,8 +231,18 @@ func NeedsParentTree(m specs.Mount) bool {
 	if err != nil {
 		return false
 	}
-	isBind := opts.Flags&unix.MS_BIND != 0 || m.Type == "bind"
-	return isBind && (opts.IDMap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0)
+	return isBind(m, opts) && (opts.IDMap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0)
+}
+
+// IsBind tells whether m is a bind mount (type "bind", or the bind or
+// rbind option).
+func IsBind(m specs.Mount) bool {
+	opts, err := ParseOptions(m.Options)
+	return err == nil && isBind(m, opts)
+}
+
+func isBind(m specs.Mount, opts MountOptions) bool {
+	return opts.Flags&unix.MS_BIND != 0 || m.Type == "bind"
 }
 
 // bindTree copies the source tree with open_tree and sets its flags while
