@@ -271,11 +271,6 @@ func (in *initProc) setKernelState() error {
 			return fmt.Errorf("domainname %q: %w", in.spec.Domainname, err)
 		}
 	}
-	if p := in.spec.Process; p != nil && p.OOMScoreAdj != nil {
-		if err := in.proc.write(strconv.Itoa(os.Getpid())+"/oom_score_adj", strconv.Itoa(*p.OOMScoreAdj)); err != nil {
-			return fmt.Errorf("process.oomScoreAdj %d: %w", *p.OOMScoreAdj, err)
-		}
-	}
 	if !in.cfg.NoNewKeyring {
 		// A session keyring of its own, so the container cannot read the
 		// host's keys. Kernels or seccomp profiles without keyrings

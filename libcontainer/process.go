@@ -227,6 +227,9 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 		return p, err
 	}
 	defer nd.done(&err)
+	if err := setOOMScoreAdj(o.Spec, p.Pid); err != nil {
+		return p, err
+	}
 	if hasNamespace(o.Spec, specs.UserNamespace) {
 		hostRoot := os.Geteuid() == 0 && !InUserNamespace()
 		if err := sendMountTrees(p, o.Spec, o.Bundle, hostRoot); err != nil {

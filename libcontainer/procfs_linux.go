@@ -8,8 +8,8 @@ import (
 )
 
 // procfs is a private procfs instance of the container's pid namespace,
-// mounted detached. The init writes sysctls and oom_score_adj, and the exec
-// stage reopens the exec fifo, through it rather than the rootfs' /proc: a mount or
+// mounted detached. The init writes sysctls, and the exec stage reopens
+// the exec fifo, through it rather than the rootfs' /proc: a mount or
 // symlink the container's config or image placed under /proc cannot
 // redirect those writes to another file (CVE-2025-52881).
 type procfs struct{ fd int }
