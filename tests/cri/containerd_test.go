@@ -33,6 +33,7 @@ type criEnv struct {
 	handlers  map[string]handler
 	crictlCfg string
 	registry  *registry
+	major     int // containerd's major release
 }
 
 // startCRI starts the registry and containerd, each in the test's network
@@ -58,7 +59,7 @@ func startCRI(t *testing.T, strata string) *criEnv {
 	writeFile(t, filepath.Join(dir, "cni", "10-strata-cri.conflist"), cniConfig(dir))
 	writeFile(t, e.crictlCfg, fmt.Sprintf("runtime-endpoint: unix://%s\nimage-endpoint: unix://%[1]s\ntimeout: 60\n", e.sock))
 	cfgPath := filepath.Join(dir, "config.toml")
-	if major := containerdMajor(t); major >= 2 {
+	if e.major = containerdMajor(t); e.major >= 2 {
 		writeFile(t, cfgPath, e.configV3(t))
 	} else {
 		writeFile(t, cfgPath, e.config())

@@ -65,10 +65,10 @@ var notUnitChar = regexp.MustCompile(`[^a-zA-Z0-9_]`)
 // level: systemd makes kubepods.slice/kubepods-besteffort.slice above it
 // when the first scope lands there); the test stops the slices it brought
 // into being at the end, which removes their cgroups.
-func podCgroup(t *testing.T, e *criEnv, h handler) (parent, path string) {
+func podCgroup(t *testing.T, e *criEnv, name string) (parent, path string) {
 	t.Helper()
 	if !systemdDriver() {
-		path = e.cgroup + "/pod-" + h.name
+		path = e.cgroup + "/" + name
 		makeCgroup(t, path)
 		return path, path
 	}
@@ -116,18 +116,13 @@ func scopeName(id string) string { return "cri-containerd-" + id + ".scope" }
 // the unit as an active scope in the pod's slice, delegated, with the
 // memory limit the container was created with: 0 is none, "infinity").
 func (p *pod) systemdScope(t *testing.T, id string, memory int64) {
-	var info struct {
-		Info struct {
-			Pid int `json:"pid"`
-		} `json:"info"`
-	}
-	p.e.inspect(t, "inspect", id, &info)
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", info.Info.Pid))
+	pid := p.containerPid(t, id)
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
-		t.Fatalf("container %s's process %d: %v", id, info.Info.Pid, err)
+		t.Fatalf("container %s's process %d: %v", id, pid, err)
 	}
 	if want := "0::" + p.containerCgroup(id) + "\n"; string(data) != want {
-		t.Errorf("container %s's process %d is in %q, want the scope's %q", id, info.Info.Pid, data, want)
+		t.Errorf("container %s's process %d is in %q, want the scope's %q", id, pid, data, want)
 	}
 	props := unitProperties(t, scopeName(id), "ActiveState", "Slice", "Delegate", "MemoryMax")
 	memoryMax := "infinity"

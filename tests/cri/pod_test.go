@@ -25,12 +25,21 @@ func TestPod(t *testing.T) {
 	for _, name := range []string{"strata", "runc"} {
 		t.Run(name, func(t *testing.T) { podChecks(t, e, e.handlers[name]) })
 	}
+	// CRI's user namespaces came with containerd 2.0 (1.6 ignores
+	// userns_options and runs the pod in the host's). Not with runc 1.1.5:
+	// containerd 2 refuses to start a container in such a pod on a runtime
+	// whose `features` lacks mountExtensions.idmap (runc has it from 1.2).
+	if e.major >= 2 {
+		t.Run("strata-userns", func(t *testing.T) { usernsPodChecks(t, e, e.handlers["strata"]) })
+	}
 }
 
 // pod is a running sandbox and what the checks learn about it.
 type pod struct {
 	e      *criEnv
 	h      handler
+	name   string         // the sandbox's metadata name and hostname
+	userns map[string]any // its CRI userns_options, nil for none
 	id     string
 	cgroup string // its cgroup parent's path below the cgroup root
 	logDir string
@@ -61,20 +70,31 @@ func podChecks(t *testing.T, e *criEnv, h handler) {
 // holds it.
 func runPod(t *testing.T, e *criEnv, h handler) *pod {
 	t.Helper()
-	p := &pod{e: e, h: h, logDir: filepath.Join(e.dir, "logs-"+h.name)}
-	parent, cgroup := podCgroup(t, e, h)
+	return runPodWith(t, e, h, "pod-"+h.name, nil)
+}
+
+// runPodWith is runPod for a sandbox named name, with CRI's userns_options
+// when userns is not nil.
+func runPodWith(t *testing.T, e *criEnv, h handler, name string, userns map[string]any) *pod {
+	t.Helper()
+	p := &pod{e: e, h: h, name: name, userns: userns, logDir: filepath.Join(e.dir, "logs-"+name)}
+	parent, cgroup := podCgroup(t, e, name)
 	p.cgroup = cgroup
+	// POD: the containers share the sandbox's pid namespace.
+	nsOptions := map[string]any{"pid": 0}
+	if userns != nil {
+		nsOptions["userns_options"] = userns
+	}
 	cfg := map[string]any{
-		"metadata":      map[string]any{"name": "pod-" + h.name, "namespace": "strata-cri", "uid": tu.UniqueID(t), "attempt": 1},
-		"hostname":      "pod-" + h.name,
+		"metadata":      map[string]any{"name": name, "namespace": "strata-cri", "uid": tu.UniqueID(t), "attempt": 1},
+		"hostname":      name,
 		"log_directory": p.logDir,
 		"linux": map[string]any{
-			"cgroup_parent": parent,
-			// POD: the containers share the sandbox's pid namespace.
-			"security_context": map[string]any{"namespace_options": map[string]any{"pid": 0}},
+			"cgroup_parent":    parent,
+			"security_context": map[string]any{"namespace_options": nsOptions},
 		},
 	}
-	path := e.writeJSON(t, "pod-"+h.name+".json", cfg)
+	path := e.writeJSON(t, name+".json", cfg)
 	p.id = must(t, e.crictl(t, "runp", "--runtime", h.name, path))
 	t.Logf("pod %s with handler %s", p.id, h.name)
 	var info struct {
@@ -117,11 +137,19 @@ func (p *pod) container(t *testing.T, name string, cmd []string, memory int64) s
 		"command":  cmd,
 		"log_path": name + ".log",
 	}
+	linux := map[string]any{}
 	if memory != 0 {
-		cfg["linux"] = map[string]any{"resources": map[string]any{"memory_limit_in_bytes": memory}}
+		linux["resources"] = map[string]any{"memory_limit_in_bytes": memory}
 	}
-	podCfg := filepath.Join(p.e.dir, "pod-"+p.h.name+".json")
-	id := must(t, p.e.crictl(t, "create", p.id, p.e.writeJSON(t, "ctr-"+p.h.name+"-"+name+".json", cfg), podCfg))
+	if p.userns != nil {
+		// The kubelet repeats the pod's map for each container.
+		linux["security_context"] = map[string]any{"namespace_options": map[string]any{"pid": 0, "userns_options": p.userns}}
+	}
+	if len(linux) > 0 {
+		cfg["linux"] = linux
+	}
+	podCfg := filepath.Join(p.e.dir, p.name+".json")
+	id := must(t, p.e.crictl(t, "create", p.id, p.e.writeJSON(t, "ctr-"+p.name+"-"+name+".json", cfg), podCfg))
 	must(t, p.e.crictl(t, "start", id))
 	return id
 }
@@ -161,8 +189,8 @@ func (p *pod) sharedNamespaces(t *testing.T, a, b string) {
 	if got := p.execOut(t, a, "stat", "-L", "-c", "%i", "/proc/self/ns/net"); got != inode(t, p.netns) {
 		t.Errorf("container a's network namespace is inode %s, the sandbox's (%s) is %s", got, p.netns, inode(t, p.netns))
 	}
-	if got := p.execOut(t, b, "hostname"); got != "pod-"+p.h.name {
-		t.Errorf("hostname in b: %q, want the pod's %q", got, "pod-"+p.h.name)
+	if got := p.execOut(t, b, "hostname"); got != p.name {
+		t.Errorf("hostname in b: %q, want the pod's %q", got, p.name)
 	}
 }
 
