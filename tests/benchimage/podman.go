@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/strata-runtime/strata/tests/podmanconf"
 )
 
 // podmanEnv is a podman with everything private to the bench: root,
@@ -48,26 +50,11 @@ func (b *bench) podmanContainer(layout string) (*podmanEnv, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	// podman asks for RLIMIT_NOFILE and RLIMIT_NPROC above what many
-	// machines allow without CAP_SYS_RESOURCE in the container: ask for
-	// what they allow. File locks, not /dev/shm/libpod_lock.
-	conf := fmt.Sprintf(`[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-[engine]
-lock_type = "file"
-events_logger = "file"
-events_logfile_path = %q
-static_dir = %q
-[network]
-network_config_dir = %q
-`, filepath.Join(dir, "events.log"), filepath.Join(dir, "root", "libpod"), filepath.Join(dir, "networks"))
-	storage := fmt.Sprintf("[storage]\ndriver = \"overlay\"\ngraphroot = %q\nrunroot = %q\n", filepath.Join(dir, "root"), filepath.Join(dir, "runroot"))
-	for name, content := range map[string]string{"containers.conf": conf, "storage.conf": storage} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return nil, err
-		}
+	env, err := podmanconf.Write(dir)
+	if err != nil {
+		return nil, err
 	}
-	p.env = []string{"CONTAINERS_CONF=" + filepath.Join(dir, "containers.conf"), "CONTAINERS_STORAGE_CONF=" + filepath.Join(dir, "storage.conf")}
+	p.env = env
 	b.onCleanup(func() {
 		if _, err := cleanupRun(p.env, b.podman, p.args("rm", "--all", "--force", "--time", "0")...); err != nil {
 			fmt.Fprintln(os.Stderr, "bench-image:", err)

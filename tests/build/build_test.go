@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/strata-runtime/strata/tests/cgroupfs"
+	"github.com/strata-runtime/strata/tests/podmanconf"
 	tu "github.com/strata-runtime/strata/tests/testutil"
 )
 
@@ -153,18 +154,10 @@ func TestPodmanRunsBuild(t *testing.T) {
 func podmanRun(t *testing.T, dir, ref string) string {
 	t.Helper()
 	pd := shortDir(t)
-	conf := fmt.Sprintf(`[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-[engine]
-lock_type = "file"
-events_logger = "file"
-events_logfile_path = %q
-static_dir = %q
-[network]
-network_config_dir = %q
-`, filepath.Join(pd, "events.log"), filepath.Join(pd, "root", "libpod"), filepath.Join(pd, "networks"))
-	writeFiles(t, pd, map[string]string{"containers.conf": conf}, nil)
-	env := []string{"CONTAINERS_CONF=" + filepath.Join(pd, "containers.conf")}
+	env, err := podmanconf.Write(pd)
+	if err != nil {
+		t.Fatal(err)
+	}
 	flags := []string{"--root", filepath.Join(pd, "root"), "--runroot", filepath.Join(pd, "runroot"), "--tmpdir", filepath.Join(pd, "tmp"),
 		"--runtime", "/usr/sbin/runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--storage-driver", "overlay",
 		"--network-config-dir", filepath.Join(pd, "networks"), "--volumepath", filepath.Join(pd, "volumes")}

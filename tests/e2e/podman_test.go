@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-runtime/strata/tests/podmanconf"
 	tu "github.com/strata-runtime/strata/tests/testutil"
 )
 
@@ -57,31 +58,11 @@ func setupPodman(t *testing.T) *podmanEnv {
 	dir := workDir(t, "podman")
 	p := &podmanEnv{dir: dir, runtimeRoot: defaultRuntimeRoot(t),
 		cgroupParent: fmt.Sprintf("/strata-e2e-podman-%d", os.Getpid())}
-	// podman asks for RLIMIT_NOFILE and RLIMIT_NPROC of 1048576 and more by
-	// default, above this machine's hard limits, which no runtime may raise
-	// without CAP_SYS_RESOURCE: ask for what the machine allows. File locks,
-	// not /dev/shm/libpod_lock; events in the test's directory.
-	conf := fmt.Sprintf(`[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-[engine]
-lock_type = "file"
-events_logger = "file"
-events_logfile_path = %q
-static_dir = %q
-[network]
-network_config_dir = %q
-`, filepath.Join(dir, "events.log"), filepath.Join(dir, "root", "libpod"), filepath.Join(dir, "networks"))
-	storage := fmt.Sprintf(`[storage]
-driver = "overlay"
-graphroot = %q
-runroot = %q
-`, filepath.Join(dir, "root"), filepath.Join(dir, "runroot"))
-	for name, content := range map[string]string{"containers.conf": conf, "storage.conf": storage} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	env, err := podmanconf.Write(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	p.env = []string{"CONTAINERS_CONF=" + filepath.Join(dir, "containers.conf"), "CONTAINERS_STORAGE_CONF=" + filepath.Join(dir, "storage.conf")}
+	p.env = env
 	// podman load (containers/image) as root keeps a blob-info cache there,
 	// whatever --root says.
 	watchMachinePaths(t, machinePath{"/var/lib/containers/storage", nil}, machinePath{"/run/containers", []string{"networks"}},
