@@ -38,8 +38,9 @@ test: deps unit integration
 # and the e2e engines up front). runc: tests/compat compares strata with it.
 # docker-registry: tests/pull pulls from one it starts on 127.0.0.1.
 # buildah, podman: tests/build compares strata build's images with buildah's
-# and runs them under podman.
-TEST_PKGS := gcc libc6-dev pkg-config libseccomp-dev busybox-static jq skopeo umoci iproute2 runc docker-registry buildah podman
+# and runs them under podman (netavark: the network stack .ci/run installs
+# with it, so that a fresh machine's podman is the one the tests ran with).
+TEST_PKGS := gcc libc6-dev pkg-config libseccomp-dev busybox-static jq skopeo umoci iproute2 runc docker-registry buildah podman netavark
 deps:
 	@[ "$$(id -u)" = 0 ] || { echo "the tests need root (namespaces, mounts, cgroups)" >&2; exit 1; }
 	need=
