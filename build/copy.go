@@ -215,6 +215,14 @@ func (c *copier) copySource(s source, dest string, destDir bool) error {
 				return err
 			}
 			rel, _ := filepath.Rel(s.path(), p)
+			if p == s.path() && c.existingDir(dest) {
+				// A directory that exists keeps its own owner, mode
+				// and times, as docker's and buildah's COPY leave it
+				// (COPY --chown=app src/ /usr/local/ must not give
+				// /usr/local to app); one the copy makes takes the
+				// source's.
+				return nil
+			}
 			if p != s.path() && c.skip != nil {
 				crel, _ := filepath.Rel(s.root, p)
 				if c.skip(filepath.ToSlash(crel)) {
@@ -238,20 +246,31 @@ func (c *copier) copySource(s source, dest string, destDir bool) error {
 	return c.copyEntry(s.path(), target)
 }
 
+// existingDir tells whether dest (absolute in the image) is a directory
+// of the rootfs already.
+func (c *copier) existingDir(dest string) bool {
+	p, err := securejoin.SecureJoin(c.rootfs, dest)
+	if err != nil {
+		return false
+	}
+	fi, err := os.Lstat(p)
+	return err == nil && fi.IsDir()
+}
+
 // copyEntry creates one file, directory or symlink at target (absolute in
 // the image), resolved inside the rootfs so that no symlink of the image
-// leads the write out of it.
+// leads the write out of it. Its errors name target.
 func (c *copier) copyEntry(src, target string) error {
+	if err := c.writeEntry(src, target); err != nil {
+		return fmt.Errorf("%s: %w", target, err)
+	}
+	return nil
+}
+
+func (c *copier) writeEntry(src, target string) error {
 	st, err := os.Lstat(src)
 	if err != nil {
 		return err
-	}
-	if path.Clean(target) == "/" {
-		// COPY dir / fills the root; the root keeps its own metadata.
-		if !st.IsDir() {
-			return fmt.Errorf("source %s is a file and the destination is /", src)
-		}
-		return nil
 	}
 	parent, err := securejoin.SecureJoin(c.rootfs, path.Dir(target))
 	if err != nil {
