@@ -95,7 +95,6 @@ type builder struct {
 
 // stageResult is a finished stage, for FROM and COPY --from.
 type stageResult struct {
-	name  string
 	state *state
 	shell []string
 }

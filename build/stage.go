@@ -72,7 +72,7 @@ func (b *builder) runStage(i int, stage Stage, globals map[string]string) (*stag
 			return nil, b.errAt(ins, err)
 		}
 	}
-	return &stageResult{name: stage.Name, state: sr.st, shell: sr.shell}, nil
+	return &stageResult{state: sr.st, shell: sr.shell}, nil
 }
 
 // from starts the stage: scratch, an earlier stage, or an image.
@@ -191,8 +191,14 @@ func (sr *stageRun) step(ins Instruction, globals map[string]string) error {
 		prepared, content = p, p.digest
 	}
 	text := ins.Original
-	if ins.Cmd == "RUN" && ins.JSON == nil {
-		text += " " + strings.Join(sr.shell, " ")
+	if ins.Cmd == "RUN" {
+		// What a RUN makes depends on its shell and on whether it had
+		// the network: a step run with --network host is not reused by
+		// a build without it, nor the reverse.
+		if ins.JSON == nil {
+			text += " " + strings.Join(sr.shell, " ")
+		}
+		text += " network=" + b.o.Network
 	}
 	key := stepKey(sr.st.key, text, argsInEffect(sr.args, sr.argOrder), content)
 	cached, err := b.cache.lookup(key)
