@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/strata-runtime/strata/image"
 	"github.com/strata-runtime/strata/image/ocispec"
@@ -66,6 +67,9 @@ func fetchLayers(store *image.Store, img *image.Image, progress *Progress) (fetc
 	pins := make([]*image.LayerPin, len(layers))
 	errs := make([]error, len(layers))
 	sem := make(chan struct{}, image.RegistryJobs)
+	// After one layer fails the image is refused whatever the others
+	// hold: those not started yet are not fetched only to be rolled back.
+	var failed atomic.Bool
 	var wg sync.WaitGroup
 	progress.start()
 	for k, i := range layers {
@@ -76,6 +80,10 @@ func fetchLayers(store *image.Store, img *image.Image, progress *Progress) (fetc
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			if failed.Load() {
+				progress.finish(l, false, errNotFetched)
+				return
+			}
 			pins[k], errs[k] = store.EnsureLayer(l, func() (io.ReadCloser, error) {
 				rc, err := img.OpenLayer(i)
 				if err != nil {
@@ -83,6 +91,9 @@ func fetchLayers(store *image.Store, img *image.Image, progress *Progress) (fetc
 				}
 				return progress.track(l, rc), nil
 			})
+			if errs[k] != nil {
+				failed.Store(true)
+			}
 			progress.finish(l, pins[k] != nil && pins[k].Unpacked, errs[k])
 		}()
 	}
@@ -104,6 +115,10 @@ func fetchLayers(store *image.Store, img *image.Image, progress *Progress) (fetc
 	}
 	return fetched, release, nil
 }
+
+// errNotFetched marks, on the progress display, a layer left alone
+// because another layer of the image failed.
+var errNotFetched = errors.New("not fetched: another layer failed")
 
 // rollback removes the layers this pull unpacked (other users' pins keep
 // theirs: CollectLayer skips a layer anyone holds) and releases the rest.
