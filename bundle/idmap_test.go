@@ -94,6 +94,9 @@ func testIDMappedBundles(t *testing.T, option string) {
 		t.Errorf("the unmapped bundle's owners changed while idmapped bundles used the store")
 	}
 	layers, _ := filepath.Glob(filepath.Join(store, "layers/sha256/*"))
+	if len(layers) == 0 {
+		t.Fatalf("no layer in the store %s to check", store)
+	}
 	for _, l := range layers {
 		for p, o := range owners(t, l) {
 			if o[0] >= 65536 || o[1] >= 65536 {

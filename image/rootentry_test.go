@@ -13,8 +13,8 @@ import (
 // xattrs, on its root or elsewhere.
 func TestRootEntryMark(t *testing.T) {
 	requireRoot(t)
-	for _, name := range []string{"./", "/"} {
-		t.Run(name, func(t *testing.T) { testRootEntryMark(t, name) })
+	for test, name := range map[string]string{"dot-slash": "./", "slash": "/"} {
+		t.Run(test, func(t *testing.T) { testRootEntryMark(t, name) })
 	}
 }
 

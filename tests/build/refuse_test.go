@@ -1,6 +1,7 @@
 package build_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -87,14 +88,22 @@ func TestPushUnreachableLeavesNothing(t *testing.T) {
 	ctx := filepath.Join(work, "context")
 	writeFiles(t, ctx, map[string]string{"Containerfile": fmt.Sprintf("FROM oci:%s:base\nRUN touch /x\n", baseImage(t))}, nil)
 	store := filepath.Join(work, "store")
+	// The build's own TMPDIR (its bundles and container state), apart
+	// from the context, so that what it leaves there shows.
+	tmp := t.TempDir()
 	// Port 1 of loopback: nothing listens there.
-	r := strataIn(work, "build", "--store", store, "--cgroup-parent", cgroupParent(t), "-t", "docker://127.0.0.1:1/x:1", ctx)
+	r := strataIn(tmp, "build", "--store", store, "--cgroup-parent", cgroupParent(t), "-t", "docker://127.0.0.1:1/x:1", ctx)
 	if r.err == nil || !strings.Contains(r.stderr, "127.0.0.1:1") {
 		t.Fatalf("build -t docker://127.0.0.1:1/x:1: want a failure naming the registry, got %v: %s", r.err, r.stderr)
 	}
 	if _, err := os.Stat(store); !os.IsNotExist(err) {
 		t.Errorf("the failed build left the store %s: %v", store, listing(t, store))
 	}
+	entries, _ := os.ReadDir(tmp)
+	for _, e := range entries {
+		t.Errorf("left in TMPDIR: %s", e.Name())
+	}
+	assertNoMountsUnder(t, tmp)
 }
 
 // TestInterruptedBuildLeavesNothing sends SIGINT to a build while its RUN
@@ -112,7 +121,8 @@ func TestInterruptedBuildLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cmd := exec.Command(strataBin, "build", "--store", store, "--cgroup-parent", cgroupParent(t), "-t", "oci:"+filepath.Join(work, "out")+":v1", ctx)
+	parent := cgroupParent(t)
+	cmd := exec.Command(strataBin, "build", "--store", store, "--cgroup-parent", parent, "-t", "oci:"+filepath.Join(work, "out")+":v1", ctx)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	cmd.Stderr = f
 	if err := cmd.Start(); err != nil {
@@ -152,12 +162,37 @@ func TestInterruptedBuildLeavesNothing(t *testing.T) {
 		t.Errorf("left in TMPDIR: %s", e.Name())
 	}
 	assertNoMountsUnder(t, tmp)
-	out, _ := exec.Command("pgrep", "-f", "sleep 60").Output()
-	for _, pid := range strings.Fields(string(out)) {
-		if env, _ := os.ReadFile("/proc/" + pid + "/cmdline"); strings.Contains(string(env), "sleep") {
-			if root, _ := os.Readlink("/proc/" + pid + "/root"); strings.HasPrefix(root, tmp) {
-				t.Errorf("the RUN step's process %s still runs", pid)
+	// The RUN container's cgroup is below parent (--cgroup-parent): no
+	// process may be left in it.
+	for _, pid := range processesBelow(t, parent) {
+		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+		t.Errorf("process %s (%q) is still in the build's cgroup %s", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}), parent)
+	}
+}
+
+// processesBelow lists the pids whose cgroup (in any hierarchy) is parent
+// or below it.
+func processesBelow(t *testing.T, parent string) []string {
+	t.Helper()
+	dirs, err := filepath.Glob("/proc/[0-9]*/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []string
+	for _, f := range dirs {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // the process is gone
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			// hierarchy-ID:controllers:path
+			if i := strings.LastIndex(line, ":"); i >= 0 {
+				if p := line[i+1:]; p == parent || strings.HasPrefix(p, parent+"/") {
+					pids = append(pids, filepath.Base(filepath.Dir(f)))
+					break
+				}
 			}
 		}
 	}
+	return pids
 }

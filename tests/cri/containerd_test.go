@@ -59,7 +59,11 @@ func startCRI(t *testing.T, strata string) *criEnv {
 	writeFile(t, filepath.Join(dir, "cni", "10-strata-cri.conflist"), cniConfig(dir))
 	writeFile(t, e.crictlCfg, fmt.Sprintf("runtime-endpoint: unix://%s\nimage-endpoint: unix://%[1]s\ntimeout: 60\n", e.sock))
 	cfgPath := filepath.Join(dir, "config.toml")
-	if e.major = containerdMajor(t); e.major >= 2 {
+	e.major = containerdMajor(t)
+	if containerdDir() != "" && e.major < 2 {
+		t.Fatalf("CRI_CONTAINERD=%s holds containerd %d; it names the containerd 2 that make cri-tools builds", containerdDir(), e.major)
+	}
+	if e.major >= 2 {
 		writeFile(t, cfgPath, e.configV3(t))
 	} else {
 		writeFile(t, cfgPath, e.config())
