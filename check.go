@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/strata-runtime/strata/bundle"
+	"github.com/strata-runtime/strata/image"
 	"github.com/strata-runtime/strata/libcontainer"
 	"github.com/strata-runtime/strata/libcontainer/cgroups"
 	"github.com/strata-runtime/strata/libcontainer/host"
@@ -31,7 +32,7 @@ non-zero only when no container can run here at all.`,
 			return fmt.Errorf("--format: invalid value %q (expected text or json)", format)
 		}
 		method, serr := libcontainer.SealMethod()
-		r := hostCheck(host.Probe(), libcontainer.HostLSMs(), method, serr, bundle.ProbeIDMappedLayers())
+		r := hostCheck(host.Probe(), libcontainer.HostLSMs(), method, serr, bundle.ProbeIDMappedLayers(image.DefaultStore))
 		if format == "json" {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "  ")

@@ -19,17 +19,28 @@ const probeHostID = 100000
 // --uidmap` does (mountOverlayIDMapped): one lower directory holding a
 // root-owned file, idmapped to probeHostID, on a temporary target, and
 // checks the file shows the mapped owner. overlayfs takes idmapped layers
-// since Linux 5.19; the filesystem under $TMPDIR must support idmapped
-// mounts too (the store's may differ: Detail names where it was tried).
-func ProbeIDMappedLayers() host.Result {
-	dir, err := os.MkdirTemp("", "strata-probe-idmap-")
+// since Linux 5.19, and the layers' filesystem must take idmapped mounts
+// (tmpfs only from 6.3), so it probes on the store's filesystem: in store,
+// or the nearest directory above it that exists. Detail names where.
+func ProbeIDMappedLayers(store string) host.Result {
+	near := store
+	for {
+		if fi, err := os.Stat(near); err == nil && fi.IsDir() {
+			break
+		}
+		if near == filepath.Dir(near) {
+			break
+		}
+		near = filepath.Dir(near)
+	}
+	dir, err := os.MkdirTemp(near, ".strata-probe-idmap-")
 	if err != nil {
-		return host.Result{Reason: fmt.Sprintf("mkdtemp: %v", err)}
+		return host.Result{Reason: fmt.Sprintf("mkdtemp in %s: %v", near, err)}
 	}
 	defer os.RemoveAll(dir)
 	res := probeIDMappedLayersIn(dir)
 	if res.OK {
-		res.Detail = "in " + filepath.Dir(dir)
+		res.Detail = "in " + near
 	}
 	return res
 }
