@@ -31,6 +31,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/strata-runtime/strata/tests/registrytest"
 )
 
 func main() {
@@ -119,7 +121,7 @@ func findTools(strata, runtime string) (*tools, error) {
 	}{
 		{&t.strata, strata, []string{"--version"}},
 		{&t.runtime, runtime, []string{"--version"}},
-		{&t.registry, "/usr/bin/docker-registry", []string{"--version"}},
+		{&t.registry, registrytest.Binary, []string{"--version"}},
 		{&t.skopeo, "skopeo", []string{"--version"}},
 		{&t.umoci, "umoci", []string{"--version"}},
 		{&t.podman, "podman", []string{"--version"}},

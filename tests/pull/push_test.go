@@ -179,7 +179,7 @@ var blobUpload = regexp.MustCompile(`"(POST|PATCH|PUT) /v2/[^ ]*/blobs/uploads/[
 // blobUploads lists the blob upload requests the registry has logged.
 func (r *registry) blobUploads(t *testing.T) []string {
 	t.Helper()
-	data, err := os.ReadFile(r.log)
+	data, err := os.ReadFile(r.Log)
 	if err != nil {
 		t.Fatal(err)
 	}

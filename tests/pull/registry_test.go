@@ -1,105 +1,42 @@
 package pull_test
 
 import (
-	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/strata-runtime/strata/tests/registrytest"
 )
 
-const registryBin = "/usr/bin/docker-registry"
+const registryBin = registrytest.Binary
 
-// registry is one docker-registry process serving 127.0.0.1:PORT.
-type registry struct {
-	Addr    string // 127.0.0.1:PORT
-	Storage string // its filesystem storage root
-	log     string
-}
+// registry is one docker-registry serving 127.0.0.1:PORT.
+type registry struct{ *registrytest.Registry }
 
 // startRegistry starts a registry with its own storage and port; with user
 // set, it takes htpasswd (basic) credentials user:password. The cleanup
 // stops it whether the test passed or not.
 func startRegistry(t *testing.T, user, password string) *registry {
 	t.Helper()
-	dir := t.TempDir()
-	r := &registry{Addr: freePort(t), Storage: filepath.Join(dir, "storage"), log: filepath.Join(dir, "registry.log")}
-	auth := ""
-	if user != "" {
-		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		htpasswd := filepath.Join(dir, "htpasswd")
-		if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: strata-test\n    path: %s\n", htpasswd)
-	}
-	config := fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: %s
-http:
-  addr: %s
-%s`, r.Storage, r.Addr, auth)
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(r.log)
+	r, err := registrytest.Start(t.TempDir(), user, password)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(registryBin, "serve", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group: a registry outlives no test, even one whose
-	// cleanup runs after a panic.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", registryBin, err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get("http://" + r.Addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(r.log)
-			t.Fatalf("registry on %s did not answer /v2/ within 10s (%v)\n%s", r.Addr, err, log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	t.Cleanup(r.Stop)
+	return &registry{r}
 }
 
 // freePort returns a 127.0.0.1 address no one listens on now.
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := registrytest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // push copies an image (oci:DIR:TAG) into the registry as REPO:TAG with
@@ -133,7 +70,7 @@ var blobGet = regexp.MustCompile(`"GET /v2/[^ ]*/blobs/(sha256:[0-9a-f]{64}) HTT
 // blobGets lists the blobs the registry has served so far, from its access log.
 func (r *registry) blobGets(t *testing.T) []string {
 	t.Helper()
-	data, err := os.ReadFile(r.log)
+	data, err := os.ReadFile(r.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
