@@ -16,7 +16,8 @@ import (
 
 // extract unpacks a local tar archive (plain, gzip or zstd) that ADD
 // names into dest, reporting false for any other source (copied as it is).
-// The entries are applied as a layer's are, beneath dest only.
+// The entries are applied as a layer's are, beneath dest only, except that
+// whiteout names are refused: the archive is not a layer.
 func (c *copier) extract(s source, dest string) (bool, error) {
 	st, err := os.Lstat(s.path())
 	if err != nil || !st.Mode().IsRegular() {
@@ -39,8 +40,8 @@ func (c *copier) extract(s source, dest string) (bool, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return true, err
 	}
-	if err := image.ApplyTar(dir, r, image.ApplyOptions{Whiteouts: image.ApplyWhiteouts}); err != nil {
-		return true, fmt.Errorf("ADD %s: %w", s.rel, err)
+	if err := image.ApplyTar(dir, r, image.ApplyOptions{Whiteouts: image.NoWhiteouts}); err != nil {
+		return true, fmt.Errorf("archive %s: %w", s.rel, err)
 	}
 	return true, nil
 }

@@ -25,6 +25,10 @@ const (
 	// ApplyWhiteouts applies the layer onto the layers below it in the same
 	// directory (a flattened rootfs): whiteouts delete what they name.
 	ApplyWhiteouts
+	// NoWhiteouts is for an archive that is not a layer (ADD's): a .wh.
+	// name is refused, naming the entry. It can be neither a deletion nor
+	// a file: a later layer made of it would read as a whiteout.
+	NoWhiteouts
 )
 
 const (
@@ -195,6 +199,9 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	}
 	dir, base := splitName(name)
 	if strings.HasPrefix(base, whiteoutPrefix) {
+		if a.mode == NoWhiteouts {
+			return fmt.Errorf("a %s name is a whiteout in an image, so it cannot be added as a file", whiteoutPrefix)
+		}
 		return a.whiteout(dir, base)
 	}
 	if a.busy(name) {

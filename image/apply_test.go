@@ -250,3 +250,21 @@ func owner(fi os.FileInfo) (uint32, uint32) {
 	st := fi.Sys().(*syscall.Stat_t)
 	return st.Uid, st.Gid
 }
+
+// TestNoWhiteoutsRefusesWhiteoutNames: an archive that is not a layer (ADD's)
+// may not carry a .wh. name, which would delete a file of the image or be
+// read as a whiteout in the layer made of it; the error names the entry.
+func TestNoWhiteoutsRefusesWhiteoutNames(t *testing.T) {
+	requireRoot(t)
+	for _, name := range []string{"a/.wh.b", ".wh..wh..opq"} {
+		root := t.TempDir()
+		writeFile(t, filepath.Join(root, "b"), "kept")
+		err := ApplyTar(root, bytes.NewReader(imagetest.Tar(t, E{Name: "a/", Type: tar.TypeDir}, E{Name: name, Body: ""})), ApplyOptions{Whiteouts: NoWhiteouts})
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "whiteout") {
+			t.Errorf("entry %s: got %v, want a refusal naming it", name, err)
+		}
+		if got := readFile(t, filepath.Join(root, "b")); got != "kept" {
+			t.Errorf("entry %s: b is %q", name, got)
+		}
+	}
+}
