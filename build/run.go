@@ -126,28 +126,38 @@ func (sr *stageRun) runContainer(id, dir string) error {
 	// kill is repeated until then, in case the container did not exist yet.
 	kill := func() { exec.Command(b.o.Runtime, "--root", root, "kill", id, "KILL").Run() }
 	var retry <-chan time.Time
+	var tick *time.Ticker
 wait:
 	for {
 		select {
 		case s := <-b.signals:
 			b.stopped = s
 			kill()
-			tick := time.NewTicker(100 * time.Millisecond)
-			defer tick.Stop()
-			retry = tick.C
+			if tick == nil {
+				tick = time.NewTicker(100 * time.Millisecond)
+				retry = tick.C
+			}
 		case <-retry:
 			kill()
 		case err = <-done:
 			break wait
 		}
 	}
-	// A run that failed to start, or was killed, may leave the container.
-	exec.Command(b.o.Runtime, "--root", root, "delete", "--force", id).Run()
+	if tick != nil {
+		tick.Stop()
+	}
+	var ee *exec.ExitError
+	exited := errors.As(err, &ee) && ee.ExitCode() >= 0
+	// strata run deletes its container when it returns, the step's
+	// command failed or not; one interrupted, or killed itself, may
+	// have left it.
+	if b.stopped != nil || (err != nil && !exited) {
+		exec.Command(b.o.Runtime, "--root", root, "delete", "--force", id).Run()
+	}
 	if b.stopped != nil {
 		return fmt.Errorf("interrupted by %v", b.stopped)
 	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
+	if exited {
 		return fmt.Errorf("exited with status %d", ee.ExitCode())
 	}
 	if err != nil {
