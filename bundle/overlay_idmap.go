@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -36,7 +37,7 @@ func mountOverlayIDMapped(target string, lowers []string, upper, work string, ui
 	tree := -1
 	err = onThrowawayThread(func() error {
 		var err error
-		tree, err = idmappedOverlayTree(target, lowers, upper, work, int(userns.Fd()))
+		tree, err = idmappedOverlayTree(target, lowers, upper, work, userns)
 		return err
 	})
 	if err != nil {
@@ -52,7 +53,7 @@ func mountOverlayIDMapped(target string, lowers []string, upper, work string, ui
 // idmappedOverlayTree runs on a thread of its own: it leaves the host's
 // mount namespace for a private copy, builds the overlay there and returns
 // it as a detached tree (an fd), which outlives the namespace.
-func idmappedOverlayTree(target string, lowers []string, upper, work string, userns int) (int, error) {
+func idmappedOverlayTree(target string, lowers []string, upper, work string, userns *os.File) (int, error) {
 	fail := func(step string, err error) (int, error) {
 		return -1, fmt.Errorf("overlay on %s with idmapped layers: %s: %w", target, step, err)
 	}
@@ -99,20 +100,16 @@ func idmappedOverlayTree(target string, lowers []string, upper, work string, use
 // attachIDMapped mounts dir, idmapped through userns, on the new directory
 // name: a clone of dir's mount (open_tree), made idmapped while it is still
 // detached, as mount_setattr requires, then attached.
-func attachIDMapped(dir, name string, userns int) error {
+func attachIDMapped(dir, name string, userns *os.File) error {
 	if err := unix.Mkdir(name, 0o700); err != nil {
 		return err
 	}
-	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	tree, err := rootfs.IDMappedClone(dir, userns)
 	if err != nil {
-		return fmt.Errorf("open_tree: %w", err)
+		return fmt.Errorf("%w (idmapped mounts need Linux 5.12+ and a store filesystem that supports them; see strata check)", err)
 	}
-	defer unix.Close(fd)
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns)}
-	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
-		return fmt.Errorf("mount_setattr(MOUNT_ATTR_IDMAP): %w (idmapped mounts need Linux 5.12+ and a store filesystem that supports them; see strata check)", err)
-	}
-	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, name, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+	defer tree.Close()
+	if err := unix.MoveMount(int(tree.Fd()), "", unix.AT_FDCWD, name, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fmt.Errorf("move_mount: %w", err)
 	}
 	return nil
@@ -136,17 +133,12 @@ func containerView(upper string, rec *Record) (string, func(), error) {
 		return "", nil, fmt.Errorf("%s through the container's ids: user namespace: %w", upper, err)
 	}
 	defer userns.Close()
-	fd, err := unix.OpenTree(unix.AT_FDCWD, upper, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	tree, err := rootfs.IDMappedClone(upper, userns)
 	if err != nil {
-		return "", nil, fmt.Errorf("%s through the container's ids: open_tree: %w", upper, err)
-	}
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
-	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
-		unix.Close(fd)
-		return "", nil, fmt.Errorf("%s through the container's ids: mount_setattr(MOUNT_ATTR_IDMAP): %w", upper, err)
+		return "", nil, fmt.Errorf("reading it with the container's ids: %w", err)
 	}
 	// The trailing slash makes the walk's first lstat follow the magic link.
-	return fmt.Sprintf("/proc/self/fd/%d/", fd), func() { unix.Close(fd) }, nil
+	return fmt.Sprintf("/proc/self/fd/%d/", tree.Fd()), func() { tree.Close() }, nil
 }
 
 // inverse swaps the two sides of an id map.

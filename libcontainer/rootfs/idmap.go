@@ -33,15 +33,40 @@ func idmapTree(tree *os.File, m specs.Mount, recursive bool, containerUserNS *os
 	case userns == nil:
 		return errors.New("idmap: the mount has no uidMappings/gidMappings and the container no user namespace")
 	}
+	if err := setIDMap(tree, userns, recursive); err != nil {
+		return fmt.Errorf("idmap: %w", err)
+	}
+	return nil
+}
+
+// setIDMap idmaps a detached tree through userns (mount_setattr refuses an
+// attached one).
+func setIDMap(tree, userns *os.File, recursive bool) error {
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
 	flags := uint(unix.AT_EMPTY_PATH)
 	if recursive {
 		flags |= unix.AT_RECURSIVE
 	}
 	if err := unix.MountSetattr(int(tree.Fd()), "", flags, &attr); err != nil {
-		return fmt.Errorf("idmap: mount_setattr(MOUNT_ATTR_IDMAP): %w", err)
+		return fmt.Errorf("mount_setattr(MOUNT_ATTR_IDMAP): %w", err)
 	}
 	return nil
+}
+
+// IDMappedClone returns a detached clone (open_tree OPEN_TREE_CLONE) of the
+// mount at dir, idmapped through userns: for the bundle builder's idmapped
+// layers and its view of an upper directory with a container's ids.
+func IDMappedClone(dir string, userns *os.File) (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("open_tree %s: %w", dir, err)
+	}
+	tree := os.NewFile(uintptr(fd), dir)
+	if err := setIDMap(tree, userns, false); err != nil {
+		tree.Close()
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return tree, nil
 }
 
 // NewUserNS returns a user namespace with the given maps, held by an fd:
