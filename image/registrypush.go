@@ -47,12 +47,12 @@ func Push(img *Image, dest Ref, progress io.Writer) (*PushResult, error) {
 	src := &pushImage{img: img, progress: progress, sent: map[ocispec.Digest]bool{}}
 	v1img, err := partial.CompressedToImage(src)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("push %s: %w", img.Ref, err)
 	}
 	opts := append(registryOptions(ref.Context().Registry, dest.Insecure),
 		remote.WithJobs(RegistryJobs), remote.WithContext(context.Background()))
 	if err := remote.Write(ref, v1img, opts...); err != nil {
-		return nil, fmt.Errorf("push %s to %s: %w", img.Ref, dest, describeRegistryError(ref.Context(), "push", err))
+		return nil, fmt.Errorf("push %s to %s: %w", img.Ref, dest, describeRegistryError(ref.Context(), "upload of manifest "+img.ManifestDigest.String(), err))
 	}
 	blobs := map[ocispec.Digest]bool{img.Manifest.Config.Digest: true}
 	for _, l := range img.Layers {
