@@ -14,15 +14,22 @@ import (
 	"time"
 )
 
-// slowProxy relays a registry, holding back one blob (a chunk per 20 ms,
-// about 1.6 MB/s) while slow is set, and records the blobs it was asked for.
+// slowProxy relays a registry, holding back one blob while slow is set (a
+// chunk per 20 ms, and nothing past its first MiB until release), and
+// records the blobs it was asked for. The hold makes the interruption
+// land mid-blob however slowly the other layers unpack.
 type slowProxy struct {
 	slowBlob string
 	slow     atomic.Bool
 	sent     atomic.Int64 // bytes of slowBlob relayed
+	hold     chan struct{}
+	released sync.Once
 	mu       sync.Mutex
 	gets     []string
 }
+
+// release lets the held blob go on (and the proxy close).
+func (p *slowProxy) release() { p.released.Do(func() { close(p.hold) }) }
 
 var blobPathRE = regexp.MustCompile(`/blobs/(sha256:[0-9a-f]{64})$`)
 
@@ -37,12 +44,14 @@ func (p *slowProxy) start(t *testing.T, reg *registry) string {
 			p.gets = append(p.gets, m[1])
 			p.mu.Unlock()
 			if m[1] == p.slowBlob && p.slow.Load() {
-				w = &throttled{ResponseWriter: w, sent: &p.sent}
+				w = &throttled{ResponseWriter: w, p: p}
 			}
 		}
 		rp.ServeHTTP(w, r)
 	}))
+	// Cleanups run last first: the held response ends before the close.
 	t.Cleanup(srv.Close)
+	t.Cleanup(p.release)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
@@ -54,13 +63,16 @@ func (p *slowProxy) fetched() []string {
 
 type throttled struct {
 	http.ResponseWriter
-	sent *atomic.Int64
+	p *slowProxy
 }
 
 func (w *throttled) Write(b []byte) (int, error) {
+	if w.p.sent.Load() >= 1<<20 {
+		<-w.p.hold
+	}
 	time.Sleep(20 * time.Millisecond)
 	n, err := w.ResponseWriter.Write(b)
-	w.sent.Add(int64(n))
+	w.p.sent.Add(int64(n))
 	return n, err
 }
 
@@ -73,7 +85,7 @@ func TestPullInterrupted(t *testing.T) {
 	reg := startRegistry(t, "", "")
 	img := multiLayerImage(t, "resumed")
 	reg.push(t, img.Layout, "x:1", false, "")
-	p := &slowProxy{slowBlob: img.Big.Digest.String()}
+	p := &slowProxy{slowBlob: img.Big.Digest.String(), hold: make(chan struct{})}
 	p.slow.Store(true)
 	addr := p.start(t, reg)
 	ref := "docker://" + addr + "/x:1"
@@ -85,6 +97,7 @@ func TestPullInterrupted(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { cmd.Process.Kill() })
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	deadline := time.Now().Add(20 * time.Second)
@@ -103,6 +116,7 @@ func TestPullInterrupted(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	<-done
+	p.release()
 	if n := len(storeLayers(t, store)); n != 2 {
 		t.Fatalf("killed mid-blob, the store has %d layers; want the 2 finished ones", n)
 	}
