@@ -49,11 +49,11 @@ func TestBuildFromRegistry(t *testing.T) {
 	// -t docker:// pushes what it built (strata push's code): the registry
 	// has the digest the build printed, and the image pulls back and runs.
 	// A second push sends nothing the registry has.
-	pushed := strings.TrimSpace(strata(t, nil, "build", "--store", store, "-t", reg.ref("built:1"), ctx))
+	pushed := strings.TrimSpace(strata(t, nil, "build", "--store", store, "--cgroup-parent", tu.CgroupParent, "-t", reg.ref("built:1"), ctx))
 	if pushed != first {
 		t.Errorf("build -t docker:// printed %s, the layout build %s", pushed, first)
 	}
-	_, errOut, err := strataResult(nil, "build", "--store", store, "-t", reg.ref("built:1"), ctx)
+	_, errOut, err := strataResult(nil, "build", "--store", store, "--cgroup-parent", tu.CgroupParent, "-t", reg.ref("built:1"), ctx)
 	if err != nil || !strings.Contains(errOut, "0 blobs uploaded") {
 		t.Errorf("a second push: %v\n%s", err, errOut)
 	}
