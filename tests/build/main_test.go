@@ -6,7 +6,6 @@ package build_test
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,25 +14,8 @@ import (
 	tu "github.com/strata-runtime/strata/tests/testutil"
 )
 
-var strataBin string
-
 func TestMain(m *testing.M) {
-	tu.MainWithStrata(&toolCheck{m})
-}
-
-// toolCheck fails the suite, loudly, when a tool the comparisons need is
-// missing: a skipped comparison must not count as passing.
-type toolCheck struct{ *testing.M }
-
-func (c *toolCheck) Run() int {
-	for _, tool := range []string{"buildah", "podman", "umoci", "skopeo", "runc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			fmt.Fprintf(os.Stderr, "tests/build needs %s (apt-get install buildah podman umoci skopeo runc): %v\n", tool, err)
-			return 1
-		}
-	}
-	strataBin = tu.StrataPath()
-	return c.M.Run()
+	tu.MainWithStrata(tu.NeedTools(m, "tests/build", "apt-get install buildah podman umoci skopeo runc", "buildah", "podman", "umoci", "skopeo", "runc"))
 }
 
 // result is one strata command's outcome.
@@ -45,7 +27,7 @@ type result struct {
 // strataIn runs strata with TMPDIR set to tmp (where build keeps its
 // bundles and container state, so that a test can see it emptied).
 func strataIn(tmp string, args ...string) result {
-	cmd := exec.Command(strataBin, args...)
+	cmd := exec.Command(tu.StrataPath(), args...)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	tu "github.com/strata-runtime/strata/tests/testutil"
 )
 
 // TestBadInputsLeaveNothing runs builds that must fail, each once into a
@@ -122,7 +124,7 @@ func TestInterruptedBuildLeavesNothing(t *testing.T) {
 	}
 	defer f.Close()
 	parent := cgroupParent(t)
-	cmd := exec.Command(strataBin, "build", "--store", store, "--cgroup-parent", parent, "-t", "oci:"+filepath.Join(work, "out")+":v1", ctx)
+	cmd := exec.Command(tu.StrataPath(), "build", "--store", store, "--cgroup-parent", parent, "-t", "oci:"+filepath.Join(work, "out")+":v1", ctx)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	cmd.Stderr = f
 	if err := cmd.Start(); err != nil {

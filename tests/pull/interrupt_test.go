@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	tu "github.com/strata-runtime/strata/tests/testutil"
 )
 
 // slowProxy relays a registry, holding back one blob while slow is set (a
@@ -91,7 +93,7 @@ func TestPullInterrupted(t *testing.T) {
 	ref := "docker://" + addr + "/x:1"
 	store := t.TempDir()
 
-	cmd := exec.Command(strataBin, "pull", "--store", store, ref)
+	cmd := exec.Command(tu.StrataPath(), "pull", "--store", store, ref)
 	out := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -8,7 +8,6 @@ package pull_test
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,25 +16,8 @@ import (
 	tu "github.com/strata-runtime/strata/tests/testutil"
 )
 
-var strataBin string
-
 func TestMain(m *testing.M) {
-	tu.MainWithStrata(&toolCheck{m})
-}
-
-// toolCheck fails the suite, loudly, when the registry or skopeo is missing:
-// a skipped registry test must not count as passing.
-type toolCheck struct{ *testing.M }
-
-func (c *toolCheck) Run() int {
-	for _, tool := range []string{registryBin, "skopeo"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			fmt.Fprintf(os.Stderr, "tests/pull needs %s (apt-get install docker-registry skopeo): %v\n", tool, err)
-			return 1
-		}
-	}
-	strataBin = tu.StrataPath()
-	return c.M.Run()
+	tu.MainWithStrata(tu.NeedTools(m, "tests/pull", "apt-get install docker-registry skopeo", registryBin, "skopeo"))
 }
 
 // strata runs the binary under test with env added to its environment and
@@ -60,7 +42,7 @@ func strataFails(t testing.TB, env []string, args ...string) string {
 }
 
 func strataResult(env []string, args ...string) (string, string, error) {
-	cmd := exec.Command(strataBin, args...)
+	cmd := exec.Command(tu.StrataPath(), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -240,3 +240,27 @@ func Command(root, id string, args ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), markerEnv+"="+id)
 	return cmd
 }
+
+// NeedTools wraps m so that the suite fails, loudly and before any test,
+// when one of tools is not on $PATH (or, with a slash, not there): a test
+// that needs a missing tool must not count as passing. suite and install
+// name the suite and how to get the tools, for the message.
+func NeedTools(m M, suite, install string, tools ...string) M {
+	return toolCheck{m, suite, install, tools}
+}
+
+type toolCheck struct {
+	m              M
+	suite, install string
+	tools          []string
+}
+
+func (c toolCheck) Run() int {
+	for _, tool := range c.tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			fmt.Fprintf(os.Stderr, "%s needs %s (%s): %v\n", c.suite, tool, c.install, err)
+			return 1
+		}
+	}
+	return c.m.Run()
+}
