@@ -12,7 +12,11 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # every strata start would otherwise pay for.
 TAGS    := osusergo netgo urfave_cli_no_docs
 # Where `make strata` writes the binary; the test suites build through it.
+# The image side (build, bundle, check, pull, push; see image_side.go) is the
+# same package built with the strata_image tag, written beside it as
+# strata-image, where strata looks for it.
 OUT     ?= strata
+OUT_IMAGE := $(dir $(OUT))strata-image
 
 # Each recipe runs as one bash script that stops at the first failure.
 SHELL       := /bin/bash
@@ -27,6 +31,7 @@ all: strata
 # cgo is required (nsenter's constructor, libseccomp).
 strata:
 	CGO_ENABLED=1 $(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(OUT) .
+	CGO_ENABLED=1 $(GO) build -tags "$(TAGS) strata_image" -ldflags "$(LDFLAGS)" -o $(OUT_IMAGE) .
 
 # Unit tests first, then the end-to-end suites under tests/ against the binary
 # just built (as root; they build the busybox rootfs themselves, cached under
@@ -57,6 +62,7 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go'))
 	if [ -n "$$unformatted" ]; then echo "gofmt -l reports:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags strata_image .
 
 # Run one busybox container that shows its hostname, mounts, identity and a
 # masked path, then remove everything it made. Needs root.
@@ -79,7 +85,7 @@ demo: deps strata
 	./strata --root "$$tmp/state" run --bundle "$$tmp/bundle" "$$id"
 
 clean:
-	rm -rf strata tests/rootfs/busybox
+	rm -rf strata strata-image tests/rootfs/busybox
 
 # OCI runtime-tools validation suite against $(RUNTIME) (default ./strata, built
 # first; RUNTIME=/usr/sbin/runc and RUNTIME=/usr/bin/crun work too). The suite is

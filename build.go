@@ -1,3 +1,5 @@
+//go:build strata_image
+
 package main
 
 import (
@@ -14,7 +16,7 @@ import (
 
 var buildCommand = interspersed(&cli.Command{
 	Name:      "build",
-	Usage:     "build an image from a Containerfile",
+	Usage:     buildUsage,
 	ArgsUsage: "CONTEXT",
 	Description: `Runs the Containerfile's instructions on the image FROM names (docker://,
 oci:DIR:TAG, oci-archive:, docker-archive:, scratch or an earlier stage):

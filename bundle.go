@@ -1,3 +1,5 @@
+//go:build strata_image
+
 package main
 
 import (
@@ -18,7 +20,7 @@ var storeFlag = &cli.StringFlag{Name: "store", Value: image.DefaultStore, Usage:
 
 var bundleCommand = &cli.Command{
 	Name:  "bundle",
-	Usage: "make OCI bundles from OCI images, and images from bundles' changes",
+	Usage: bundleUsage,
 	Description: `Images are read from oci:DIR[:TAG] (an OCI image layout), oci-archive:FILE[:TAG],
 docker-archive:FILE[:NAME:TAG] or a registry, docker://HOST/REPO[:TAG|@DIGEST]
 (see strata pull). Layers are unpacked once into the store and composed with

@@ -1,3 +1,5 @@
+//go:build strata_image
+
 package main
 
 import (
@@ -19,7 +21,7 @@ import (
 
 var checkCommand = &cli.Command{
 	Name:  "check",
-	Usage: "report what this host's kernel offers and what strata refuses or falls back from here",
+	Usage: checkUsage,
 	Description: `Probes the host (each probe tries the real call) and prints, for each
 feature, what was found and what strata does about it. The exit status is
 non-zero only when no container can run here at all.`,

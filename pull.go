@@ -1,3 +1,5 @@
+//go:build strata_image
+
 package main
 
 import (
@@ -19,7 +21,7 @@ var insecureRegistryFlag = &cli.StringSliceFlag{
 
 var pullCommand = &cli.Command{
 	Name:  "pull",
-	Usage: "fetch an image's layers from a registry into the layer store",
+	Usage: pullUsage,
 	Description: `Resolves docker://HOST/REPO[:TAG|@sha256:HEX] (choosing from a manifest list or
 OCI index by --platform), then fetches the layers the store lacks, several at
 once, each unpacked as it streams and kept only once its digests check.

@@ -1,3 +1,5 @@
+//go:build strata_image
+
 package main
 
 import (
@@ -11,7 +13,7 @@ import (
 
 var pushCommand = &cli.Command{
 	Name:  "push",
-	Usage: "send a local image to a registry",
+	Usage: pushUsage,
 	Description: `Reads SRC, an OCI layout (oci:DIR[:TAG]), an oci-archive (oci-archive:FILE[:TAG])
 or a docker save archive (docker-archive:FILE[:NAME:TAG]), and writes it to
 docker://HOST/REPO[:TAG]. From an image index, the manifest for --platform (the

@@ -329,6 +329,8 @@ func TestCheckWhenNotRoot(t *testing.T) {
 	}
 	bin := filepath.Join(dir, "strata")
 	copyBinary(t, tu.RuntimePath(), bin)
+	// check runs strata-image, which strata looks for beside itself.
+	copyBinary(t, filepath.Join(filepath.Dir(tu.RuntimePath()), "strata-image"), filepath.Join(dir, "strata-image"))
 	cmd := tu.Command(filepath.Join(dir, "root"), "check", "check")
 	cmd.Path, cmd.Args[0] = bin, bin
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}

@@ -50,7 +50,7 @@ mkdir -p "$payload/bin" "$payload/out" "$payload/repo"
 # The repository as it is now (tracked and new files, not ignored ones), the
 # binary, the built validation suite.
 git ls-files -co --exclude-standard -z | xargs -0 cp -a --parents -t "$payload/repo" 2>/dev/null || true
-cp -a strata "$payload/repo/"
+cp -a strata strata-image "$payload/repo/"
 cp -a --parents tests/validation/bin "$payload/repo/"
 rm -rf "$payload/repo/tests/validation/bin/logs"
 for t in integration security soak; do
