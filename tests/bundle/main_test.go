@@ -32,7 +32,7 @@ type bundleCheck struct{ *testing.M }
 func (b *bundleCheck) Run() int {
 	strataBin = tu.StrataPath()
 	if out, err := exec.Command(strataBin, "bundle", "--help").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "%s has no working bundle command (is bundleCommand in main.go's commands()?): %v\n%s", strataBin, err, out)
+		fmt.Fprintf(os.Stderr, "%s has no working bundle command (is strata-image beside it? make builds both): %v\n%s", strataBin, err, out)
 		return 1
 	}
 	return b.M.Run()
