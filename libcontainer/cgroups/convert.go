@@ -21,7 +21,7 @@ import (
 // it follows runc's cgroupfs driver: an absolute cgroupsPath is used as is
 // below each hierarchy's root; a relative one lands below the caller's own
 // cgroup; an empty one is the container's ID below the caller's cgroup.
-func Config(id string, s *specs.Spec, systemd bool) (*cg.Cgroup, error) {
+func Config(id string, s *specs.Spec, d Driver) (*cg.Cgroup, error) {
 	c := &cg.Cgroup{}
 	var path string
 	var r *specs.LinuxResources
@@ -29,8 +29,8 @@ func Config(id string, s *specs.Spec, systemd bool) (*cg.Cgroup, error) {
 		path = s.Linux.CgroupsPath
 		r = s.Linux.Resources
 	}
-	if systemd {
-		if err := systemdPath(c, id, path); err != nil {
+	if d.systemd() {
+		if err := systemdPath(c, id, path, d == SystemdUser); err != nil {
 			return nil, err
 		}
 	} else if path != "" {

@@ -44,7 +44,7 @@ func TestCgroupsPath(t *testing.T) {
 		"../../up":  {Path: "up"}, // cannot climb above the caller's cgroup
 		"":          {Name: "ctr"},
 	} {
-		c, err := Config("ctr", &specs.Spec{Linux: &specs.Linux{CgroupsPath: path}}, false)
+		c, err := Config("ctr", &specs.Spec{Linux: &specs.Linux{CgroupsPath: path}}, Cgroupfs)
 		if err != nil {
 			t.Fatalf("%q: %v", path, err)
 		}
@@ -52,7 +52,7 @@ func TestCgroupsPath(t *testing.T) {
 			t.Errorf("cgroupsPath %q: Path %q Name %q, want %q %q", path, c.Path, c.Name, want.Path, want.Name)
 		}
 	}
-	if _, err := Config("ctr", &specs.Spec{Linux: &specs.Linux{CgroupsPath: "/.."}}, false); err == nil || !strings.Contains(err.Error(), "linux.cgroupsPath") {
+	if _, err := Config("ctr", &specs.Spec{Linux: &specs.Linux{CgroupsPath: "/.."}}, Cgroupfs); err == nil || !strings.Contains(err.Error(), "linux.cgroupsPath") {
 		t.Errorf("cgroupsPath /..: %v, want a refusal naming linux.cgroupsPath", err)
 	}
 }

@@ -26,6 +26,10 @@ type Manager struct {
 	cfg     *cg.Cgroup
 	v2      bool
 	applied bool // this Manager made the directories and put the init in
+	// userManager is, for SystemdUser, the user manager's cgroup v2
+	// directory: its cgroup.controllers lists what systemd delegates to
+	// it, all its scopes can have (the root's lists the host's).
+	userManager string
 	// KillLeftovers makes Destroy SIGKILL what is still in the cgroup.
 	// Set it for a container without a pid namespace of its own, whose
 	// init's death did not end its other processes; with one, the kernel
@@ -37,16 +41,21 @@ type Manager struct {
 // New converts the spec and checks that this host's cgroups can honour every
 // field asked for. It creates nothing: a refusal leaves no directory.
 // With systemd, it checks that systemd can be asked for a scope, but does
-// not ask yet: Apply does.
-func New(id string, s *specs.Spec, systemd bool) (*Manager, error) {
-	cfg, err := Config(id, s, systemd)
+// not ask yet: Apply does. (The user's manager is asked where its cgroup
+// is, to find the scope's path and the controllers delegated to it.)
+func New(id string, s *specs.Spec, d Driver) (*Manager, error) {
+	cfg, err := Config(id, s, d)
 	if err != nil {
 		return nil, err
 	}
-	if systemd {
-		if err := SystemdHost(); err != nil {
-			return nil, err
-		}
+	switch d {
+	case Systemd:
+		err = SystemdHost()
+	case SystemdUser:
+		err = SystemdUserHost()
+	}
+	if err != nil {
+		return nil, err
 	}
 	v2 := cg.IsCgroup2UnifiedMode()
 	if !v2 && cfg.Resources.Unified != nil {
@@ -54,9 +63,15 @@ func New(id string, s *specs.Spec, systemd bool) (*Manager, error) {
 	}
 	m, err := manager.New(cfg)
 	if err != nil {
+		if d == SystemdUser {
+			return nil, userManagerError(err)
+		}
 		return nil, fmt.Errorf("linux.cgroupsPath %q: %w", cfg.Path, err)
 	}
 	mgr := &Manager{m: m, cfg: cfg, v2: v2}
+	if d == SystemdUser {
+		mgr.userManager = userManagerDir(m.Path(""), cfg)
+	}
 	if err := mgr.checkControllers(cfg.Resources); err != nil {
 		return nil, err
 	}
@@ -64,9 +79,9 @@ func New(id string, s *specs.Spec, systemd bool) (*Manager, error) {
 }
 
 // Load is the Manager of an existing container, from the paths its create
-// recorded and the driver it used (systemd: --systemd-cgroup).
-func Load(id string, s *specs.Spec, paths map[string]string, systemd bool) (*Manager, error) {
-	cfg, err := Config(id, s, systemd)
+// recorded and the driver it used.
+func Load(id string, s *specs.Spec, paths map[string]string, d Driver) (*Manager, error) {
+	cfg, err := Config(id, s, d)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +93,11 @@ func Load(id string, s *specs.Spec, paths map[string]string, systemd bool) (*Man
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{m: m, cfg: cfg, v2: v2, applied: true}, nil
+	mgr := &Manager{m: m, cfg: cfg, v2: v2, applied: true}
+	if d == SystemdUser {
+		mgr.userManager = userManagerDir(m.Path(""), cfg)
+	}
+	return mgr, nil
 }
 
 // Resources is what the Manager applies.
@@ -174,7 +193,7 @@ func (m *Manager) Set(r *cg.Resources) error {
 		return fmt.Errorf("linux.resources: %w", err)
 	}
 	if m.cfg.Systemd && r.BlkioWeight != 0 {
-		if err := setIOWeight(scopeName(m.cfg), r.BlkioWeight); err != nil {
+		if err := setIOWeight(m.cfg, r.BlkioWeight); err != nil {
 			return err
 		}
 	}
@@ -346,7 +365,11 @@ func (m *Manager) checkControllers(r *cg.Resources) error {
 	var avail map[string]bool
 	if m.v2 {
 		avail = map[string]bool{}
-		b, err := os.ReadFile(filepath.Join(v2Root, "cgroup.controllers"))
+		dir := v2Root
+		if m.userManager != "" {
+			dir = m.userManager
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
 		if err != nil {
 			return fmt.Errorf("cgroup v2: %w", err)
 		}
@@ -368,6 +391,9 @@ func (m *Manager) checkControllers(r *cg.Resources) error {
 			continue
 		}
 		if m.v2 {
+			if n.v2 != "" && !avail[n.v2] && m.userManager != "" {
+				return notDelegated(n.field, n.v2, m.userManager, avail)
+			}
 			if n.v2 != "" && !avail[n.v2] {
 				return fmt.Errorf("linux.resources.%s: the cgroup v2 %q controller is not available on this host", n.field, n.v2)
 			}
@@ -448,11 +474,23 @@ func (m *Manager) checkFiles(r *cg.Resources) error {
 //
 // With systemd the scope is delegated to the container (Delegate=yes), so
 // the pid is written to its cgroup.procs as on cgroupfs, as runc does for
-// exec; the library's AddPid would ask systemd over D-Bus instead.
+// exec; the library's AddPid would ask systemd over D-Bus instead, which
+// is what a rootless strata falls back to when the kernel refuses it.
 func (m *Manager) Join(pid int) error {
 	join := func() error { return m.m.AddPid("", pid) }
 	if m.cfg.Systemd {
-		join = func() error { return cg.WriteCgroupProc(m.m.Path(""), pid) }
+		join = func() error {
+			err := cg.WriteCgroupProc(m.m.Path(""), pid)
+			if m.cfg.Rootless && (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) {
+				// A move needs write access to cgroup.procs of the
+				// cgroup both ends share: from outside the user
+				// manager's subtree (a system service, another
+				// session's scope) that is root's. The user manager
+				// asks the system's to move it, as for the init.
+				return m.m.AddPid("", pid)
+			}
+			return err
+		}
 	}
 	if err := join(); err != nil {
 		return fmt.Errorf("join cgroup %s: %w", m.path(), err)

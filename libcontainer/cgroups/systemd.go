@@ -68,6 +68,9 @@ func scopeError(c *cg.Cgroup, err error) error {
 			err = inner
 		}
 	}
+	if c.Rootless {
+		return fmt.Errorf("--systemd-cgroup: start scope %s in %s of the user's systemd manager: %w", scopeName(c), c.Parent, err)
+	}
 	return fmt.Errorf("--systemd-cgroup: start scope %s in %s: %w", scopeName(c), c.Parent, err)
 }
 
@@ -78,14 +81,20 @@ func scopeError(c *cg.Cgroup, err error) error {
 // has IOAccounting=yes), so strata sets the property itself. Its own
 // connection: the library's is not exported. The scale is the same as
 // io.weight's (1-10000), converted from blockIO's (10-1000) as for the file.
-func setIOWeight(unit string, blkioWeight uint16) error {
+func setIOWeight(c *cg.Cgroup, blkioWeight uint16) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := sd.NewWithContext(ctx)
-	if err != nil {
+	var conn *sd.Conn
+	var err error
+	if c.Rootless {
+		if conn, err = newUserConn(ctx); err != nil {
+			return fmt.Errorf("--systemd-cgroup: connect to the user's systemd manager over D-Bus: %w", err)
+		}
+	} else if conn, err = sd.NewWithContext(ctx); err != nil {
 		return fmt.Errorf("--systemd-cgroup: connect to systemd over D-Bus (%s, %s): %w", systemBusSocket, privateSocket, err)
 	}
 	defer conn.Close()
+	unit := scopeName(c)
 	w := cg.ConvertBlkIOToIOWeightValue(blkioWeight)
 	prop := sd.Property{Name: "IOWeight", Value: dbus.MakeVariant(w)}
 	if err := conn.SetUnitPropertiesContext(ctx, unit, true, prop); err != nil {

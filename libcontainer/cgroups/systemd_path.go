@@ -12,7 +12,8 @@ import (
 // "slice:prefix:name": the container's cgroup is the transient scope
 // <prefix>-<name>.scope in that slice, made by systemd. As in runc, an
 // empty cgroupsPath is system.slice:<defaultScopePrefix>:<id>, and an
-// empty slice is system.slice.
+// empty slice is system.slice; rootless, where the slice is one of the
+// user's manager (below user@UID.service), both are user.slice instead.
 
 // defaultScopePrefix names the scope of a container whose cgroupsPath is
 // empty: runc's is "runc", strata's is its own name.
@@ -22,17 +23,28 @@ const defaultScopePrefix = "strata"
 // runc (as root) and systemd itself put system services.
 const defaultSlice = "system.slice"
 
+// defaultUserSlice is the same for the user's manager (SystemdUser): the
+// library's default and runc's, where the user manager keeps the units it
+// runs for the user (its own user.slice, not the system's).
+const defaultUserSlice = "user.slice"
+
 // unitNameMax is systemd's longest unit name (UNIT_NAME_MAX less its NUL).
 const unitNameMax = 255
 
 // systemdPath fills c's Parent, ScopePrefix and Name from cgroupsPath,
-// checking every part before systemd is asked for anything.
-func systemdPath(c *cg.Cgroup, id, cgroupsPath string) error {
-	c.Systemd = true
+// checking every part before systemd is asked for anything. user: the
+// scope is the user manager's (SystemdUser; the library then talks to that
+// manager, over the user's session bus).
+func systemdPath(c *cg.Cgroup, id, cgroupsPath string, user bool) error {
+	c.Systemd, c.Rootless = true, user
+	def := defaultSlice
+	if user {
+		def = defaultUserSlice
+	}
 	field := fmt.Sprintf("linux.cgroupsPath %q", cgroupsPath)
 	if cgroupsPath == "" {
 		// The ID becomes part of a unit name: checked as one below.
-		cgroupsPath = defaultSlice + ":" + defaultScopePrefix + ":" + id
+		cgroupsPath = def + ":" + defaultScopePrefix + ":" + id
 		field = fmt.Sprintf("linux.cgroupsPath \"\" (%s by default)", cgroupsPath)
 	}
 	parts := strings.Split(cgroupsPath, ":")
@@ -41,7 +53,7 @@ func systemdPath(c *cg.Cgroup, id, cgroupsPath string) error {
 	}
 	slice, prefix, name := parts[0], parts[1], parts[2]
 	if slice == "" {
-		slice = defaultSlice
+		slice = def
 	}
 	if err := checkSlice(slice); err != nil {
 		return fmt.Errorf("%s: slice %q: %w", field, slice, err)

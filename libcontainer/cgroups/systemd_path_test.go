@@ -14,7 +14,7 @@ func TestSystemdCgroupsPath(t *testing.T) {
 		":docker:abc":                     {"system.slice", "docker", "abc"},
 		"kubepods-besteffort.slice:cri:x": {"kubepods-besteffort.slice", "cri", "x"},
 	} {
-		c, err := Config("ctr", &specs.Spec{Linux: &specs.Linux{CgroupsPath: path}}, true)
+		c, err := Config("ctr", &specs.Spec{Linux: &specs.Linux{CgroupsPath: path}}, Systemd)
 		if err != nil {
 			t.Fatalf("%q: %v", path, err)
 		}
@@ -23,7 +23,7 @@ func TestSystemdCgroupsPath(t *testing.T) {
 			t.Errorf("cgroupsPath %q: slice, prefix, name %q (systemd %v), want %q", path, got, c.Systemd, want)
 		}
 	}
-	if c, _ := Config("ctr", &specs.Spec{Linux: &specs.Linux{CgroupsPath: "system.slice:strata:t1"}}, true); scopeName(c) != "strata-t1.scope" {
+	if c, _ := Config("ctr", &specs.Spec{Linux: &specs.Linux{CgroupsPath: "system.slice:strata:t1"}}, Systemd); scopeName(c) != "strata-t1.scope" {
 		t.Errorf("scope %q, want strata-t1.scope", scopeName(c))
 	}
 }
@@ -43,14 +43,14 @@ func TestSystemdCgroupsPathRefused(t *testing.T) {
 		"system.slice:strata:p.slice": `expected a name not ending in .slice`,
 		"system.slice:strata:" + strings.Repeat("x", 250): "systemd takes at most 255",
 	} {
-		_, err := Config("ctr", &specs.Spec{Linux: &specs.Linux{CgroupsPath: path}}, true)
+		_, err := Config("ctr", &specs.Spec{Linux: &specs.Linux{CgroupsPath: path}}, Systemd)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "linux.cgroupsPath ") {
 			t.Errorf("cgroupsPath %q: %v, want a refusal naming linux.cgroupsPath and %q", path, err, want)
 		}
 	}
 	// An empty cgroupsPath makes the ID part of the unit name; '+' is a
 	// legal ID character but not a unit name one.
-	_, err := Config("a+b", &specs.Spec{Linux: &specs.Linux{}}, true)
+	_, err := Config("a+b", &specs.Spec{Linux: &specs.Linux{}}, Systemd)
 	if err == nil || !strings.Contains(err.Error(), `linux.cgroupsPath "" (system.slice:strata:a+b by default): name "a+b"`) {
 		t.Errorf("ID a+b with an empty cgroupsPath: %v", err)
 	}

@@ -40,7 +40,7 @@ func v2Cgroup(t *testing.T) (*Manager, string) {
 	}
 	cfg, err := Config("unit", &specs.Spec{Linux: &specs.Linux{CgroupsPath: "/unit", Resources: &specs.LinuxResources{
 		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
-	}}}, false)
+	}}}, Cgroupfs)
 	if err != nil {
 		t.Fatal(err)
 	}
