@@ -95,7 +95,7 @@ func hostCheck(f *host.Facts, lsm libcontainer.LSMs, sealMethod string, sealErr 
 	root := checkItem{Name: "root", OK: f.Root, Found: "running as root"}
 	if !f.Root {
 		root.Found = fmt.Sprintf("running as uid %d", os.Geteuid())
-		root.Strata = "rootless: containers need a user namespace of their own (`strata spec --rootless`), have no cgroup (resources, pause, ps, update need one), keep their state in $XDG_RUNTIME_DIR/strata; id maps other than the user's own need newuidmap/newgidmap"
+		root.Strata = "rootless: containers need a user namespace of their own (`strata spec --rootless`), have no cgroup (resources, pause, ps, update need one) unless --systemd-cgroup puts them in a scope of the user's systemd manager, keep their state in $XDG_RUNTIME_DIR/strata; id maps other than the user's own need newuidmap/newgidmap"
 	}
 	add(root)
 
@@ -118,8 +118,13 @@ func hostCheck(f *host.Facts, lsm libcontainer.LSMs, sealMethod string, sealErr 
 	add(cgroupItem(f.Cgroup))
 
 	systemd := "--systemd-cgroup works: a container's cgroup is a transient scope systemd makes (linux.cgroupsPath \"slice:prefix:name\"); without the flag strata writes cgroupfs itself"
-	if err := cgroups.SystemdHost(); err != nil {
-		systemd = "refused: " + err.Error()
+	hostErr := cgroups.SystemdHost()
+	if !f.Root {
+		systemd = "--systemd-cgroup works rootless: a container's cgroup is a transient scope the user's systemd manager makes in the subtree delegated to it (default slice user.slice); without the flag the container has no cgroup"
+		hostErr = cgroups.SystemdUserHost()
+	}
+	if hostErr != nil {
+		systemd = "refused: " + hostErr.Error()
 	}
 	item("systemd", f.Systemd, "PID 1 is systemd (/run/systemd/system)", systemd,
 		"--systemd-cgroup is refused (no systemd to make a scope); strata writes cgroupfs itself, so configure the client for cgroupfs (containerd SystemdCgroup = false)")

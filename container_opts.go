@@ -93,7 +93,7 @@ func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Co
 		return nil, nil, nil, err
 	}
 	if rootless {
-		if err := checkRootless(spec); err != nil {
+		if err := checkRootless(spec, ctx.Bool("systemd-cgroup")); err != nil {
 			return nil, nil, nil, err
 		}
 	}

@@ -58,6 +58,9 @@ func strataFeatures() *features.Features {
 	idmap := host.IDMapMount().OK
 	seccompOK := host.Seccomp().OK
 	systemd := cgroups.SystemdHost() == nil
+	// For the caller: a rootless one whose session bus is there (the
+	// user's manager runs), on a pure v2 host with systemd.
+	systemdUser := rootless && cgroups.SystemdUserHost() == nil
 	var caps []string
 	for _, c := range capability.ListKnown() {
 		caps = append(caps, capabilities.Name(c))
@@ -71,8 +74,8 @@ func strataFeatures() *features.Features {
 			Namespaces:   namespaces,
 			Capabilities: caps,
 			// systemd: --systemd-cgroup where it can make a scope here;
-			// systemdUser (rootless, the user's manager) is not done.
-			Cgroup: &features.Cgroup{V1: &v1, V2: &v2, Systemd: &systemd, SystemdUser: &no, Rdma: &yes},
+			// systemdUser: the same run rootless, by the user's manager.
+			Cgroup: &features.Cgroup{V1: &v1, V2: &v2, Systemd: &systemd, SystemdUser: &systemdUser, Rdma: &yes},
 			Seccomp: &features.Seccomp{
 				Enabled:        &seccompOK,
 				Actions:        seccomp.Actions(),

@@ -87,9 +87,6 @@ func setupGlobals(ctx *cli.Context) error {
 	default:
 		return fmt.Errorf("--rootless: invalid value %q (expected true, false or auto)", r)
 	}
-	if rootless && ctx.Bool("systemd-cgroup") {
-		return errors.New("--systemd-cgroup: not with --rootless (the user's systemd manager is not supported); omit the flag: a rootless container has no cgroup")
-	}
 	return nil
 }
 

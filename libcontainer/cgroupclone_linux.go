@@ -90,6 +90,12 @@ func startInCgroup(mk func() *exec.Cmd, entry *cgroups.Entry) (*exec.Cmd, placem
 		// against the limit, a move by cgroup.procs does not. An exec
 		// into a full container has always worked; it still does.
 		// The cgroup's answer, not the host's: not remembered.
+	case unix.EACCES:
+		// Not ours to move into from here: a rootless exec into a
+		// scope of the user's systemd manager, run from outside that
+		// manager's subtree (the move needs write access to the
+		// cgroup both ends share, root's). The join after start asks
+		// systemd instead (cgroups.Manager.Join). Not remembered.
 	default:
 		return cmd, placement{}, err
 	}

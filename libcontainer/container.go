@@ -78,6 +78,20 @@ type State struct {
 	// create); every later command manages it through systemd, with the
 	// flag or without, as runc does.
 	SystemdCgroup bool `json:"systemd_cgroup,omitempty"`
+	// SystemdUser: with SystemdCgroup, the scope is the user's systemd
+	// manager's (a rootless create); later commands talk to that manager.
+	SystemdUser bool `json:"systemd_user,omitempty"`
+}
+
+// cgroupDriver is the driver the container's create used.
+func (s *State) cgroupDriver() cgroups.Driver {
+	switch {
+	case s.SystemdUser:
+		return cgroups.SystemdUser
+	case s.SystemdCgroup:
+		return cgroups.Systemd
+	}
+	return cgroups.Cgroupfs
 }
 
 // Container is a loaded container. Mutating operations hold an exclusive

@@ -99,7 +99,7 @@ func (c *Container) restore(root, criuPath string, fds []string, o *RestoreOpts)
 		OCIVersion: spec.Version, ID: o.ID, Bundle: o.Bundle, Rootfs: rootfsPath,
 		Created: time.Now().UTC(), Annotations: spec.Annotations, Config: spec,
 	}
-	cgm, err := cgroups.New(o.ID, spec, false)
+	cgm, err := cgroups.New(o.ID, spec, cgroups.Cgroupfs)
 	if err != nil {
 		return 0, err
 	}

@@ -45,8 +45,9 @@ type CreateOpts struct {
 	// (--systemd-cgroup), linux.cgroupsPath its "slice:prefix:name".
 	SystemdCgroup bool
 	// Rootless: strata runs as an unprivileged user (--rootless). The
-	// container then has no cgroup: an unprivileged user may not make one
-	// (the caller warns about linux.resources).
+	// container then has no cgroup, an unprivileged user may not make one
+	// (the caller warns about linux.resources), unless SystemdCgroup asks
+	// the user's systemd manager for a scope.
 	Rootless bool
 }
 
@@ -137,6 +138,7 @@ func (c *Container) create(o *CreateOpts) (*InitProcess, error) {
 		Annotations:   o.Spec.Annotations,
 		Config:        o.Spec,
 		SystemdCgroup: o.SystemdCgroup,
+		SystemdUser:   o.Rootless && o.SystemdCgroup,
 	}
 	// Writable by all: the init may have become the container's user by
 	// the time it opens the fifo. Only the 0700 state dir guards the path.
@@ -148,11 +150,11 @@ func (c *Container) create(o *CreateOpts) (*InitProcess, error) {
 	}
 	// Converted and checked against the host before anything is made;
 	// removed on failure, once startInit has killed the init. None for a
-	// rootless container.
+	// rootless container, but for a scope of the user's systemd manager.
 	var cg *cgroups.Manager
-	if !o.Rootless {
+	if d := c.State.cgroupDriver(); !o.Rootless || d == cgroups.SystemdUser {
 		var err error
-		if cg, err = cgroups.New(o.ID, o.Spec, o.SystemdCgroup); err != nil {
+		if cg, err = cgroups.New(o.ID, o.Spec, d); err != nil {
 			return nil, err
 		}
 		// Saved before the first cgroup directory is made: a create

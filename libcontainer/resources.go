@@ -20,7 +20,7 @@ func (c *Container) cgroupManager() (*cgroups.Manager, error) {
 	if len(c.State.CgroupPaths) == 0 {
 		return nil, errors.New("no cgroup recorded in the container's state")
 	}
-	return cgroups.Load(c.State.ID, c.State.Config, c.State.CgroupPaths, c.State.SystemdCgroup)
+	return cgroups.Load(c.State.ID, c.State.Config, c.State.CgroupPaths, c.State.cgroupDriver())
 }
 
 // joinCgroup returns what puts pid (a process exec'd into the container,
@@ -31,7 +31,7 @@ func (c *Container) joinCgroup(paths map[string]string) func(pid int) error {
 		if len(paths) == 0 {
 			return errors.New("no cgroup recorded in the container's state")
 		}
-		m, err := cgroups.Load(c.State.ID, c.State.Config, paths, c.State.SystemdCgroup)
+		m, err := cgroups.Load(c.State.ID, c.State.Config, paths, c.State.cgroupDriver())
 		if err != nil {
 			return err
 		}
