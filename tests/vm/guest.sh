@@ -34,6 +34,19 @@ run=
 	echo "strata check:"
 	"$REPO/strata" check 2>&1 | sed 's/^/  /'
 } > "$out/host.txt" 2>&1
+# The rootless suite's --systemd-cgroup cases need strata-test's systemd
+# manager (user@1000.service) and its session bus (/run/user/1000/bus, from
+# dbus-user-session): linger starts them with no login, as on a host where
+# the user is logged in. Started before the cgroups are listed and stopped
+# before they are listed again: the manager's own cgroups are not a leak,
+# the scopes containers leave in its user.slice are (see the end).
+user_mgr=
+if [[ " $SUITES " == *" rootless "* ]]; then
+	user_mgr=/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service
+	loginctl enable-linger strata-test
+	for _ in $(seq 120); do [ -S /run/user/1000/bus ] && break; sleep 0.5; done
+	echo "user manager: $(systemctl is-active user@1000.service), bus: $(ls /run/user/1000/bus 2>&1), delegated: $(cat $user_mgr/cgroup.controllers 2>&1)" >> "$out/host.txt"
+fi
 find /sys/fs/cgroup -type d | sort > "$out/cgroups.before"
 
 # go test -v: top-level tests only (subtests are indented).
@@ -129,6 +142,11 @@ suite cri2 strata go 10m sh -c "cd tests/cri && CRI_CONTAINERD=$bin/cri/containe
 # runtime is involved, so strata's column only.
 suite bundle strata go 15m sh -c "cd bundle && $bin/bundle.test -test.v -test.timeout 14m $run \$ONLY"
 
+if [ -n "$user_mgr" ]; then
+	find "$user_mgr" -mindepth 1 -type d -name '*.scope' -path "$user_mgr/user.slice/*" | sort > "$out/cgroups.user-scopes"
+	loginctl disable-linger strata-test
+	systemctl stop user-1000.slice
+fi
 find /sys/fs/cgroup -type d | sort > "$out/cgroups.after"
 # Cgroups the suites left behind: present after, absent before.
 # The runtime-tools validation tests assume cgroup v1: on v2 they make
@@ -138,6 +156,7 @@ find /sys/fs/cgroup -type d | sort > "$out/cgroups.after"
 comm -13 "$out/cgroups.before" "$out/cgroups.after" > "$out/cgroups.new"
 grep -E '^/sys/fs/cgroup/(strata-validation|[a-z_]+/cgrouptest)(/|$)|^/sys/fs/cgroup/[a-z_]+$' "$out/cgroups.new" > "$out/cgroups.validation" || true
 grep -vxF -f "$out/cgroups.validation" "$out/cgroups.new" > "$out/cgroups.leaked" || true
+[ -n "$user_mgr" ] && cat "$out/cgroups.user-scopes" >> "$out/cgroups.leaked"
 sort -r "$out/cgroups.validation" | while read -r d; do rmdir "$d" 2>/dev/null; done
 umount "$REPO"
 echo "=== guest done $(date +%T)" > /dev/console

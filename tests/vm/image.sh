@@ -38,13 +38,15 @@ trap 'unmount_all; rm -rf --one-file-system "$root"' EXIT
 # (a Recommends of Debian's criu, which mmdebstrap leaves out); containerd
 # (with its runc shim) and docker-registry for the cri suite, which starts
 # its own of each; uidmap (newuidmap, newgidmap) and passwd (useradd) for the
-# rootless suite's user.
+# rootless suite's user, and dbus-user-session for the session bus its
+# systemd manager answers on (rootless --systemd-cgroup; guest.sh starts the
+# manager).
 pkgs=(
 	systemd systemd-sysv udev dbus kmod procps iproute2 mount e2fsprogs
 	initramfs-tools linux-image-cloud-amd64 linux-image-6.12-cloud-amd64
 	runc crun podman conmon netavark aardvark-dns golang-github-containers-common
 	busybox-static jq ca-certificates umoci skopeo criu iptables
-	containerd docker-registry uidmap passwd
+	containerd docker-registry uidmap passwd dbus-user-session
 )
 mirror=http://deb.debian.org/debian
 mmdebstrap --variant=minbase --include="$(IFS=,; echo "${pkgs[*]}")" \
