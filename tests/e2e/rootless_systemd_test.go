@@ -133,6 +133,34 @@ func TestRootlessSystemdCgroup(t *testing.T) {
 		t.Errorf("the container's state %s after delete: %v, want it gone", state, err)
 	}
 
+	t.Run("not-delegated", func(t *testing.T) {
+		tu.StrataOnly(t, "the refusal of a controller the user's manager lacks is strata's")
+		if strings.Contains(" "+string(delegated)+" ", " cpuset ") {
+			t.Fatalf("cpuset is delegated to user@%d.service here: this case needs a controller that is not", u.uid)
+		}
+		b := u.userDir(t, dir, "bundle-cpuset")
+		must(t, tu.Exec(t, exec.Command("cp", "-a", filepath.Join(bundle, "rootfs"), filepath.Join(b, "rootfs"))))
+		must(t, tu.Exec(t, exec.Command("cp", filepath.Join(bundle, "config.json"), filepath.Join(b, "config.json"))))
+		if err := os.Chown(filepath.Join(b, "config.json"), u.uid, u.gid); err != nil {
+			t.Fatal(err)
+		}
+		id := tu.UniqueID(t)
+		setProcess(t, b, func(s *specs.Spec) {
+			s.Linux.CgroupsPath = "user.slice:e2e:" + id
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}}
+		}, "true")
+		r := tu.Exec(t, u.command(b, bus, tu.RuntimePath(), "--systemd-cgroup", "run", id))
+		t.Cleanup(func() { tu.Exec(t, u.command(b, bus, tu.RuntimePath(), "delete", "--force", id)) })
+		if want := `linux.resources.cpu.cpus: the cgroup v2 "cpuset" controller is not delegated to the user's systemd manager`; r.Code == 0 || !strings.Contains(r.Stderr, want) {
+			t.Errorf("want a refusal saying %q: %s", want, r)
+		}
+		if _, err := os.Stat(filepath.Join(manager, "user.slice", "e2e-"+id+".scope")); !os.IsNotExist(err) {
+			t.Errorf("a scope after the refusal: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(u.xdg, filepath.Base(tu.RuntimePath()), id)); !os.IsNotExist(err) {
+			t.Errorf("state after the refusal: %v", err)
+		}
+	})
 	t.Run("no-session-bus", func(t *testing.T) {
 		// A runtime directory of the user's without a bus in it, and no
 		// DBUS_SESSION_BUS_ADDRESS.
