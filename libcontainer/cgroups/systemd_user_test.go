@@ -84,3 +84,34 @@ func TestNotDelegated(t *testing.T) {
 		t.Errorf("got %v\nwant %s...", err, want)
 	}
 }
+
+// A resource is checked against the controllers systemd delegates to the
+// user's manager, not the host's: cpuset, which the root has, is refused
+// when the manager's cgroup.controllers lacks it.
+func TestUserManagerControllers(t *testing.T) {
+	mgr := t.TempDir()
+	if err := os.WriteFile(filepath.Join(mgr, "cgroup.controllers"), []byte("cpu memory pids\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Config("web", &specs.Spec{Linux: &specs.Linux{}}, SystemdUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{cfg: c, v2: true, userManager: mgr}
+	limit := int64(1 << 26)
+	ok, err := Resources(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}, Pids: &specs.LinuxPids{Limit: &limit}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.checkControllers(ok); err != nil {
+		t.Errorf("memory and pids, delegated: %v", err)
+	}
+	cpuset, err := Resources(&specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `linux.resources.cpu.cpus: the cgroup v2 "cpuset" controller is not delegated to the user's systemd manager (` + mgr + `/cgroup.controllers has "cpu memory pids")`
+	if err := m.checkControllers(cpuset); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("cpuset, not delegated: %v\nwant %s...", err, want)
+	}
+}
