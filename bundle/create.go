@@ -13,6 +13,7 @@ import (
 
 	"github.com/strata-runtime/strata/image"
 	"github.com/strata-runtime/strata/image/ocispec"
+	"github.com/strata-runtime/strata/libcontainer/overlay"
 )
 
 // CreateOptions describe a bundle to make.
@@ -273,7 +274,7 @@ func mountRecord(dir string, rec *Record) error {
 	if len(rec.UIDMappings) > 0 {
 		err = mountOverlayIDMapped(filepath.Join(dir, rootfsDir), lowers, upper, work, rec.UIDMappings, rec.GIDMappings)
 	} else {
-		err = mountOverlay(filepath.Join(dir, rootfsDir), lowers, upper, work)
+		err = overlay.Mount(filepath.Join(dir, rootfsDir), lowers, upper, work, overlay.Options{})
 	}
 	if err != nil {
 		// Checked only on failure: a stat per layer would cost every mount.

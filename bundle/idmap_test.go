@@ -10,6 +10,8 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/overlay"
 )
 
 // TestIDMappedBundles: bundles of one store with different user namespace
@@ -28,9 +30,7 @@ func TestIDMappedBundles(t *testing.T) {
 // layers are named by paths relative to the scratch directory.
 func TestIDMappedBundlesClassic(t *testing.T) {
 	requireRoot(t)
-	saved := lowerdirPlus.Load()
-	lowerdirPlus.Store(lowerdirPlusNo)
-	t.Cleanup(func() { lowerdirPlus.Store(saved) })
+	t.Cleanup(overlay.UseClassic())
 	testIDMappedBundles(t, "lowerdir=0:1:")
 }
 
@@ -171,7 +171,7 @@ func owners(t *testing.T, root string) map[string][2]uint32 {
 // capabilities that override file permissions), as a mapped root's writes
 // reach the overlay, on a thread that ends with it.
 func asFsID(id uint32, f func() error) error {
-	return onThrowawayThread(func() error {
+	return overlay.OnThrowawayThread(func() error {
 		unix.Setfsgid(int(id))
 		unix.Setfsuid(int(id))
 		return f()

@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-runtime/strata/libcontainer/overlay"
 	"github.com/strata-runtime/strata/libcontainer/rootfs"
 )
 
@@ -35,7 +36,7 @@ func mountOverlayIDMapped(target string, lowers []string, upper, work string, ui
 	}
 	defer userns.Close()
 	tree := -1
-	err = onThrowawayThread(func() error {
+	err = overlay.OnThrowawayThread(func() error {
 		var err error
 		tree, err = idmappedOverlayTree(target, lowers, upper, work, userns)
 		return err
@@ -87,7 +88,7 @@ func idmappedOverlayTree(target string, lowers []string, upper, work string, use
 	if err := unix.Mkdir(merged, 0o700); err != nil {
 		return fail("mkdir", err)
 	}
-	if err := mountOverlay(merged, names, upper, work); err != nil {
+	if err := overlay.Mount(merged, names, upper, work, overlay.Options{}); err != nil {
 		return -1, fmt.Errorf("idmapped layers of %s (named by index, top first): %w", target, err)
 	}
 	tree, err := unix.OpenTree(unix.AT_FDCWD, merged, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)

@@ -1,4 +1,4 @@
-package bundle
+package overlay
 
 import (
 	"fmt"
@@ -9,19 +9,16 @@ import (
 	"time"
 
 	"github.com/moby/sys/mountinfo"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
-
-	"github.com/strata-runtime/strata/image/imagetest"
 )
 
 // The kernel here has lowerdir+, so these tests call the classic fallback
 // directly; on a kernel without it (6.1 guest) they run the same way, and
-// TestProbeLowerdirPlus says what mountOverlay would pick.
+// libcontainer/host's probe (OverlayLowerdirPlus) says which way Mount takes.
 
 type overlayDirs struct {
 	target, upper, work string
-	lowers              []string // top first, as mountOverlay takes them
+	lowers              []string // top first, as Mount takes them
 }
 
 // makeOverlay makes n lower layers under base/NAME(i), top first: layer i
@@ -105,7 +102,7 @@ func TestClassicOverlay(t *testing.T) {
 	requireRoot(t)
 	base := t.TempDir()
 	d := makeOverlay(t, base, 3, func(i int) string { return []string{"top", `mid:d,le\x`, "bottom"}[i] })
-	if err := mountOverlayClassic(d.target, d.lowers, d.upper, d.work, false); err != nil {
+	if err := mountClassic(d.target, d.lowers, d.upper, d.work, Options{}, false); err != nil {
 		t.Fatal(err)
 	}
 	checkMerged(t, d)
@@ -128,7 +125,7 @@ func TestClassicOverlayShort(t *testing.T) {
 			t.Fatalf("layer path %s is not over 60 bytes", l)
 		}
 	}
-	if abs := classicOptions(strings.Join(d.lowers, ":"), d.upper, d.work); len(abs) <= 4096 {
+	if abs := classicOptions(strings.Join(d.lowers, ":"), d.upper, d.work, Options{}); len(abs) <= 4096 {
 		t.Fatalf("the absolute form is only %d bytes: the test does not test the short form", len(abs))
 	}
 	cwd, err := os.Getwd()
@@ -136,7 +133,7 @@ func TestClassicOverlayShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if err := mountOverlayClassic(d.target, d.lowers, d.upper, d.work, false); err != nil {
+	if err := mountClassic(d.target, d.lowers, d.upper, d.work, Options{}, false); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d layers mounted in %v", n, time.Since(start))
@@ -186,7 +183,7 @@ func TestThrowawayThread(t *testing.T) {
 	cwd := mustGetwd(t)
 	elsewhere := t.TempDir()
 	for i := 0; i < 100; i++ {
-		err := onThrowawayThread(func() error {
+		err := OnThrowawayThread(func() error {
 			if unix.Gettid() == unix.Getpid() {
 				return fmt.Errorf("on the main thread")
 			}
@@ -222,7 +219,7 @@ func TestClassicOverlayShortForced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := mountOverlayClassic(rel, d.lowers, d.upper, d.work, true); err != nil {
+	if err := mountClassic(rel, d.lowers, d.upper, d.work, Options{}, true); err != nil {
 		t.Fatal(err)
 	}
 	checkMerged(t, d)
@@ -244,7 +241,7 @@ func TestClassicOverlayTooDeep(t *testing.T) {
 	requireRoot(t)
 	const n = 1500
 	d := makeOverlay(t, t.TempDir(), n, func(i int) string { return fmt.Sprint(i) })
-	err := mountOverlayClassic(d.target, d.lowers, d.upper, d.work, false)
+	err := mountClassic(d.target, d.lowers, d.upper, d.work, Options{}, false)
 	if err == nil {
 		t.Fatal("mounted 1500 layers in one page")
 	}
@@ -269,7 +266,7 @@ func TestClassicOverlayError(t *testing.T) {
 	if err := os.Mkdir(work, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	err := mountOverlayClassic(d.target, d.lowers, d.upper, work, false)
+	err := mountClassic(d.target, d.lowers, d.upper, work, Options{}, false)
 	if err == nil {
 		t.Fatal("mounted with workdir inside upperdir")
 	}
@@ -284,15 +281,13 @@ func TestClassicOverlayError(t *testing.T) {
 	}
 }
 
-// TestMountOverlayFallback: mountOverlay itself, as on a kernel that
+// TestMountOverlayFallback: Mount itself, as on a kernel that
 // answered "no lowerdir+", takes the classic way.
 func TestMountOverlayFallback(t *testing.T) {
 	requireRoot(t)
-	saved := lowerdirPlus.Load()
-	lowerdirPlus.Store(lowerdirPlusNo)
-	t.Cleanup(func() { lowerdirPlus.Store(saved) })
+	t.Cleanup(UseClassic())
 	d := makeOverlay(t, t.TempDir(), 3, func(i int) string { return fmt.Sprint(i) })
-	if err := mountOverlay(d.target, d.lowers, d.upper, d.work); err != nil {
+	if err := Mount(d.target, d.lowers, d.upper, d.work, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	checkMerged(t, d)
@@ -303,9 +298,9 @@ func TestMountOverlayFallback(t *testing.T) {
 // deep image.
 func BenchmarkOverlayMount(b *testing.B) {
 	ways := map[string]func(d overlayDirs) error{
-		"lowerdir+": func(d overlayDirs) error { return mountOverlayAppend(d.target, d.lowers, d.upper, d.work) },
-		"classic":   func(d overlayDirs) error { return mountOverlayClassic(d.target, d.lowers, d.upper, d.work, false) },
-		"short":     func(d overlayDirs) error { return mountOverlayClassic(d.target, d.lowers, d.upper, d.work, true) },
+		"lowerdir+": func(d overlayDirs) error { return mountAppend(d.target, d.lowers, d.upper, d.work, Options{}) },
+		"classic":   func(d overlayDirs) error { return mountClassic(d.target, d.lowers, d.upper, d.work, Options{}, false) },
+		"short":     func(d overlayDirs) error { return mountClassic(d.target, d.lowers, d.upper, d.work, Options{}, true) },
 	}
 	for _, n := range []int{3, 40, 200} {
 		for _, way := range []string{"lowerdir+", "classic", "short"} {
@@ -327,31 +322,11 @@ func BenchmarkOverlayMount(b *testing.B) {
 	}
 }
 
-// TestCreateClassicDeep: Create on a kernel taken to lack lowerdir+, with a
-// 150-layer image and the store's real 64-hex layer paths, whose absolute
-// lowerdir= would take about 15 KB.
-func TestCreateClassicDeep(t *testing.T) {
-	requireRoot(t)
-	saved := lowerdirPlus.Load()
-	lowerdirPlus.Store(lowerdirPlusNo)
-	t.Cleanup(func() { lowerdirPlus.Store(saved) })
-	const n = 150
-	layers := [][]byte{imagetest.Busybox(t)}
-	for i := 1; i < n; i++ {
-		layers = append(layers, imagetest.Tar(t, imagetest.Entry{Name: fmt.Sprintf("l%03d", i), Body: "x"}))
-	}
-	layout := filepath.Join(t.TempDir(), "layout")
-	imagetest.WriteLayout(t, layout, "v1", imagetest.Image{Layers: layers, Config: v1.ImageConfig{Cmd: []string{"sh"}}})
-	b := create(t, CreateOptions{Image: ociRef(layout, "v1"), Store: t.TempDir()})
-	for _, f := range []string{"bin/busybox", fmt.Sprintf("l%03d", n-1)} {
-		if _, err := os.Stat(filepath.Join(b, rootfsDir, f)); err != nil {
-			t.Errorf("rootfs: %v", err)
-		}
-	}
-	if opts := mountOptions(t, filepath.Join(b, rootfsDir)); strings.Contains(opts, "sha256") {
-		t.Errorf("short form expected; mount options %.200q", opts)
-	}
-	if err := Remove(b); err != nil {
-		t.Fatal(err)
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root (overlay mounts)")
 	}
 }
+
+func forceUnmount(p string) { unix.Unmount(p, unix.MNT_DETACH) }

@@ -1,4 +1,4 @@
-package bundle
+package overlay
 
 import (
 	"errors"
@@ -39,9 +39,9 @@ import (
 // layer (62 layers), and a link directory would be more state for gc to
 // keep right; fd numbers need neither.
 
-// mountOverlayClassic mounts with a single lowerdir= option through mount(2).
+// mountClassic mounts with a single lowerdir= option through mount(2).
 // forceShort skips the absolute form, for tests.
-func mountOverlayClassic(target string, lowers []string, upper, work string, forceShort bool) error {
+func mountClassic(target string, lowers []string, upper, work string, o Options, forceShort bool) error {
 	if len(lowers) == 0 {
 		return fmt.Errorf("overlay on %s: no lower layers", target)
 	}
@@ -51,16 +51,16 @@ func mountOverlayClassic(target string, lowers []string, upper, work string, for
 		for i, l := range lowers {
 			esc[i] = escapeOverlayPath(l)
 		}
-		opts := classicOptions(strings.Join(esc, ":"), escapeOverlayPath(upper), escapeOverlayPath(work))
+		opts := classicOptions(strings.Join(esc, ":"), escapeOverlayPath(upper), escapeOverlayPath(work), o)
 		if len(opts) <= limit {
 			return classicMount(target, opts, nil)
 		}
 	}
-	return mountOverlayShort(target, lowers, upper, work, limit)
+	return mountShort(target, lowers, upper, work, o, limit)
 }
 
-// mountOverlayShort is the short form: fd numbers under /proc/thread-self/fd.
-func mountOverlayShort(target string, lowers []string, upper, work string, limit int) error {
+// mountShort is the short form: fd numbers under /proc/thread-self/fd.
+func mountShort(target string, lowers []string, upper, work string, o Options, limit int) error {
 	// The target is resolved after the chdir, so it must not be relative.
 	target, err := filepath.Abs(target)
 	if err != nil {
@@ -94,7 +94,7 @@ func mountOverlayShort(target string, lowers []string, upper, work string, limit
 	if err != nil {
 		return err
 	}
-	opts := classicOptions(strings.Join(names, ":"), u, w)
+	opts := classicOptions(strings.Join(names, ":"), u, w, o)
 	if len(opts) > limit {
 		return fmt.Errorf("overlay on %s: %d layers need a %d-byte option string even with fds for paths, over mount(2)'s limit of %d bytes (one page)",
 			target, len(lowers), len(opts), limit)
@@ -103,7 +103,7 @@ func mountOverlayShort(target string, lowers []string, upper, work string, limit
 	// by the legacy shim at mount time, by 6.5+'s parser as it reads each
 	// option. Both happen inside mount(2), so the directory must be set for
 	// the whole call; chdir is per process in Go, hence a throwaway thread.
-	return onThrowawayThread(func() error {
+	return OnThrowawayThread(func() error {
 		if err := unix.Unshare(unix.CLONE_FS); err != nil {
 			return fmt.Errorf("overlay on %s: unshare(CLONE_FS) for the short lowerdir form: %w", target, err)
 		}
@@ -114,7 +114,7 @@ func mountOverlayShort(target string, lowers []string, upper, work string, limit
 	})
 }
 
-// onThrowawayThread runs f on an OS thread that no other goroutine will run
+// OnThrowawayThread runs f on an OS thread that no other goroutine will run
 // on, before or after, so f may change per-thread state such as the fs_struct
 // it unshares (cwd, root, umask). The thread stays locked when f returns:
 // the runtime then ends it instead of reusing it, and it never clones new
@@ -125,12 +125,12 @@ func mountOverlayShort(target string, lowers []string, upper, work string, limit
 // /proc/PID/cwd shows for the whole process. So if the goroutine lands there,
 // it keeps the main thread to itself and starts f again on a goroutine that,
 // the main thread being taken, must run on another.
-func onThrowawayThread(f func() error) error {
+func OnThrowawayThread(f func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		if unix.Gettid() == unix.Getpid() {
-			done <- onThrowawayThread(f)
+			done <- OnThrowawayThread(f)
 			runtime.UnlockOSThread()
 			return
 		}
@@ -140,15 +140,18 @@ func onThrowawayThread(f func() error) error {
 }
 
 // classicOptions is the mount(2) data string; the three names come escaped.
-func classicOptions(lowerdir, upper, work string) string {
+func classicOptions(lowerdir, upper, work string, o Options) string {
 	var b strings.Builder
 	b.WriteString("lowerdir=")
 	b.WriteString(lowerdir)
-	for _, kv := range overlayOptions(upper, work) {
+	for _, kv := range options(upper, work) {
 		b.WriteString(",")
 		b.WriteString(kv[0])
 		b.WriteString("=")
 		b.WriteString(kv[1])
+	}
+	if o.UserXattr {
+		b.WriteString(",userxattr")
 	}
 	return b.String()
 }

@@ -1,17 +1,28 @@
-package bundle
+// Package overlay mounts overlayfs: the bundle builder's rootfs (on the host,
+// as root) and a rootless bundle's rootfs, which the container's init mounts
+// in the container's own user and mount namespaces. Both need the same care
+// for deep images on kernels with and without lowerdir+.
+package overlay
 
 import (
-	"errors"
 	"fmt"
 	"sync/atomic"
 
-	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-runtime/strata/libcontainer/host"
 )
 
-// mountOverlay mounts lowers (top layer first) under upper on target.
+// Options are the choices a caller makes beyond the directories.
+type Options struct {
+	// UserXattr keeps overlayfs's own metadata (opaque directories) in
+	// user.overlay.* xattrs instead of trusted.overlay.*: the only kind an
+	// overlay mounted inside a user namespace may use (Linux 5.11+), and
+	// the kind a store unpacked in one carries.
+	UserXattr bool
+}
+
+// Mount mounts lowers (top layer first) under upper on target.
 //
 // Where the kernel has overlayfs's lowerdir+ (Linux 6.8+), each lower is its
 // own fsconfig call, so no option string caps the layer count. Older kernels
@@ -19,9 +30,9 @@ import (
 // Which of the two works is learnt once per process, from the kernel itself:
 // the first mount tries lowerdir+, and only if that fails does the host
 // probe (libcontainer/host) tell "lowerdir+ unknown" from any other failure.
-func mountOverlay(target string, lowers []string, upper, work string) error {
+func Mount(target string, lowers []string, upper, work string, o Options) error {
 	if lowerdirPlus.Load() != lowerdirPlusNo {
-		err := mountOverlayAppend(target, lowers, upper, work)
+		err := mountAppend(target, lowers, upper, work, o)
 		if err == nil || lowerdirPlus.Load() == lowerdirPlusYes {
 			if err == nil {
 				lowerdirPlus.Store(lowerdirPlusYes)
@@ -34,7 +45,7 @@ func mountOverlay(target string, lowers []string, upper, work string) error {
 		}
 		lowerdirPlus.Store(lowerdirPlusNo)
 	}
-	if err := mountOverlayClassic(target, lowers, upper, work, false); err != nil {
+	if err := mountClassic(target, lowers, upper, work, o, false); err != nil {
 		return fmt.Errorf("%w (this kernel's overlayfs has no lowerdir+, so the classic lowerdir= option was used)", err)
 	}
 	return nil
@@ -50,10 +61,19 @@ const (
 	lowerdirPlusNo
 )
 
-// mountOverlayAppend is the new mount API with one fsconfig("lowerdir+") per
+// UseClassic makes this process take the classic lowerdir= way, as on a
+// kernel before 6.8, until the returned function restores what it knew: for
+// tests of that path on newer kernels.
+func UseClassic() (restore func()) {
+	saved := lowerdirPlus.Load()
+	lowerdirPlus.Store(lowerdirPlusNo)
+	return func() { lowerdirPlus.Store(saved) }
+}
+
+// mountAppend is the new mount API with one fsconfig("lowerdir+") per
 // layer, so the one-page limit of mount(2)'s option string does not cap the
 // layer count (Linux 6.8+).
-func mountOverlayAppend(target string, lowers []string, upper, work string) error {
+func mountAppend(target string, lowers []string, upper, work string, o Options) error {
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("overlay on %s: fsopen: %w (is overlayfs available? --copy makes a plain rootfs instead)", target, err)
@@ -70,9 +90,14 @@ func mountOverlayAppend(target string, lowers []string, upper, work string) erro
 			return err
 		}
 	}
-	for _, kv := range overlayOptions(upper, work) {
+	for _, kv := range options(upper, work) {
 		if err := set(kv[0], kv[1]); err != nil {
 			return err
+		}
+	}
+	if o.UserXattr {
+		if err := unix.FsconfigSetFlag(fsfd, "userxattr"); err != nil {
+			return fmt.Errorf("overlay on %s: userxattr: %w%s", target, err, host.FsContextLog(fsfd))
 		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
@@ -89,33 +114,11 @@ func mountOverlayAppend(target string, lowers []string, upper, work string) erro
 	return nil
 }
 
-// overlayOptions are the options after the lower layers, in both mount
+// options are the options after the lower layers, in both mount
 // paths. index=off lets a bundle be remounted over the same upper after the
 // store changes; redirect_dir and metacopy off keep upper a complete record
 // of the changes, which diff reads as a layer. All three are known to
 // overlayfs since 4.19, well before the oldest kernel we support (5.14).
-func overlayOptions(upper, work string) [][2]string {
+func options(upper, work string) [][2]string {
 	return [][2]string{{"upperdir", upper}, {"workdir", work}, {"index", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}}
-}
-
-// unmount detaches the rootfs if mounted. A busy mount is an error, not a
-// lazy detach: the bundle is still in use by a container.
-func unmount(target string) error {
-	mounted, err := mountinfo.Mounted(target)
-	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return fmt.Errorf("checking the mount on %s: %w", target, err)
-	}
-	if !mounted {
-		return nil
-	}
-	if err := unix.Unmount(target, 0); err != nil {
-		if errors.Is(err, unix.EBUSY) {
-			return fmt.Errorf("unmount %s: busy (is a container still running from this bundle?)", target)
-		}
-		return fmt.Errorf("unmount %s: %w", target, err)
-	}
-	return nil
 }
