@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/strata-runtime/strata/libcontainer"
+	"github.com/strata-runtime/strata/libcontainer/host"
 )
 
 // logger writes runc-compatible log lines. containerd's shim parses the json
@@ -76,7 +76,7 @@ func setupGlobals(ctx *cli.Context) error {
 	}
 	switch r := ctx.String("rootless"); r {
 	case "auto":
-		rootless = os.Geteuid() != 0 || libcontainer.InUserNamespace()
+		rootless = os.Geteuid() != 0 || host.InUserNamespace()
 	case "false":
 		// As runc: the caller says the cgroups are its to make.
 	case "true":
@@ -104,7 +104,7 @@ func rootDir(ctx *cli.Context) string {
 	if ctx.IsSet("root") || xdg == "" {
 		return ctx.String("root")
 	}
-	if os.Geteuid() != 0 || (libcontainer.InUserNamespace() && os.Getenv("USER") != "root") {
+	if os.Geteuid() != 0 || (host.InUserNamespace() && os.Getenv("USER") != "root") {
 		return filepath.Join(xdg, "strata")
 	}
 	return ctx.String("root")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/strata-runtime/strata/libcontainer/capabilities"
 	"github.com/strata-runtime/strata/libcontainer/hooks"
+	"github.com/strata-runtime/strata/libcontainer/host"
 	"github.com/strata-runtime/strata/libcontainer/identity"
 	"github.com/strata-runtime/strata/libcontainer/plan"
 	"github.com/strata-runtime/strata/libcontainer/rootfs"
@@ -135,7 +136,7 @@ func (in *initProc) setupContainer() error {
 		// In a user namespace of its own, or in the one strata was
 		// started in (rootless podman's): mknod and some mounts are
 		// refused either way.
-		NoPivot: in.cfg.NoPivot, InUserNS: hasNamespace(in.spec, specs.UserNamespace) || InUserNamespace(),
+		NoPivot: in.cfg.NoPivot, InUserNS: hasNamespace(in.spec, specs.UserNamespace) || host.InUserNamespace(),
 		MountFiles: in.trees,
 		// The mounts before the cgroup ones overlap the move.
 		BeforeCgroups: in.awaitPlacement,

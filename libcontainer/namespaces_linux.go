@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -45,20 +44,6 @@ func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	}
 	return false
 }
-
-// InUserNamespace says whether this process runs in a user namespace other
-// than the host's (its uid_map is not the whole identity map), as strata
-// does under rootless podman: root there may not make cgroups or device
-// nodes. A command asks several times (its root directory, rootless mode,
-// the bind mounts); the file is read once per process.
-var InUserNamespace = sync.OnceValue(func() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b))
-	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
-})
 
 // HasOwnUserNamespace says whether the spec gives the container a new user
 // namespace (not one joined by path): what a rootless container needs.

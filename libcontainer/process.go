@@ -16,6 +16,7 @@ import (
 
 	"github.com/strata-runtime/strata/libcontainer/cgroups"
 	"github.com/strata-runtime/strata/libcontainer/hooks"
+	"github.com/strata-runtime/strata/libcontainer/host"
 	"github.com/strata-runtime/strata/libcontainer/seccomp"
 )
 
@@ -233,7 +234,7 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 		return p, err
 	}
 	if hasNamespace(o.Spec, specs.UserNamespace) {
-		hostRoot := os.Geteuid() == 0 && !InUserNamespace()
+		hostRoot := os.Geteuid() == 0 && !host.InUserNamespace()
 		if err := sendMountTrees(p, o.Spec, o.Bundle, hostRoot); err != nil {
 			return p, err
 		}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -122,3 +123,17 @@ func newUserNS(hostID int) (*os.File, error) {
 	}
 	return ns, nil
 }
+
+// InUserNamespace says whether this process runs in a user namespace other
+// than the host's (its uid_map is not the whole identity map), as strata
+// does under rootless podman: root there may not make cgroups or device
+// nodes. A command asks several times (its root directory, rootless mode,
+// the bind mounts); the file is read once per process.
+var InUserNamespace = sync.OnceValue(func() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+})
