@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/host"
 )
 
 // WhiteoutMode says what a layer's whiteout entries (image-spec layer.md) become.
@@ -20,7 +22,8 @@ type WhiteoutMode int
 const (
 	// OverlayWhiteouts keeps the layer as an overlayfs lower directory:
 	// .wh.NAME becomes a 0/0 character device and .wh..wh..opq the
-	// trusted.overlay.opaque xattr, which overlayfs interprets at lookup.
+	// overlay.opaque xattr (trusted.*, or user.* in a user namespace:
+	// xattrns.go), which overlayfs interprets at lookup.
 	OverlayWhiteouts WhiteoutMode = iota
 	// ApplyWhiteouts applies the layer onto the layers below it in the same
 	// directory (a flattened rootfs): whiteouts delete what they name.
@@ -35,8 +38,6 @@ const (
 	whiteoutPrefix     = ".wh."
 	whiteoutMetaPrefix = ".wh..wh."
 	whiteoutOpaque     = ".wh..wh..opq"
-	overlayXattrPrefix = "trusted.overlay."
-	overlayOpaqueXattr = "trusted.overlay.opaque"
 	paxXattrPrefix     = "SCHILY.xattr."
 
 	maxNameLen    = unix.PathMax
@@ -223,6 +224,13 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 func (a *applier) place(pfd int, base, name string, hdr *tar.Header, r io.Reader) error {
 	// Creating first and clearing only on EEXIST saves a stat per entry in
 	// the common case, a fresh layer directory.
+	if (hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock) && a.privileged && host.InUserNamespace() {
+		// Root of a user namespace (a rootless store) may make no device
+		// node. An image's are leftovers: the runtime makes a container's
+		// /dev. So the entry is left out, as containers/storage does for
+		// rootless podman, rather than failing the whole image.
+		return nil
+	}
 	err := a.create(pfd, base, name, hdr, r)
 	if errors.Is(err, unix.EEXIST) {
 		var isDir bool
@@ -474,13 +482,12 @@ func timespec(t time.Time) unix.Timespec {
 }
 
 // setXattrs applies the entry's SCHILY.xattr records, except overlayfs's own
-// and strata's: a layer that set trusted.overlay.* could redirect lookups in
-// the composed rootfs; opaque directories come only from .wh..wh..opq
-// entries, and trusted.strata.* only from strata (rootentry.go).
+// and strata's (reservedXattr): opaque directories come only from
+// .wh..wh..opq entries, and strata's marks only from strata (rootentry.go).
 func (a *applier) setXattrs(pfd int, base string, hdr *tar.Header) error {
 	for k, v := range hdr.PAXRecords {
 		attr, ok := strings.CutPrefix(k, paxXattrPrefix)
-		if !ok || strings.HasPrefix(attr, overlayXattrPrefix) || strings.HasPrefix(attr, strataXattrPrefix) {
+		if !ok || reservedXattr(attr) {
 			continue
 		}
 		if len(v) > maxXattrValue {

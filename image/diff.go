@@ -101,9 +101,9 @@ func diffEntry(tw *tar.Writer, p, rel string, links map[[2]uint64]string) error 
 	if err != nil {
 		return fmt.Errorf("%s: %w", rel, err)
 	}
-	opaque := xattrs[overlayOpaqueXattr] == "y"
+	opaque := xattrs[overlayOpaqueXattr()] == "y"
 	for k, v := range xattrs {
-		if strings.HasPrefix(k, overlayXattrPrefix) {
+		if reservedXattr(k) {
 			continue
 		}
 		if hdr.PAXRecords == nil {

@@ -23,7 +23,7 @@ func testRootEntryMark(t *testing.T, rootName string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := map[string]string{rootEntryXattr: "y"}
+	fake := map[string]string{rootEntryXattr(): "y"}
 	with, withBlob := testLayer(t, E{Name: rootName, Type: tar.TypeDir, Mode: 0o750, UID: 7}, E{Name: "f", Body: "f", Xattrs: fake})
 	without, withoutBlob := testLayer(t, E{Name: "g", Body: "g", Xattrs: fake})
 	for _, l := range []struct {
@@ -42,8 +42,8 @@ func testRootEntryMark(t *testing.T, rootName string) {
 		t.Fatalf("layer root %o uid %d (%v), want the entry's 0750 uid 7", st.Mode&0o7777, st.Uid, err)
 	}
 	for _, p := range []string{s.LayerDir(with.DiffID) + "/f", s.LayerDir(without.DiffID) + "/g"} {
-		if _, err := unix.Lgetxattr(p, rootEntryXattr, nil); err == nil {
-			t.Errorf("%s kept the layer's %s xattr", p, rootEntryXattr)
+		if _, err := unix.Lgetxattr(p, rootEntryXattr(), nil); err == nil {
+			t.Errorf("%s kept the layer's %s xattr", p, rootEntryXattr())
 		}
 	}
 }

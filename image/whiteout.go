@@ -24,7 +24,7 @@ func (a *applier) whiteout(dir, base string) error {
 	}
 	if base == whiteoutOpaque {
 		if a.mode == OverlayWhiteouts {
-			if err := unix.Fsetxattr(pfd, overlayOpaqueXattr, []byte("y"), 0); err != nil {
+			if err := unix.Fsetxattr(pfd, overlayOpaqueXattr(), []byte("y"), 0); err != nil {
 				return fmt.Errorf("marking directory %q opaque: %w", dir, err)
 			}
 			return nil
