@@ -6,6 +6,8 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/specconv"
 )
 
 // isolateRoot prepares the new mount namespace for the spec's mounts.
@@ -40,6 +42,13 @@ func isolateRoot(c *Config) error {
 		if err := privatizeRootfsParent(c.Rootfs); err != nil {
 			return err
 		}
+	}
+	ov, err := specconv.ParseOverlay(c.Spec)
+	if err != nil {
+		return err
+	}
+	if ov != nil {
+		return mountOverlayRoot(c, ov)
 	}
 	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs %q onto itself: %w", c.Rootfs, err)

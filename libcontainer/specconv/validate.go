@@ -131,6 +131,10 @@ func (v *validator) root() {
 	case !fi.IsDir():
 		v.fail(fmt.Sprintf("root.path %q", r.Path), "%s is not a directory", path)
 	}
+	// A rootless bundle's rootfs, mounted by the init (overlay.go).
+	if _, err := ParseOverlay(v.spec); err != nil {
+		v.errs = append(v.errs, err)
+	}
 }
 
 func (v *validator) hooks() {
