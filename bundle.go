@@ -16,7 +16,7 @@ import (
 	"github.com/strata-runtime/strata/image"
 )
 
-var storeFlag = &cli.StringFlag{Name: "store", Value: image.DefaultStore, Usage: "layer store directory"}
+var storeFlag = &cli.StringFlag{Name: "store", Value: image.DefaultStore, Usage: "layer store directory (a normal user's: $XDG_DATA_HOME/strata or ~/.local/share/strata)"}
 
 var bundleCommand = &cli.Command{
 	Name:  "bundle",
@@ -24,7 +24,11 @@ var bundleCommand = &cli.Command{
 	Description: `Images are read from oci:DIR[:TAG] (an OCI image layout), oci-archive:FILE[:TAG],
 docker-archive:FILE[:NAME:TAG] or a registry, docker://HOST/REPO[:TAG|@DIGEST]
 (see strata pull). Layers are unpacked once into the store and composed with
-overlayfs on BUNDLE/rootfs.`,
+overlayfs on BUNDLE/rootfs. A normal user's store and bundles are made in a
+user namespace of the user's own (its subordinate ids, /etc/subuid), and the
+rootfs is mounted by strata in the container's namespaces.`,
+	// Before the subcommand's flags are read: it runs again, whole, there.
+	Before: func(*cli.Context) error { return enterUserNamespace() },
 	Subcommands: []*cli.Command{
 		interspersed(bundleCreateCommand),
 		interspersed(bundleRmCommand),

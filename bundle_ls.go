@@ -103,13 +103,16 @@ func layerRows(layers []bundle.LayerUse) []layerRow {
 }
 
 // bundleState is "mounted", "unmounted", "copy" (a --copy bundle, nothing
-// to mount) or "stale" (no readable record: gc forgets it).
+// to mount), "rootless" (a normal user's, mounted by each container's init)
+// or "stale" (no readable record: gc forgets it).
 func bundleState(e bundle.Entry) string {
 	switch {
 	case e.Record == nil:
 		return "stale"
 	case e.Record.Copy:
 		return "copy"
+	case e.Record.Rootless:
+		return "rootless"
 	case e.Mounted:
 		return "mounted"
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/strata-runtime/strata/image"
 	"github.com/strata-runtime/strata/image/ocispec"
+	"github.com/strata-runtime/strata/libcontainer/host"
 	"github.com/strata-runtime/strata/libcontainer/overlay"
 )
 
@@ -53,6 +54,10 @@ func Create(o CreateOptions) (rec *Record, err error) {
 	if _, err := buildCapabilities(o.Spec.CapAdd, o.Spec.CapDrop, 0); err != nil {
 		return nil, err
 	}
+	rootless := host.InUserNamespace()
+	if rootless && len(o.Spec.UIDMappings) > 0 {
+		return nil, errors.New("--uidmap: a normal user's bundle has the user namespace of the user's store (uid 0 the user, 1 and up the subordinate ids of /etc/subuid); other maps need root")
+	}
 	if err := checkUserNS(&o); err != nil {
 		return nil, err
 	}
@@ -88,6 +93,14 @@ func Create(o CreateOptions) (rec *Record, err error) {
 
 		UIDMappings: o.Spec.UIDMappings,
 		GIDMappings: o.Spec.GIDMappings,
+		Rootless:    rootless,
+	}
+	if rootless {
+		// The container's namespace maps what the store's does; the
+		// record's maps stay empty: its layers are not idmapped.
+		if o.Spec.UIDMappings, o.Spec.GIDMappings, err = ownIDMaps(); err != nil {
+			return nil, err
+		}
 	}
 	for _, l := range img.Layers {
 		rec.Layers = append(rec.Layers, l.DiffID)
@@ -132,6 +145,20 @@ func Create(o CreateOptions) (rec *Record, err error) {
 	spec, err := BuildSpec(img.Config, rootfs, o.Spec)
 	if err != nil {
 		return nil, err
+	}
+	if rootless {
+		// A normal user's container has no cgroup to apply them in
+		// (strata warns), unless --systemd-cgroup gives it a scope.
+		spec.Linux.Resources = nil
+	}
+	if rootless && !o.Copy {
+		lowers, err := recordLowers(dir, store, rec)
+		if err != nil {
+			return nil, err
+		}
+		if err := annotateOverlay(spec, lowers, filepath.Join(dir, upperDir), filepath.Join(dir, workDir)); err != nil {
+			return nil, err
+		}
 	}
 	if err := writeJSON(filepath.Join(dir, "config.json"), spec); err != nil {
 		return nil, err
@@ -243,16 +270,9 @@ func mountRecord(dir string, rec *Record) error {
 	if err != nil {
 		return err
 	}
-	lowers := make([]string, 0, len(rec.Layers))
-	for _, d := range slices.Backward(rec.Layers) {
-		lowers = append(lowers, store.LayerDir(d))
-	}
-	if len(lowers) == 0 {
-		empty := filepath.Join(dir, emptyDir)
-		if err := os.Mkdir(empty, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
-		}
-		lowers = append(lowers, empty)
+	lowers, err := recordLowers(dir, store, rec)
+	if err != nil {
+		return err
 	}
 	upper, work := filepath.Join(dir, upperDir), filepath.Join(dir, workDir)
 	switch err := os.Mkdir(upper, 0o755); {
@@ -271,9 +291,14 @@ func mountRecord(dir string, rec *Record) error {
 	case err != nil && !errors.Is(err, os.ErrExist):
 		return err
 	}
-	if len(rec.UIDMappings) > 0 {
+	switch {
+	case rec.Rootless:
+		// Here for the image's /etc/passwd, in this command's mount
+		// namespace; the container's init mounts it for itself.
+		err = overlay.Mount(filepath.Join(dir, rootfsDir), lowers, upper, work, overlay.Options{UserXattr: true})
+	case len(rec.UIDMappings) > 0:
 		err = mountOverlayIDMapped(filepath.Join(dir, rootfsDir), lowers, upper, work, rec.UIDMappings, rec.GIDMappings)
-	} else {
+	default:
 		err = overlay.Mount(filepath.Join(dir, rootfsDir), lowers, upper, work, overlay.Options{})
 	}
 	if err != nil {
@@ -285,6 +310,24 @@ func mountRecord(dir string, rec *Record) error {
 		}
 	}
 	return err
+}
+
+// recordLowers are the overlay's lower directories, top first: the
+// record's layers in the store, or for an image without layers an empty
+// directory in the bundle.
+func recordLowers(dir string, store *image.Store, rec *Record) ([]string, error) {
+	lowers := make([]string, 0, len(rec.Layers))
+	for _, d := range slices.Backward(rec.Layers) {
+		lowers = append(lowers, store.LayerDir(d))
+	}
+	if len(lowers) == 0 {
+		empty := filepath.Join(dir, emptyDir)
+		if err := os.Mkdir(empty, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+		lowers = append(lowers, empty)
+	}
+	return lowers, nil
 }
 
 // setRootMetadata gives a new upper directory, which is what overlayfs

@@ -66,6 +66,9 @@ func Mount(dir string) error {
 	if rec.Copy {
 		return fmt.Errorf("bundle %s was created with --copy: its rootfs is a plain directory, nothing to mount", dir)
 	}
+	if rec.Rootless {
+		return fmt.Errorf("bundle %s is a normal user's: strata mounts its rootfs in the container's namespaces at create, nothing to mount here", dir)
+	}
 	if mounted, err := mountinfo.Mounted(filepath.Join(dir, rootfsDir)); err != nil || mounted {
 		return err
 	}

@@ -45,7 +45,10 @@ type Record struct {
 	// through them, on every mount (create, and mount after a reboot).
 	UIDMappings []specs.LinuxIDMapping `json:"uidMappings,omitempty"`
 	GIDMappings []specs.LinuxIDMapping `json:"gidMappings,omitempty"`
-	Created     time.Time              `json:"created"`
+	// Rootless: made by a normal user in the user's namespace
+	// (rootless.go); the runtime mounts the rootfs.
+	Rootless bool      `json:"rootless,omitempty"`
+	Created  time.Time `json:"created"`
 }
 
 // ReadRecord loads the record of the bundle at dir.

@@ -144,14 +144,13 @@ func classicOptions(lowerdir, upper, work string, o Options) string {
 	var b strings.Builder
 	b.WriteString("lowerdir=")
 	b.WriteString(lowerdir)
-	for _, kv := range options(upper, work) {
+	for _, kv := range options(upper, work, o) {
 		b.WriteString(",")
 		b.WriteString(kv[0])
-		b.WriteString("=")
-		b.WriteString(kv[1])
-	}
-	if o.UserXattr {
-		b.WriteString(",userxattr")
+		if kv[1] != "" {
+			b.WriteString("=")
+			b.WriteString(kv[1])
+		}
 	}
 	return b.String()
 }

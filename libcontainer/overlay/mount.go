@@ -90,14 +90,15 @@ func mountAppend(target string, lowers []string, upper, work string, o Options) 
 			return err
 		}
 	}
-	for _, kv := range options(upper, work) {
+	for _, kv := range options(upper, work, o) {
+		if kv[1] == "" {
+			if err := unix.FsconfigSetFlag(fsfd, kv[0]); err != nil {
+				return fmt.Errorf("overlay on %s: %s: %w%s", target, kv[0], err, host.FsContextLog(fsfd))
+			}
+			continue
+		}
 		if err := set(kv[0], kv[1]); err != nil {
 			return err
-		}
-	}
-	if o.UserXattr {
-		if err := unix.FsconfigSetFlag(fsfd, "userxattr"); err != nil {
-			return fmt.Errorf("overlay on %s: userxattr: %w%s", target, err, host.FsContextLog(fsfd))
 		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
@@ -119,6 +120,17 @@ func mountAppend(target string, lowers []string, upper, work string, o Options) 
 // store changes; redirect_dir and metacopy off keep upper a complete record
 // of the changes, which diff reads as a layer. All three are known to
 // overlayfs since 4.19, well before the oldest kernel we support (5.14).
-func options(upper, work string) [][2]string {
-	return [][2]string{{"upperdir", upper}, {"workdir", work}, {"index", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}}
+// With userxattr the kernel takes redirect_dir=nofollow only (off means
+// follow on kernels built with redirect_always_follow, and conflicts),
+// which creates no redirects either; userxattr comes last.
+func options(upper, work string, o Options) [][2]string {
+	redirect := "off"
+	if o.UserXattr {
+		redirect = "nofollow"
+	}
+	opts := [][2]string{{"upperdir", upper}, {"workdir", work}, {"index", "off"}, {"redirect_dir", redirect}, {"metacopy", "off"}}
+	if o.UserXattr {
+		opts = append(opts, [2]string{"userxattr", ""})
+	}
+	return opts
 }
