@@ -37,6 +37,12 @@ the image as strata push does. Prints the manifest digest.`,
 		insecureRegistryFlag,
 	},
 	Action: func(ctx *cli.Context) error {
+		if rootlessImage() {
+			// Its steps' bundles and RUN containers would nest in the
+			// store's user namespace, whose maps config.json cannot
+			// name from inside it.
+			return errors.New("build: needs root; as a normal user, strata bundle create, a container's changes and strata bundle commit make images instead")
+		}
 		if ctx.NArg() != 1 {
 			return fmt.Errorf("build: expected one CONTEXT directory, got %q", ctx.Args().Slice())
 		}

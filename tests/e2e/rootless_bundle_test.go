@@ -98,6 +98,15 @@ func TestRootlessBundle(t *testing.T) {
 		t.Errorf("mounts left: %v", m)
 	}
 	u.nothingLeft(t, before)
+
+	// build is root's: refused by name, before it makes anything.
+	r := strata("build", "-t", "oci:"+filepath.Join(home, "built")+":v1", home)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "build: needs root") {
+		t.Errorf("build as a normal user: %s; want a refusal saying it needs root", r)
+	}
+	if _, err := os.Stat(filepath.Join(home, "built")); !os.IsNotExist(err) {
+		t.Errorf("the refused build made %s (%v)", filepath.Join(home, "built"), err)
+	}
 }
 
 // removeAsRoot removes what a failed test left of the user's bundles.
