@@ -53,12 +53,54 @@ func TestRootlessPodman(t *testing.T) {
 	u.nothingLeft(t, before)
 }
 
+// TestRootlessPodmanSystemd: rootless podman with --cgroup-manager systemd
+// (its default where the user has a session bus) runs the runtime with
+// --systemd-cgroup: the container's cgroup is a scope of the user's systemd
+// manager, below user@UID.service, with podman's --memory as MemoryMax and
+// the container's init in it; after `podman rm` the scope is gone.
+func TestRootlessPodmanSystemd(t *testing.T) {
+	u := rootlessLogin(t)
+	bus := u.userBus(t)
+	p := setupRootlessPodman(t, u)
+	p.cgroupManager = "systemd"
+	p.env = append(p.env, bus...)
+	must(t, p.podman(t, "load", "-i", dockerArchive(t, p.dir)))
+	name := tu.UniqueID(t)
+	id := strings.TrimSpace(must(t, p.podman(t, "run", "-d", "--network", "none", "--memory", "64m", "--name", name, imageName, "sleep", "1000")))
+	unit := "libpod-" + id + ".scope"
+	show := func() map[string]string {
+		out := must(t, tu.Exec(t, u.command(p.dir, bus, "systemctl", "--user", "show", unit, "-p", "ActiveState", "-p", "MemoryMax", "-p", "ControlGroup")))
+		props := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				props[k] = v
+			}
+		}
+		return props
+	}
+	props := show()
+	if props["ActiveState"] != "active" || props["MemoryMax"] != "67108864" || !strings.Contains(props["ControlGroup"], fmt.Sprintf("/user@%d.service/", u.uid)) {
+		t.Errorf("systemctl --user show %s: %v; want it active, MemoryMax=67108864, below user@%d.service", unit, props, u.uid)
+	}
+	pid := strings.TrimSpace(must(t, p.podman(t, "inspect", "--format", "{{.State.Pid}}", name)))
+	if procs := readTrim(t, filepath.Join("/sys/fs/cgroup", props["ControlGroup"], "cgroup.procs")); !hasLine(procs, pid) {
+		t.Errorf("the container's init %s is not in its scope's cgroup.procs: %q", pid, procs)
+	}
+	must(t, p.podman(t, "rm", "-f", "-t", "0", name))
+	if st := show()["ActiveState"]; st == "active" {
+		t.Errorf("scope %s still active after podman rm", unit)
+	}
+}
+
 // rootlessPodman is podman run as the user, with every directory of its
 // own in the test's (the user's default storage and runtime dirs unused).
 type rootlessPodman struct {
 	u   *loginUser
 	dir string
 	env []string
+	// cgroupManager is podman's --cgroup-manager: cgroupfs (a rootless
+	// container then has no cgroup) unless a test sets systemd.
+	cgroupManager string
 }
 
 func (p *rootlessPodman) podman(t *testing.T, args ...string) tu.Result {
@@ -68,9 +110,7 @@ func (p *rootlessPodman) podman(t *testing.T, args ...string) tu.Result {
 		"--runroot", filepath.Join(p.dir, "runroot"),
 		"--tmpdir", filepath.Join(p.dir, "tmp"),
 		"--runtime", tu.RuntimePath(),
-		// The user's systemd manager would need a D-Bus session bus,
-		// and a rootless container made without one has no cgroup.
-		"--cgroup-manager", "cgroupfs",
+		"--cgroup-manager", p.cgroupManager,
 		"--events-backend", "file",
 		"--storage-driver", "overlay",
 	}
@@ -83,7 +123,7 @@ func (p *rootlessPodman) podman(t *testing.T, args ...string) tu.Result {
 // left naming the directory.
 func setupRootlessPodman(t *testing.T, u *loginUser) *rootlessPodman {
 	t.Helper()
-	p := &rootlessPodman{u: u, dir: workDir(t, "rp")}
+	p := &rootlessPodman{u: u, dir: workDir(t, "rp"), cgroupManager: "cgroupfs"}
 	if err := os.Chown(p.dir, u.uid, u.gid); err != nil {
 		t.Fatal(err)
 	}
