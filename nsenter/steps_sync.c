@@ -172,12 +172,29 @@ void step_write_fifo(struct executor *x, struct reader *r)
 		fail(x, errno, NULL);
 }
 
+/* An ignored signal stays ignored across execve, and a shell cannot trap
+ * one that was ignored when it started (POSIX): a strata run under nohup
+ * would give the container's program SIGHUP ignored, and a caller's
+ * blocked signals would stay blocked. So the program starts with every
+ * disposition at its default and nothing blocked, as under crun and runc.
+ * sigaction fails, harmlessly, for SIGKILL, SIGSTOP and libc's own. */
+static void reset_signals(void)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	for (int s = 1; s < NSIG; s++)
+		sigaction(s, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 void step_exec(struct executor *x, struct reader *r)
 {
 	char **argv, **envp;
 	ex_argv_envp(r, &argv, &envp);
 	if (!x->program)
 		fail(x, 0, "no program found (a plan without find-program)");
+	reset_signals();
 	/* The sync socket is close-on-exec: `run` reads its end of file as
 	 * success. */
 	execve(x->program, argv, envp);

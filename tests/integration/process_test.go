@@ -2,11 +2,13 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	tu "github.com/strata-runtime/strata/tests/testutil"
@@ -177,5 +179,43 @@ func TestPreserveFds(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(extra.Name()); string(data) != "through-fd-3\n" {
 		t.Errorf("preserved fd 3 does not reach the runtime's file: %q", data)
+	}
+}
+
+// TestSignalsStartDefault: a runtime started with signals ignored (as under
+// nohup, or a shell's `trap ” HUP`) still gives the container's program
+// every signal at its default: an ignored one would stay ignored across
+// execve, and the program's shell could not trap it. `create` is the case
+// that matters: a foreground `run` handles the signals it forwards, which
+// resets them for its children anyway.
+func TestSignalsStartDefault(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, sh("grep -E '^Sig(Ign|Blk):' /proc/self/status > /tmp/signals"))
+	cmd := tu.Command(c.Root, c.ID, "create", "--bundle", c.Bundle, c.ID)
+	shell, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Args = append([]string{"sh", "-c", `trap '' HUP INT USR1 PIPE; exec "$0" "$@"`}, cmd.Args...)
+	cmd.Path = shell
+	tu.Must(t, tu.Exec(t, cmd))
+	tu.Must(t, c.Runtime("start", c.ID))
+	c.WaitStatus("stopped", 10*time.Second)
+	got, err := os.ReadFile(filepath.Join(c.Rootfs(), "tmp", "signals"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The four the runtime had ignored; busybox's shell itself ignores
+	// SIGQUIT on the way, under every runtime.
+	const trapped = 1<<(unix.SIGHUP-1) | 1<<(unix.SIGINT-1) | 1<<(unix.SIGUSR1-1) | 1<<(unix.SIGPIPE-1)
+	for _, line := range strings.Split(strings.TrimSpace(string(got)), "\n") {
+		name, hex, _ := strings.Cut(line, ":\t")
+		mask, err := strconv.ParseUint(hex, 16, 64)
+		if err != nil {
+			t.Fatalf("/proc/self/status line %q: %v", line, err)
+		}
+		if mask&trapped != 0 {
+			t.Errorf("the container's %s is %s with the runtime's HUP, INT, USR1 and PIPE ignored at create: want none of those four", name, hex)
+		}
 	}
 }
