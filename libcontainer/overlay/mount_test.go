@@ -148,16 +148,22 @@ func TestClassicOverlayShort(t *testing.T) {
 	}
 	// The mounting thread ends after the mount; until it has, it may still
 	// be listed with its cwd in /proc/thread-self/fd. No other thread may.
+	expectThreadsIn(t, cwd)
+	unmountNow(t, d.target)
+}
+
+// expectThreadsIn fails unless, within two seconds, every thread of the
+// process has dir as its cwd (a thread that did a mount elsewhere may still
+// be ending).
+func expectThreadsIn(t *testing.T, dir string) {
+	t.Helper()
 	var stray []string
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if stray = threadsNotIn(t, cwd); len(stray) == 0 {
-			break
+		if stray = threadsNotIn(t, dir); len(stray) == 0 {
+			return
 		}
 	}
-	if len(stray) > 0 {
-		t.Errorf("threads with another cwd than %s: %v", cwd, stray)
-	}
-	unmountNow(t, d.target)
+	t.Errorf("threads with another cwd than %s: %v", dir, stray)
 }
 
 // threadsNotIn lists the process's threads whose cwd is not dir.
@@ -199,15 +205,7 @@ func TestThrowawayThread(t *testing.T) {
 	if got, err := os.Readlink("/proc/self/cwd"); err != nil || got != cwd {
 		t.Errorf("/proc/self/cwd: %q, %v; want %q", got, err, cwd)
 	}
-	var stray []string
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if stray = threadsNotIn(t, cwd); len(stray) == 0 {
-			break
-		}
-	}
-	if len(stray) > 0 {
-		t.Errorf("threads with another cwd than %s: %v", cwd, stray)
-	}
+	expectThreadsIn(t, cwd)
 }
 
 // TestClassicOverlayShortForced: the short form for a small overlay too,

@@ -15,7 +15,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/strata-runtime/strata/tests/rootfs"
 	tu "github.com/strata-runtime/strata/tests/testutil"
 )
 
@@ -44,13 +43,7 @@ func TestRootlessSystemdCgroup(t *testing.T) {
 	u := rootlessLogin(t)
 	bus := u.userBus(t)
 	dir := workDir(t, "rootless-systemd")
-	bundle := u.userDir(t, dir, "bundle")
-	src, err := rootfs.Cached()
-	if err != nil {
-		t.Fatal(err)
-	}
-	must(t, tu.Exec(t, exec.Command("cp", "-a", src, filepath.Join(bundle, "rootfs"))))
-	must(t, tu.Exec(t, u.command(bundle, nil, tu.RuntimePath(), "spec", "--rootless")))
+	bundle := u.specBundle(t, dir)
 	manager := fmt.Sprintf("/sys/fs/cgroup/user.slice/user-%d.slice/user@%d.service", u.uid, u.uid)
 	delegated, err := os.ReadFile(filepath.Join(manager, "cgroup.controllers"))
 	if err != nil {

@@ -122,15 +122,10 @@ func (u *loginUser) runtimeEntries() map[string]bool {
 	return entriesBelow(filepath.Join(u.xdg, filepath.Base(tu.RuntimePath())))
 }
 
-// TestRootlessRun: as the user, `spec --rootless`, then `run` of the busybox
-// bundle: the container's root is the user (uid and gid 0 inside, mapped to
-// the user's own ids, written without newuidmap), its state lives under the
-// user's runtime directory and nothing of it is left there after delete.
-// The same with the user's subordinate range mapped as well (1..65536),
-// which only newuidmap and newgidmap may write.
-func TestRootlessRun(t *testing.T) {
-	u := rootlessLogin(t)
-	dir := workDir(t, "rootless")
+// specBundle makes the user's busybox bundle in dir: the test rootfs, and
+// the config of `spec --rootless` run as the user.
+func (u *loginUser) specBundle(t *testing.T, dir string) string {
+	t.Helper()
 	bundle := u.userDir(t, dir, "bundle")
 	src, err := rootfs.Cached()
 	if err != nil {
@@ -140,6 +135,19 @@ func TestRootlessRun(t *testing.T) {
 	// namespace, it shows as nobody's, and busybox runs all the same.
 	must(t, tu.Exec(t, exec.Command("cp", "-a", src, filepath.Join(bundle, "rootfs"))))
 	must(t, tu.Exec(t, u.command(bundle, nil, tu.RuntimePath(), "spec", "--rootless")))
+	return bundle
+}
+
+// TestRootlessRun: as the user, `spec --rootless`, then `run` of the busybox
+// bundle: the container's root is the user (uid and gid 0 inside, mapped to
+// the user's own ids, written without newuidmap), its state lives under the
+// user's runtime directory and nothing of it is left there after delete.
+// The same with the user's subordinate range mapped as well (1..65536),
+// which only newuidmap and newgidmap may write.
+func TestRootlessRun(t *testing.T) {
+	u := rootlessLogin(t)
+	dir := workDir(t, "rootless")
+	bundle := u.specBundle(t, dir)
 	before := u.runtimeEntries()
 
 	script := "id; cat /proc/self/uid_map /proc/self/gid_map"
