@@ -126,11 +126,14 @@ validation-suite:
 
 # Benchmark strata against runc and crun on one busybox bundle, interleaved,
 # and write the table to docs/benchmarks.md (see tests/bench). NOT run in CI:
-# timings on a shared CI machine are too noisy to gate on. Needs root.
+# timings on a shared CI machine are too noisy to gate on. Needs root, and
+# installs when missing the runtimes it measures strata against and GNU time
+# (the peak RSS row).
 BENCH_FLAGS ?=
 .PHONY: bench
 bench: strata
 	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root" >&2; exit 1; }
+	@$(MAKE) --no-print-directory deps TEST_PKGS="runc crun time busybox-static"
 	$(GO) run ./tests/bench -strata ./strata -out docs/benchmarks.md $(BENCH_FLAGS)
 
 # The image side against the tools users compare it with, interleaved (see
