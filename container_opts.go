@@ -78,7 +78,7 @@ func onContainer(ctx *cli.Context, fn func(*libcontainer.Container) error) error
 
 // createContainer loads and validates the bundle and creates the container:
 // the part create and run share. Its errors are the caller's to prefix.
-func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Container, *libcontainer.InitProcess, *console, error) {
+func createContainer(ctx *cli.Context, id string, detach bool, relay *signalRelay) (*libcontainer.Container, *libcontainer.InitProcess, *console, error) {
 	if err := libcontainer.ValidateID(id); err != nil {
 		return nil, nil, nil, err
 	}
@@ -134,6 +134,7 @@ func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Co
 			log.Debugf("container %s: %s took %v", id, phase, d)
 		}
 	}
+	relay.ready()
 	c, p, err := libcontainer.Create(ctx.String("root"), opts)
 	if err != nil {
 		cons.close()

@@ -53,6 +53,8 @@ the foreground it exits with the process's status (128+N for signal N).`,
 // execIn runs the exec command's process in container id; its errors are
 // the caller's to prefix.
 func execIn(ctx *cli.Context, id string) error {
+	detach := ctx.Bool("detach")
+	relay := catchSignals(detach)
 	// Not locked: exec changes nothing in the container's state, and
 	// a process exec'd into a paused container waits for a `resume`
 	// that must be able to take the lock.
@@ -68,12 +70,10 @@ func execIn(ctx *cli.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	detach := ctx.Bool("detach")
 	cons, err := newConsole(proc.Terminal, ctx.String("console-socket"), detach)
 	if err != nil {
 		return err
 	}
-	relay := catchSignals(detach)
 	sub, err := subCgroups(ctx.StringSlice("cgroup"))
 	if err != nil {
 		cons.close()
@@ -84,6 +84,7 @@ func execIn(ctx *cli.Context, id string) error {
 	if log.debug {
 		opts.Timing = func(phase string, d time.Duration) { log.Debugf("exec in %s: %s took %v", id, phase, d) }
 	}
+	relay.ready()
 	p, err := c.Exec(opts)
 	if err != nil {
 		cons.close()
@@ -110,7 +111,7 @@ func execIn(ctx *cli.Context, id string) error {
 		p.Detach()
 		return nil
 	}
-	code, err := relay.waitFor(p)
+	code, err := relay.waitFor(p.Pid, p.Wait)
 	if err != nil {
 		return err
 	}

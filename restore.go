@@ -89,6 +89,7 @@ func restoreContainer(ctx *cli.Context, id string) error {
 		}
 	}
 	root := ctx.String("root")
+	relay.ready()
 	c, p, err := libcontainer.Restore(root, libcontainer.RestoreOpts{
 		CriuOpts: co, ID: id, Bundle: bundle, Spec: spec, Console: cons.passFile(),
 		LsmProfile: ctx.String("lsm-profile"), LsmMountContext: ctx.String("lsm-mount-context"),
@@ -117,12 +118,7 @@ func restoreContainer(ctx *cli.Context, id string) error {
 	// The lock is not held while the container runs: kill, pause and
 	// delete from other shells must not wait for it to exit.
 	c.Close()
-	go func() {
-		for s := range relay {
-			unix.Kill(p.Pid, s.(unix.Signal))
-		}
-	}()
-	code, err := p.Wait()
+	code, err := relay.waitFor(p.Pid, p.Wait)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ then deletes it unless --keep is given.`,
 func runContainer(ctx *cli.Context, id string) error {
 	// Caught from before the container exists, so none is lost.
 	relay := catchSignals(ctx.Bool("detach"))
-	c, p, cons, err := createContainer(ctx, id, ctx.Bool("detach"))
+	c, p, cons, err := createContainer(ctx, id, ctx.Bool("detach"), relay)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func runContainer(ctx *cli.Context, id string) error {
 	// As runc: the container is other commands' to kill, pause or
 	// delete while it runs.
 	c.Close()
-	code, err := relay.waitFor(p)
+	code, err := relay.waitFor(p.Pid, p.Wait)
 	if err != nil {
 		return err
 	}
