@@ -77,8 +77,10 @@ func onContainer(ctx *cli.Context, fn func(*libcontainer.Container) error) error
 }
 
 // createContainer loads and validates the bundle and creates the container:
-// the part create and run share. Its errors are the caller's to prefix.
-func createContainer(ctx *cli.Context, id string, detach bool, relay *signalRelay) (*libcontainer.Container, *libcontainer.InitProcess, *console, error) {
+// the part create and run share. relay is the foreground run's (nil for
+// create and a detached run). Its errors are the caller's to prefix.
+func createContainer(ctx *cli.Context, id string, relay *signalRelay) (*libcontainer.Container, *libcontainer.InitProcess, *console, error) {
+	detach := relay == nil
 	if err := libcontainer.ValidateID(id); err != nil {
 		return nil, nil, nil, err
 	}

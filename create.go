@@ -14,7 +14,7 @@ its init waiting: "strata start" runs the user's program.`,
 		if err != nil {
 			return err
 		}
-		c, p, _, err := createContainer(ctx, id, true, nil)
+		c, p, _, err := createContainer(ctx, id, nil)
 		if err != nil {
 			return containerError(ctx, id, err)
 		}

@@ -38,7 +38,7 @@ then deletes it unless --keep is given.`,
 func runContainer(ctx *cli.Context, id string) error {
 	// Caught from before the container exists, so none is lost.
 	relay := catchSignals(ctx.Bool("detach"))
-	c, p, cons, err := createContainer(ctx, id, ctx.Bool("detach"), relay)
+	c, p, cons, err := createContainer(ctx, id, relay)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -142,8 +143,10 @@ func (b *bench) peakRSS(rt *runtime) (float64, error) {
 	defer b.removeBundle(bundle)
 	out := filepath.Join(bundle, "maxrss")
 	args := []string{"-f", "%M", "-o", out, rt.path, "--root", rt.root, "run", "--bundle", bundle, id}
-	if err := exec.Command(timeBinary, args...).Run(); err != nil {
-		return 0, fmt.Errorf("%s %s: %v", timeBinary, strings.Join(args, " "), err)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	if msg, err := exec.CommandContext(ctx, timeBinary, args...).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("%s %s: %v: %s", timeBinary, strings.Join(args, " "), err, bytes.TrimSpace(msg))
 	}
 	data, err := os.ReadFile(out)
 	if err != nil {

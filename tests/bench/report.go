@@ -27,8 +27,9 @@ hierarchy is mounted in a temp dir for the run and unmounted after.
 Items: 30 foreground ` + "`run`" + `s of /bin/true in a row (ms per run); create +
 start + wait (pidfd of the pid from --pid-file) + delete, 10 cycles; 10 ` + "`exec`" + `s
 of /bin/true into a running container; VmRSS of the init in the created state, at
-the pid ` + "`state`" + ` reports; peak RSS of the ` + "`run`" + ` process as /usr/bin/time -f %M
-prints it (it includes children the runtime waited for); completed runs per second of 8 parallel ` + "`run`" + ` loops.
+the pid ` + "`state`" + ` reports; peak RSS of the ` + "`run`" + ` process as
+/usr/bin/time -f %M prints it (it includes children the runtime waited for);
+completed runs per second of 8 parallel ` + "`run`" + ` loops.
 The project's targets: ` + "`run`" + ` latency strata/crun <= 1.0, created-state init
 RSS <= crun's.
 
