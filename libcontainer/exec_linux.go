@@ -160,7 +160,13 @@ func (c *Container) execPlan(o ExecOpts, l *launch) (*plan.Plan, error) {
 // that a symlink cannot point the parent at a host file; "/" without one.
 // A regular file only: a fifo planted there must not block the parent.
 func containerHome(pid int, uid uint32) string {
-	root, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	return homeBeneath(fmt.Sprintf("/proc/%d/root", pid), uid)
+}
+
+// homeBeneath is uid's home in the /etc/passwd of the root directory at
+// rootPath, resolved inside it.
+func homeBeneath(rootPath string, uid uint32) string {
+	root, err := unix.Open(rootPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "/"
 	}

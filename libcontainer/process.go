@@ -17,6 +17,7 @@ import (
 	"github.com/strata-runtime/strata/libcontainer/cgroups"
 	"github.com/strata-runtime/strata/libcontainer/hooks"
 	"github.com/strata-runtime/strata/libcontainer/host"
+	"github.com/strata-runtime/strata/libcontainer/plan"
 	"github.com/strata-runtime/strata/libcontainer/seccomp"
 )
 
@@ -192,6 +193,16 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	if newUserNS {
 		l.idMaps = o.Spec
 	}
+	// The plan executor builds the rootfs where the plan can say how; else
+	// the Go half of the init does.
+	tp := time.Now()
+	rootfsSteps, goInitWhy := c.rootfsPlan(o)
+	if rootfsSteps != nil {
+		l.bootstrap = append(l.bootstrap, "plan\x00"...)
+		o.timing("compile the rootfs plan", time.Since(tp))
+	} else {
+		o.note(fmt.Sprintf("the Go init builds the rootfs: the plan cannot express %s", goInitWhy))
+	}
 	// The cgroup is made now, and the init enters it as it starts
 	// (cgroups.Entry): born in its cgroup2 directory, and moving itself
 	// into the v1 hierarchies.
@@ -233,22 +244,12 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	if err := setOOMScoreAdj(o.Spec, p.Pid); err != nil {
 		return p, err
 	}
-	if hasNamespace(o.Spec, specs.UserNamespace) {
-		hostRoot := os.Geteuid() == 0 && !host.InUserNamespace()
-		if err := sendMountTrees(p, o.Spec, o.Bundle, hostRoot); err != nil {
+	if rootfsSteps != nil {
+		if err := c.sendInitPlan(o, l, p, rootfsSteps, lsm); err != nil {
 			return p, err
 		}
-	}
-	cfg := initConfig{
-		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
-		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
-		RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(), Seccomp: o.Seccomp,
-		NewCgroupNS: hasOwnNamespace(o.Spec, specs.CgroupNamespace), LSM: lsm,
-	}
-	l.setFDs(&cfg)
-	cfg.State.Status = specs.StateCreating
-	if err := p.sync.sendJSON(msgConfig, &cfg); err != nil {
-		return p, p.failed(fmt.Errorf("send config to the init: %w", err))
+	} else if err := c.sendInitConfig(o, l, p, lsm); err != nil {
+		return p, err
 	}
 	// Into the container's cgroups while the init's Go runtime starts; it
 	// waits for that before anything the cgroups must count or see. In
@@ -279,6 +280,45 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	}
 	// Only a container on record may outlive this process.
 	return p, p.release()
+}
+
+// sendInitPlan sends the init its whole plan ('Q'): the plan executor
+// runs it before any Go runtime would start in the init.
+func (c *Container) sendInitPlan(o *CreateOpts, l *launch, p *InitProcess, rootfsSteps *plan.Plan, lsm lsmPlan) error {
+	t0 := time.Now()
+	pl, err := c.initPlan(o, l, rootfsSteps, lsm)
+	if err != nil {
+		return err
+	}
+	o.timing("compile the process plan", time.Since(t0))
+	if err := p.sync.send(msgPlan, pl.Encode()); err != nil {
+		return p.failed(fmt.Errorf("send the plan to the init: %w", err))
+	}
+	return nil
+}
+
+// sendInitConfig sends the Go half of the init what it builds the rootfs
+// and compiles the process plan from: the parent's mount trees ('F') and
+// the config ('C').
+func (c *Container) sendInitConfig(o *CreateOpts, l *launch, p *InitProcess, lsm lsmPlan) error {
+	if hasNamespace(o.Spec, specs.UserNamespace) {
+		hostRoot := os.Geteuid() == 0 && !host.InUserNamespace()
+		if err := sendMountTrees(p, o.Spec, o.Bundle, hostRoot); err != nil {
+			return err
+		}
+	}
+	cfg := initConfig{
+		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
+		RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(), Seccomp: o.Seccomp,
+		NewCgroupNS: hasOwnNamespace(o.Spec, specs.CgroupNamespace), LSM: lsm,
+	}
+	l.setFDs(&cfg)
+	cfg.State.Status = specs.StateCreating
+	if err := p.sync.sendJSON(msgConfig, &cfg); err != nil {
+		return p.failed(fmt.Errorf("send config to the init: %w", err))
+	}
+	return nil
 }
 
 // release lets the init outlive this process: it drops its parent death

@@ -30,6 +30,13 @@ static const char *op_names[OP_MAX + 1] = {
 	[OP_CLEAR_DEATH_SIG] = "clear-death-signal", [OP_AWAIT_PLACEMENT] = "await-placement",
 	[OP_READY] = "ready", [OP_RELEASE] = "release", [OP_OPEN_FIFO] = "open-fifo",
 	[OP_HOOK] = "hook", [OP_WRITE_FIFO] = "write-fifo", [OP_EXEC] = "exec",
+	[OP_RUNTIME_HOOKS] = "runtime-hooks", [OP_UMASK] = "umask", [OP_MOUNT_PATH] = "mount-path",
+	[OP_OPEN_ROOT] = "open-root", [OP_MOUNT] = "mount", [OP_BIND] = "bind",
+	[OP_SET_ATTR] = "set-attr", [OP_MKNOD] = "mknod", [OP_SYMLINK] = "symlink",
+	[OP_PIVOT] = "pivot", [OP_MASK] = "mask", [OP_READONLY] = "readonly",
+	[OP_STDIO_NULL] = "stdio-null", [OP_WRITE_PROC] = "write-proc",
+	[OP_SET_HOSTNAME] = "set-hostname", [OP_SESSION_KEYRING] = "session-keyring",
+	[OP_UNSHARE] = "unshare", [OP_CLOSE_ROOT] = "close-root",
 };
 
 /* ---- reporting ---- */
@@ -229,6 +236,14 @@ static const step_fn steps[OP_MAX + 1] = {
 	[OP_CLEAR_DEATH_SIG] = step_clear_death_sig, [OP_AWAIT_PLACEMENT] = step_await_placement,
 	[OP_READY] = step_ready, [OP_RELEASE] = step_release, [OP_OPEN_FIFO] = step_open_fifo,
 	[OP_HOOK] = step_hook, [OP_WRITE_FIFO] = step_write_fifo, [OP_EXEC] = step_exec,
+	[OP_RUNTIME_HOOKS] = step_runtime_hooks, [OP_UMASK] = step_umask,
+	[OP_MOUNT_PATH] = step_mount_path, [OP_OPEN_ROOT] = step_open_root, [OP_MOUNT] = step_mount,
+	[OP_BIND] = step_bind, [OP_SET_ATTR] = step_set_attr, [OP_MKNOD] = step_mknod,
+	[OP_SYMLINK] = step_symlink, [OP_PIVOT] = step_pivot, [OP_MASK] = step_mask,
+	[OP_READONLY] = step_readonly, [OP_STDIO_NULL] = step_stdio_null,
+	[OP_WRITE_PROC] = step_write_proc, [OP_SET_HOSTNAME] = step_set_hostname,
+	[OP_SESSION_KEYRING] = step_session_keyring, [OP_UNSHARE] = step_unshare,
+	[OP_CLOSE_ROOT] = step_close_root,
 };
 
 static int64_t now_ns(void)
@@ -242,13 +257,18 @@ static int64_t now_ns(void)
 static void record(struct executor *x, int op, int64_t ns)
 {
 	size_t n = strlen(x->timings);
-	snprintf(x->timings + n, sizeof(x->timings) - n, "%s{\"phase\":\"plan: %s\",\"d\":%lld}",
-		 n ? "," : "", op_names[op], (long long)ns);
+	char item[128];
+	int len = snprintf(item, sizeof(item), "%s{\"phase\":\"plan: %s\",\"d\":%lld}", n ? "," : "",
+			   op_names[op], (long long)ns);
+	/* A plan of many mounts may not fit: the rest go untimed rather than
+	 * cut the JSON short. */
+	if (len > 0 && n + len < sizeof(x->timings))
+		memcpy(x->timings + n, item, len + 1);
 }
 
 void strata_run_plan(int syncfd, const unsigned char *plan, size_t len)
 {
-	struct executor x = { .sync = syncfd, .procfd = -1, .fifofd = -1 };
+	struct executor x = { .sync = syncfd, .procfd = -1, .fifofd = -1, .rootfd = -1, .nullfd = -1 };
 	struct reader r = { .x = &x, .p = plan, .end = plan + len };
 
 	if (len < 4 || memcmp(plan, "SPL1", 4))

@@ -76,19 +76,46 @@
 #define SYS_close_range 436
 #endif
 
+/* Newer libcs' <sys/mount.h> has these. */
+#ifndef OPEN_TREE_CLONE
 #define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
 #define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x04
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
 #define MOVE_MOUNT_T_EMPTY_PATH 0x40
+#endif
+#ifndef FSOPEN_CLOEXEC
 #define FSOPEN_CLOEXEC 0x01
+#endif
+#ifndef FSCONFIG_CMD_CREATE
 #define FSCONFIG_CMD_CREATE 6
+#endif
+#ifndef FSMOUNT_CLOEXEC
 #define FSMOUNT_CLOEXEC 0x01
+#endif
+#ifndef MOUNT_ATTR_NOSUID
 #define MOUNT_ATTR_NOSUID 0x02
+#endif
+#ifndef MOUNT_ATTR_NODEV
 #define MOUNT_ATTR_NODEV 0x04
+#endif
+#ifndef MOUNT_ATTR_NOEXEC
 #define MOUNT_ATTR_NOEXEC 0x08
+#endif
+#ifndef RESOLVE_NO_XDEV
 #define RESOLVE_NO_XDEV 0x01
+#endif
+#ifndef RESOLVE_NO_SYMLINKS
 #define RESOLVE_NO_SYMLINKS 0x04
+#endif
+#ifndef RESOLVE_BENEATH
 #define RESOLVE_BENEATH 0x08
+#endif
 
 struct open_how_v0 {
 	uint64_t flags, mode, resolve;
@@ -99,6 +126,8 @@ struct executor {
 	int sync;
 	int procfd;       /* private procfs, once a procfs step ran */
 	int fifofd;       /* the exec fifo's write end, once opened */
+	int rootfd;       /* the root paths resolve beneath (open-root) */
+	int nullfd;       /* the container's checked /dev/null (mask) */
 	int cwd_pending;  /* OP_CHDIR met EACCES: OP_CHDIR_DEFERRED retries */
 	char *program;    /* what OP_FIND_PROGRAM found */
 	const char *what; /* the running step's words */
@@ -157,6 +186,26 @@ void step_open_fifo(struct executor *x, struct reader *r);
 void step_hook(struct executor *x, struct reader *r);
 void step_write_fifo(struct executor *x, struct reader *r);
 void step_exec(struct executor *x, struct reader *r);
+void step_runtime_hooks(struct executor *x, struct reader *r);
+
+/* The rootfs steps: steps_rootfs.c. */
+void step_umask(struct executor *x, struct reader *r);
+void step_mount_path(struct executor *x, struct reader *r);
+void step_open_root(struct executor *x, struct reader *r);
+void step_mount(struct executor *x, struct reader *r);
+void step_bind(struct executor *x, struct reader *r);
+void step_set_attr(struct executor *x, struct reader *r);
+void step_mknod(struct executor *x, struct reader *r);
+void step_symlink(struct executor *x, struct reader *r);
+void step_pivot(struct executor *x, struct reader *r);
+void step_mask(struct executor *x, struct reader *r);
+void step_readonly(struct executor *x, struct reader *r);
+void step_stdio_null(struct executor *x, struct reader *r);
+void step_write_proc(struct executor *x, struct reader *r);
+void step_set_hostname(struct executor *x, struct reader *r);
+void step_session_keyring(struct executor *x, struct reader *r);
+void step_unshare(struct executor *x, struct reader *r);
+void step_close_root(struct executor *x, struct reader *r);
 
 /* Shared by steps of different files. */
 int ex_open_in_procfs(struct executor *x, const char *path, int flags);

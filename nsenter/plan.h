@@ -35,7 +35,25 @@
 #define OP_HOOK 26            /* hook */
 #define OP_WRITE_FIFO 27      /* write-fifo */
 #define OP_EXEC 28            /* exec */
-#define OP_MAX 28
+#define OP_RUNTIME_HOOKS 29   /* runtime-hooks */
+#define OP_UMASK 30           /* umask */
+#define OP_MOUNT_PATH 31      /* mount-path */
+#define OP_OPEN_ROOT 32       /* open-root */
+#define OP_MOUNT 33           /* mount */
+#define OP_BIND 34            /* bind */
+#define OP_SET_ATTR 35        /* set-attr */
+#define OP_MKNOD 36           /* mknod */
+#define OP_SYMLINK 37         /* symlink */
+#define OP_PIVOT 38           /* pivot */
+#define OP_MASK 39            /* mask */
+#define OP_READONLY 40        /* readonly */
+#define OP_STDIO_NULL 41      /* stdio-null */
+#define OP_WRITE_PROC 42      /* write-proc */
+#define OP_SET_HOSTNAME 43    /* set-hostname */
+#define OP_SESSION_KEYRING 44 /* session-keyring */
+#define OP_UNSHARE 45         /* unshare */
+#define OP_CLOSE_ROOT 46      /* close-root */
+#define OP_MAX 46
 
 /* Runs the plan (wire format: libcontainer/plan/plan.go); never returns. */
 void strata_run_plan(int syncfd, const unsigned char *plan, size_t len) __attribute__((noreturn));

@@ -41,6 +41,18 @@ void step_await_placement(struct executor *x, struct reader *r)
 	fail(x, 0, "sync: got message '%c', expected 'G'", buf[0]);
 }
 
+/* The prestart and createRuntime hooks run in the runtime's namespaces:
+ * the parent runs them ('H') once the mounts are made, and says when they
+ * are done ('h'); a failed hook ends this process from there. */
+void step_runtime_hooks(struct executor *x, struct reader *r)
+{
+	char buf[64];
+	(void)r;
+	ex_send(x, 'H', "", 0);
+	if (recv_msg(x, buf, sizeof(buf)) != 'h')
+		fail(x, 0, "sync: got message '%c', expected 'h'", buf[0]);
+}
+
 void step_ready(struct executor *x, struct reader *r)
 {
 	char *msg;

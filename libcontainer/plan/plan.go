@@ -58,6 +58,26 @@ const (
 	OpHook           Op = 26 // timeout s (0: none), state JSON, path, argc, args..., envs...
 	OpWriteFifo      Op = 27 // write the byte `start` waits for
 	OpExec           Op = 28 // argc, args..., envs...: execve the program found
+
+	// The container's root filesystem (rootfs.go), in its init only.
+	OpRuntimeHooks   Op = 29 // send 'H', wait for 'h': the parent runs prestart, createRuntime
+	OpUmask          Op = 30 // mask
+	OpMountPath      Op = 31 // source, target, fstype, flags, data: mount(2) on a runtime-chosen path
+	OpOpenRoot       Op = 32 // path: the root later paths resolve beneath
+	OpMount          Op = 33 // destination, target kind, source, fstype, flags, data
+	OpBind           Op = 34 // source, recursive, attr set, clear, recursive set, clear, destination
+	OpSetAttr        Op = 35 // destination, attr set, clear, recursive, propagation flags...
+	OpMknod          Op = 36 // path, mode (type and permissions), device number, uid, gid
+	OpSymlink        Op = 37 // directory, name, link target, 1 to replace what is there
+	OpPivot          Op = 38 // rootfs: pivot_root into it, detach the old root
+	OpMask           Op = 39 // path: /dev/null or an empty read-only tmpfs over it
+	OpReadonly       Op = 40 // path: bind it onto itself read-only
+	OpStdioNull      Op = 41 // stdio on the host's /dev/null moves to the container's
+	OpWriteProc      Op = 42 // path under the private procfs, value
+	OpSetHostname    Op = 43 // 0 hostname or 1 domain name, value
+	OpSessionKeyring Op = 44 // name: join a new session keyring
+	OpUnshare        Op = 45 // CLONE_NEW* flags
+	OpCloseRoot      Op = 46 // close the fds the rootfs steps held
 )
 
 var opNames = map[Op]string{
@@ -70,6 +90,12 @@ var opNames = map[Op]string{
 	OpFindProgram: "find-program", OpClearDeathSig: "clear-death-signal",
 	OpAwaitPlacement: "await-placement", OpReady: "ready", OpRelease: "release",
 	OpOpenFifo: "open-fifo", OpHook: "hook", OpWriteFifo: "write-fifo", OpExec: "exec",
+	OpRuntimeHooks: "runtime-hooks", OpUmask: "umask", OpMountPath: "mount-path",
+	OpOpenRoot: "open-root", OpMount: "mount", OpBind: "bind", OpSetAttr: "set-attr",
+	OpMknod: "mknod", OpSymlink: "symlink", OpPivot: "pivot", OpMask: "mask",
+	OpReadonly: "readonly", OpStdioNull: "stdio-null", OpWriteProc: "write-proc",
+	OpSetHostname: "set-hostname", OpSessionKeyring: "session-keyring", OpUnshare: "unshare",
+	OpCloseRoot: "close-root",
 }
 
 func (o Op) String() string {
@@ -87,7 +113,7 @@ type Arg struct {
 }
 
 // I and S make arguments.
-func I[T ~int | ~int32 | ~int64 | ~uint | ~uint16 | ~uint32 | ~uint64](v T) Arg {
+func I[T ~int | ~int32 | ~int64 | ~uint | ~uint16 | ~uint32 | ~uint64 | ~uintptr](v T) Arg {
 	return Arg{Int: uint64(v)}
 }
 

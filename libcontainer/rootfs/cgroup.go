@@ -88,7 +88,7 @@ func (p *preparer) mountHierarchy(top *os.File, h hierarchy, opts MountOptions, 
 		}
 		tree := os.NewFile(uintptr(fd), h.hostDir)
 		defer tree.Close()
-		if attr := opts.perMountAttrs(); attr != (unix.MountAttr{}) {
+		if attr := opts.PerMountAttrs(); attr != (unix.MountAttr{}) {
 			if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 				return fmt.Errorf("set mount flags: %w", err)
 			}
@@ -242,3 +242,28 @@ var controllers = []string{
 	"freezer", "net_cls", "net_prio", "blkio", "perf_event",
 	"hugetlb", "pids", "rdma", "misc", "debug",
 }
+
+// Hierarchy is one cgroup filesystem under /sys/fs/cgroup, as a fresh
+// mount of it in a cgroup namespace needs it (see mountCgroupV1).
+type Hierarchy struct {
+	Name   string // directory under /sys/fs/cgroup: "memory", "cpu,cpuacct"
+	FSType string // cgroup or cgroup2
+	Data   string // mount data: "memory", "name=systemd"...
+}
+
+// HostHierarchies lists the host's hierarchies this process is in, for a
+// plan compiled in the runtime's parent (libcontainer/plan's Rootfs).
+func HostHierarchies() ([]Hierarchy, error) {
+	hs, err := hostHierarchies(false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Hierarchy, len(hs))
+	for i, h := range hs {
+		out[i] = Hierarchy{Name: h.name, FSType: h.fstype, Data: h.data}
+	}
+	return out, nil
+}
+
+// PureCgroup2 says whether the host's /sys/fs/cgroup is itself cgroup2.
+func PureCgroup2() bool { return pureCgroup2() }

@@ -11,9 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// defaultDevices are the nodes every container gets (runtime-spec
+// DefaultDevices are the nodes every container gets (runtime-spec
 // config-linux.md "Default Devices"); linux.devices may override them.
-var defaultDevices = []specs.LinuxDevice{
+var DefaultDevices = []specs.LinuxDevice{
 	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
 	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
 	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
@@ -22,9 +22,9 @@ var defaultDevices = []specs.LinuxDevice{
 	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
 }
 
-// devSymlinks are the links runc and crun create in /dev; "core" is added
+// DevSymlinks are the links runc and crun create in /dev; "core" is added
 // only where the kernel has /proc/kcore.
-var devSymlinks = [][2]string{
+var DevSymlinks = [][2]string{
 	{"fd", "/proc/self/fd"},
 	{"stdin", "/proc/self/fd/0"},
 	{"stdout", "/proc/self/fd/1"},
@@ -35,7 +35,7 @@ var devSymlinks = [][2]string{
 // standard symlinks and /dev/ptmx. A /dev bind-mounted from elsewhere is
 // taken as it is, as runc does.
 func (p *preparer) setupDev() error {
-	if p.devIsBound() {
+	if DevIsBound(p.c.Spec) {
 		return nil
 	}
 	var specDevices []specs.LinuxDevice
@@ -46,7 +46,7 @@ func (p *preparer) setupDev() error {
 	for _, d := range specDevices {
 		overridden[filepath.Clean(d.Path)] = true
 	}
-	for _, d := range defaultDevices {
+	for _, d := range DefaultDevices {
 		if overridden[d.Path] {
 			continue
 		}
@@ -65,7 +65,7 @@ func (p *preparer) setupDev() error {
 		return fmt.Errorf("/dev: %w", err)
 	}
 	defer dev.Close()
-	links := devSymlinks
+	links := DevSymlinks
 	if _, err := os.Stat("/proc/kcore"); err == nil {
 		links = append(links, [2]string{"core", "/proc/kcore"})
 	}
@@ -86,8 +86,10 @@ func (p *preparer) setupDev() error {
 	return nil
 }
 
-func (p *preparer) devIsBound() bool {
-	for _, m := range p.c.Spec.Mounts {
+// DevIsBound says whether spec bind-mounts /dev from elsewhere: then it is
+// taken as it is, with no device nodes or symlinks added.
+func DevIsBound(spec *specs.Spec) bool {
+	for _, m := range spec.Mounts {
 		if filepath.Clean(m.Destination) != "/dev" {
 			continue
 		}

@@ -59,7 +59,7 @@ func (p *preparer) mountSpec(i int, m specs.Mount) error {
 	case opts.Flags&unix.MS_REMOUNT != 0:
 		return p.remount(m, opts)
 	case isBind:
-		return p.mountBind(i, m, opts, bindSource(p.c.Bundle, m.Source))
+		return p.mountBind(i, m, opts, BindSource(p.c.Bundle, m.Source))
 	case m.Type == "cgroup":
 		return p.mountCgroupV1(m, opts)
 	}
@@ -82,9 +82,9 @@ func (p *preparer) mountSpec(i int, m specs.Mount) error {
 	return p.mountBind(i, m, opts, host)
 }
 
-// bindSource resolves a relative bind source against the bundle, where
+// BindSource resolves a relative bind source against the bundle, where
 // runc runs and where configs written for runc expect it to be.
-func bindSource(bundle, source string) string {
+func BindSource(bundle, source string) string {
 	if filepath.IsAbs(source) || bundle == "" {
 		return source
 	}
@@ -219,7 +219,7 @@ func BindTree(bundle string, m specs.Mount, containerUserNS *os.File) (*os.File,
 	if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
 		opts.IDMap = true // as mountSpec decides
 	}
-	return bindTree(bindSource(bundle, m.Source), opts, m, containerUserNS)
+	return bindTree(BindSource(bundle, m.Source), opts, m, containerUserNS)
 }
 
 // NeedsParentTree says whether the parent must make mount m with BindTree
@@ -273,7 +273,7 @@ func setBindAttrs(tree *os.File, opts MountOptions, m specs.Mount, containerUser
 			return err
 		}
 	}
-	if attr := opts.perMountAttrs(); attr != (unix.MountAttr{}) {
+	if attr := opts.PerMountAttrs(); attr != (unix.MountAttr{}) {
 		if err := unix.MountSetattr(int(tree.Fd()), "", unix.AT_EMPTY_PATH, &attr); err != nil {
 			return fmt.Errorf("set mount flags: %w", err)
 		}

@@ -179,12 +179,12 @@ func ParseOptions(options []string) (MountOptions, error) {
 	return o, nil
 }
 
-// perMountAttrs translates the per-mount MS_* flags into mount_setattr
+// PerMountAttrs translates the per-mount MS_* flags into mount_setattr
 // attributes for the top mount of a bind. Superblock flags (sync, mand,
 // dirsync...) have no per-mount form: a bind remount ignores them too.
 // Only an explicit atime mode changes atime; "atime" or "norelatime"
 // alone keep the source's mode, as a classic MS_REMOUNT|MS_BIND does.
-func (o MountOptions) perMountAttrs() unix.MountAttr {
+func (o MountOptions) PerMountAttrs() unix.MountAttr {
 	bits := []struct {
 		ms   uintptr
 		attr uint64
@@ -219,8 +219,8 @@ func (o MountOptions) perMountAttrs() unix.MountAttr {
 	return a
 }
 
-// propagationFlag parses linux.rootfsPropagation.
-func propagationFlag(value string) (uintptr, error) {
+// PropagationFlag parses linux.rootfsPropagation.
+func PropagationFlag(value string) (uintptr, error) {
 	p, ok := propagationOptions()[value]
 	if !ok {
 		return 0, fmt.Errorf("linux.rootfsPropagation %q: expected one of private, rprivate, shared, rshared, slave, rslave, unbindable, runbindable", value)

@@ -80,17 +80,17 @@ func TestPerMountAttrs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := o.perMountAttrs(); got != tt.want {
-			t.Errorf("%q: perMountAttrs %+v, want %+v", tt.opts, got, tt.want)
+		if got := o.PerMountAttrs(); got != tt.want {
+			t.Errorf("%q: PerMountAttrs %+v, want %+v", tt.opts, got, tt.want)
 		}
 	}
 }
 
 func TestPropagationFlag(t *testing.T) {
-	if f, err := propagationFlag("rslave"); err != nil || f != unix.MS_SLAVE|unix.MS_REC {
+	if f, err := PropagationFlag("rslave"); err != nil || f != unix.MS_SLAVE|unix.MS_REC {
 		t.Fatalf("rslave: %#x, %v", f, err)
 	}
-	_, err := propagationFlag("rbind")
+	_, err := PropagationFlag("rbind")
 	if err == nil || !strings.Contains(err.Error(), `linux.rootfsPropagation "rbind"`) {
 		t.Fatalf("rbind: error %v, want one naming linux.rootfsPropagation", err)
 	}

@@ -22,7 +22,7 @@ import (
 func isolateRoot(c *Config) error {
 	flag := uintptr(unix.MS_SLAVE | unix.MS_REC)
 	if c.Spec.Linux != nil && c.Spec.Linux.RootfsPropagation != "" {
-		f, err := propagationFlag(c.Spec.Linux.RootfsPropagation)
+		f, err := PropagationFlag(c.Spec.Linux.RootfsPropagation)
 		if err != nil {
 			return err
 		}

@@ -38,7 +38,7 @@ func Binds(rootfs, bundle string, mounts []specs.Mount) ([]Bind, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mounts[%d]: destination %q: %w", i, m.Destination, err)
 		}
-		binds = append(binds, Bind{Destination: "/" + rel, Source: bindSource(bundle, m.Source)})
+		binds = append(binds, Bind{Destination: "/" + rel, Source: BindSource(bundle, m.Source)})
 	}
 	return binds, nil
 }
@@ -47,7 +47,7 @@ func Binds(rootfs, bundle string, mounts []specs.Mount) ([]Bind, error) {
 // linux.devices.
 func DevicePaths(s *specs.Spec) []string {
 	var paths []string
-	for _, d := range defaultDevices {
+	for _, d := range DefaultDevices {
 		paths = append(paths, d.Path)
 	}
 	if s.Linux != nil {
@@ -98,7 +98,7 @@ func MakeMountpoints(rootfs, bundle string, mounts []specs.Mount) error {
 
 func mountpoint(r *root, bundle string, m specs.Mount) (*os.File, error) {
 	if isBindMount(m) {
-		st, err := os.Stat(bindSource(bundle, m.Source))
+		st, err := os.Stat(BindSource(bundle, m.Source))
 		if err != nil {
 			return nil, fmt.Errorf("bind source: %w", err)
 		}

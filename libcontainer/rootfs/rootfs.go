@@ -174,7 +174,7 @@ func Finalize(c *Config) error {
 	if c.Spec.Linux != nil && c.Spec.Linux.RootfsPropagation != "" {
 		// The pivot created the root mount after Prepare set propagation
 		// on the old one; apply the requested value to the new root.
-		flag, err := propagationFlag(c.Spec.Linux.RootfsPropagation)
+		flag, err := PropagationFlag(c.Spec.Linux.RootfsPropagation)
 		if err != nil {
 			return err
 		}

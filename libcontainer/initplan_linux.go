@@ -1,0 +1,114 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/capabilities"
+	"github.com/strata-runtime/strata/libcontainer/host"
+	"github.com/strata-runtime/strata/libcontainer/identity"
+	"github.com/strata-runtime/strata/libcontainer/plan"
+	"github.com/strata-runtime/strata/libcontainer/rootfs"
+)
+
+// The container's init compiled here, in the parent: the steps of its root
+// filesystem (plan.Rootfs) and of its process (plan.Process), which the
+// plan executor (nsenter/executor.c) carries out as the init starts, so
+// that no Go runtime starts in it. Where plan.Rootfs cannot express the
+// spec, the Go half of the init (init_linux.go) builds the rootfs instead.
+
+// rootfsPlan compiles the rootfs steps, or says why the Go init must build
+// the rootfs. Called before the init starts: its bootstrap says which.
+func (c *Container) rootfsPlan(o *CreateOpts) (*plan.Plan, string) {
+	s := o.Spec
+	if passwdMounted(s) {
+		// HOME comes from the rootfs's /etc/passwd, read here before
+		// the init mounts anything over it.
+		return nil, "a mount over /etc/passwd"
+	}
+	in := plan.RootfsInput{
+		Spec: s, ID: o.ID, Rootfs: c.State.Rootfs, Bundle: o.Bundle,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
+		NewCgroupNS: hasOwnNamespace(s, specs.CgroupNamespace),
+		InUserNS:    hasNamespace(s, specs.UserNamespace) || host.InUserNamespace(),
+	}
+	for _, m := range s.Mounts {
+		if m.Type != "cgroup" || in.PureCgroup2 || in.Hierarchies != nil {
+			continue
+		}
+		if in.PureCgroup2 = rootfs.PureCgroup2(); !in.PureCgroup2 {
+			hs, err := rootfs.HostHierarchies()
+			if err != nil {
+				return nil, fmt.Sprintf("the host's cgroup hierarchies: %v", err)
+			}
+			in.Hierarchies = hs
+		}
+	}
+	var st unix.Stat_t
+	in.Kcore = unix.Stat("/proc/kcore", &st) == nil
+	return plan.Rootfs(in)
+}
+
+// passwdMounted: the process gets HOME from /etc/passwd and a spec mount
+// replaces it (or /etc).
+func passwdMounted(s *specs.Spec) bool {
+	for _, e := range s.Process.Env {
+		if strings.HasPrefix(e, "HOME=") {
+			return false
+		}
+	}
+	for _, m := range s.Mounts {
+		if d := filepath.Clean(m.Destination); d == "/etc" || d == "/etc/passwd" {
+			return true
+		}
+	}
+	return false
+}
+
+// initPlan is the whole plan of the container's init: rootfs steps then
+// its process's, compiled once the init exists (the startContainer hooks'
+// state names its pid). Warnings go to the caller.
+func (c *Container) initPlan(o *CreateOpts, l *launch, rootfsSteps *plan.Plan, lsm lsmPlan) (*plan.Plan, error) {
+	proc := o.Spec.Process
+	last, err := capabilities.KernelLast()
+	if err != nil {
+		return nil, err
+	}
+	var startState []byte // what the startContainer hooks read, if any run
+	if h := o.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+		state := *c.OCIState()
+		state.Status = specs.StateCreated
+		if startState, err = json.Marshal(&state); err != nil {
+			return nil, err
+		}
+	}
+	pp, err := plan.Process(plan.ProcessInput{
+		Spec: o.Spec,
+		// HOME from the rootfs's /etc/passwd, resolved inside it.
+		Env:     identity.WithHome(proc.Env, func() string { return homeBeneath(c.State.Rootfs, proc.User.UID) }),
+		LastCap: last,
+		// Without a user namespace (plan.Rootfs asks for none),
+		// setgroups is allowed.
+		SetgroupsAllowed: true,
+		PreserveFDs:      o.PreserveFDs,
+		ConsoleFD:        l.consoleFD,
+		ProcfsFD:         -1, // the rootfs steps' private procfs
+		FifoFD:           l.fifoFD,
+		Seccomp:          filterOf(o.Seccomp),
+		ApparmorExec:     lsm.ApparmorExec,
+		SelinuxExec:      lsm.SelinuxExec,
+		StartState:       startState,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range pp.Warnings {
+		o.warn(w)
+	}
+	return &plan.Plan{Steps: append(rootfsSteps.Steps[:len(rootfsSteps.Steps):len(rootfsSteps.Steps)], pp.Steps...)}, nil
+}

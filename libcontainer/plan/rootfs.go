@@ -1,0 +1,400 @@
+package plan
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/rootfs"
+	"github.com/strata-runtime/strata/libcontainer/specconv"
+)
+
+// The target kinds of an OpMount step (steps_rootfs.c has the same).
+const (
+	TargetDir      = 0 // a directory, made with its parents if missing
+	TargetFile     = 1 // a file, made empty if missing
+	TargetPlainDir = 2 // a real directory: not a symlink (proc, sysfs)
+	TargetExisting = 3 // what is there (a remount)
+)
+
+// RootfsInput is what the steps of a container's root filesystem are
+// compiled from: the spec, the container, and the facts of the host the
+// caller gathered.
+type RootfsInput struct {
+	Spec         *specs.Spec // validated
+	ID           string
+	Rootfs       string // absolute host path
+	Bundle       string // absolute
+	NoPivot      bool
+	NoNewKeyring bool
+	// NewCgroupNS: unshare a cgroup namespace once placed in the cgroups.
+	NewCgroupNS bool
+	// InUserNS: the container has a user namespace, or strata runs in one.
+	InUserNS bool
+	// PureCgroup2: the host's /sys/fs/cgroup is cgroup2.
+	PureCgroup2 bool
+	// Hierarchies are the host's cgroup v1 (and hybrid cgroup2) mounts,
+	// needed only for a "cgroup" mount on a host that is not pure v2.
+	Hierarchies []rootfs.Hierarchy
+	// Kcore: the host has /proc/kcore (then /dev/core links to it).
+	Kcore bool
+}
+
+// Rootfs compiles the steps that build the container's root filesystem in
+// its init, the order and the words of libcontainer/rootfs (Prepare,
+// Pivot, Finalize), then its namespaces' kernel state. The steps end with
+// the init in the container's root; plan.Process's steps follow.
+//
+// What these steps cannot express yet, Rootfs refuses with why != "": the
+// caller then starts the Go half of the init (init_linux.go), which does
+// it all. That is a user namespace (device binds and mount fallbacks),
+// --no-pivot, no mount namespace, createContainer hooks (they run in the
+// init), shared root propagation, the overlay rootfs, idmapped and
+// tmpcopyup mounts, a cgroup v1 mount without a cgroup namespace, and
+// anything the Go init would refuse (its words are the ones to show).
+func Rootfs(in RootfsInput) (p *Plan, why string) {
+	if why := goInitNeeded(in); why != "" {
+		return nil, why
+	}
+	p = &Plan{}
+	// Opened first, detached: sysctls and the exec fifo go through it,
+	// not through whatever the container mounts on /proc.
+	p.add(OpProcfs, "private procfs", I(-1))
+	// Modes in the spec (devices' fileMode, tmpfs mode=) are meant
+	// exactly; the process's identity step sets its own umask.
+	p.add(OpUmask, "umask", I(0))
+	p.isolateRoot(in)
+	p.add(OpOpenRoot, "open rootfs", S(in.Rootfs))
+	placed := false
+	place := func() {
+		if placed {
+			return
+		}
+		placed = true
+		// A cgroup mount shows the cgroups the process is in: the parent
+		// has moved it there by now (the mounts before overlap the move).
+		p.add(OpAwaitPlacement, "cgroups")
+		if in.NewCgroupNS {
+			p.add(OpUnshare, "linux.namespaces: create cgroup namespace", I(unix.CLONE_NEWCGROUP))
+		}
+	}
+	devReadonly := false
+	for i, m := range in.Spec.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			place()
+		}
+		ro, why := p.mount(in, i, m)
+		if why != "" {
+			return nil, why
+		}
+		devReadonly = devReadonly || ro
+	}
+	place()
+	if why := p.dev(in); why != "" {
+		return nil, why
+	}
+	if devReadonly {
+		p.add(OpSetAttr, "mount on /dev: make it read-only", S("/dev"), I(unix.MOUNT_ATTR_RDONLY), I(0), I(0))
+	}
+	if needsRuntimeHooks(in.Spec) {
+		p.add(OpRuntimeHooks, "hooks")
+	}
+	p.add(OpPivot, "pivot_root", S(in.Rootfs))
+	p.add(OpOpenRoot, "open /", S("/"))
+	p.finalize(in)
+	p.add(OpCloseRoot, "close the rootfs fds")
+	p.kernelState(in)
+	return p, ""
+}
+
+func goInitNeeded(in RootfsInput) string {
+	s := in.Spec
+	switch {
+	case in.InUserNS:
+		return "a user namespace"
+	case in.NoPivot:
+		return "--no-pivot"
+	case !hasNamespace(s, specs.MountNamespace):
+		return "no mount namespace"
+	case namespacePath(s, specs.MountNamespace) != "":
+		return "a joined mount namespace"
+	case s.Hooks != nil && len(s.Hooks.CreateContainer) > 0:
+		return "createContainer hooks"
+	}
+	if ov, err := specconv.ParseOverlay(s); ov != nil || err != nil {
+		return "the overlay rootfs annotation"
+	}
+	if s.Linux != nil {
+		switch s.Linux.RootfsPropagation {
+		case "shared", "rshared":
+			return "shared rootfsPropagation"
+		}
+		if _, err := rootfs.PropagationFlag(s.Linux.RootfsPropagation); s.Linux.RootfsPropagation != "" && err != nil {
+			return "a rootfsPropagation to refuse"
+		}
+	}
+	return ""
+}
+
+// isolateRoot: the new mount namespace's "/" made rslave (or the
+// rootfsPropagation value, recursively), so that nothing mounted here
+// reaches the host; then the rootfs bound onto itself, as pivot_root needs
+// the new root to be a mount point. Unbindable waits for the new root
+// alone (finalize): on "/" now it would forbid the binds still to come.
+func (p *Plan) isolateRoot(in RootfsInput) {
+	flag := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if l := in.Spec.Linux; l != nil && l.RootfsPropagation != "" {
+		f, _ := rootfs.PropagationFlag(l.RootfsPropagation)
+		if f&unix.MS_UNBINDABLE == 0 {
+			flag = f | unix.MS_REC
+		}
+	}
+	p.add(OpMountPath, "set propagation of / (linux.rootfsPropagation)", S(""), S("/"), S(""), I(flag), S(""))
+	p.add(OpMountPath, fmt.Sprintf("bind rootfs %q onto itself", in.Rootfs), S(in.Rootfs), S(in.Rootfs), S(""), I(unix.MS_BIND|unix.MS_REC), S(""))
+}
+
+// mount compiles spec.Mounts[i]; devReadonly reports a read-only /dev
+// mounted writable until its device nodes exist, as runc does.
+func (p *Plan) mount(in RootfsInput, i int, m specs.Mount) (devReadonly bool, why string) {
+	opts, err := rootfs.ParseOptions(m.Options)
+	if err != nil {
+		return false, "mount options to refuse"
+	}
+	switch {
+	case opts.IDMap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0:
+		return false, "an idmapped mount"
+	case opts.TmpCopyUp:
+		return false, "a tmpcopyup mount"
+	}
+	what := fmt.Sprintf("mounts[%d]: destination %q", i, m.Destination)
+	bind := opts.Flags&unix.MS_BIND != 0 || m.Type == "bind"
+	if m.Type == "cgroup" && !bind && in.PureCgroup2 {
+		// As runc: on a pure cgroup v2 host a "cgroup" mount is cgroup2.
+		m.Type = "cgroup2"
+	}
+	if filepath.Clean(m.Destination) == "/dev" && opts.Flags&unix.MS_RDONLY != 0 && opts.Flags&unix.MS_REMOUNT == 0 {
+		opts.Flags &^= unix.MS_RDONLY
+		devReadonly = true
+	}
+	switch {
+	case opts.Flags&unix.MS_REMOUNT != 0:
+		p.add(OpMount, what, S(m.Destination), I(TargetExisting), S(""), S(""), I(opts.Flags), S(opts.Data))
+		p.setMountAttrs(what, m.Destination, opts)
+	case bind:
+		attr, rec := opts.PerMountAttrs(), opts.RecAttr
+		p.add(OpBind, what, S(rootfs.BindSource(in.Bundle, m.Source)), I(boolInt(opts.Flags&unix.MS_REC != 0)),
+			I(attr.Attr_set), I(attr.Attr_clr), I(rec.Attr_set), I(rec.Attr_clr), S(m.Destination))
+		p.propagation(what, m.Destination, opts)
+	case m.Type == "cgroup":
+		if !hasNamespace(in.Spec, specs.CgroupNamespace) {
+			return false, "a cgroup v1 mount without a cgroup namespace"
+		}
+		p.cgroupV1(in, what, m, opts)
+	default:
+		kind := TargetDir
+		if m.Type == "proc" || m.Type == "sysfs" {
+			kind = TargetPlainDir
+		}
+		p.add(OpMount, what, S(m.Destination), I(kind), S(m.Source), S(m.Type), I(opts.Flags), S(opts.Data))
+		p.setMountAttrs(what, m.Destination, opts)
+	}
+	return devReadonly, ""
+}
+
+// cgroupV1 is a "cgroup" mount on a v1 or hybrid host, as runc makes it: a
+// tmpfs holding one directory per hierarchy, each a fresh mount that the
+// cgroup namespace roots at the container's cgroup, and a link by each
+// controller's name to a co-mounted one ("cpu" -> "cpu,cpuacct").
+func (p *Plan) cgroupV1(in RootfsInput, what string, m specs.Mount, opts rootfs.MountOptions) {
+	// The tmpfs stays writable until its directories exist.
+	p.add(OpMount, what, S(m.Destination), I(TargetDir), S("tmpfs"), S("tmpfs"), I(opts.Flags&^(unix.MS_RDONLY|unix.MS_REMOUNT)), S("mode=755"))
+	for _, h := range in.Hierarchies {
+		hw := fmt.Sprintf("%s: cgroup hierarchy %s", what, h.Name)
+		p.add(OpMount, hw, S(filepath.Join(m.Destination, h.Name)), I(TargetDir), S("cgroup"), S(h.FSType), I(opts.Flags&^unix.MS_REMOUNT), S(h.Data))
+		if controllers := strings.Split(h.Name, ","); len(controllers) > 1 {
+			for _, c := range controllers {
+				p.add(OpSymlink, hw, S(m.Destination), S(c), S(h.Name), I(0))
+			}
+		}
+	}
+	if opts.Flags&unix.MS_RDONLY != 0 {
+		p.add(OpSetAttr, what+": make cgroup tmpfs read-only", S(m.Destination), I(unix.MOUNT_ATTR_RDONLY), I(0), I(0))
+	}
+	p.setMountAttrs(what, m.Destination, opts)
+}
+
+// setMountAttrs: the r* attributes, then the propagation options.
+func (p *Plan) setMountAttrs(what, dest string, opts rootfs.MountOptions) {
+	if opts.RecAttr == (unix.MountAttr{}) && len(opts.Propagation) == 0 {
+		return
+	}
+	args := []Arg{S(dest), I(opts.RecAttr.Attr_set), I(opts.RecAttr.Attr_clr), I(1)}
+	for _, prop := range opts.Propagation {
+		args = append(args, I(prop))
+	}
+	p.add(OpSetAttr, what, args...)
+}
+
+// propagation: a bind's propagation options, once it is attached (a
+// detached tree has no peers).
+func (p *Plan) propagation(what, dest string, opts rootfs.MountOptions) {
+	if len(opts.Propagation) == 0 {
+		return
+	}
+	args := []Arg{S(dest), I(0), I(0), I(0)}
+	for _, prop := range opts.Propagation {
+		args = append(args, I(prop))
+	}
+	p.add(OpSetAttr, what, args...)
+}
+
+// dev populates /dev: the default devices the spec does not override,
+// linux.devices, the standard symlinks and /dev/ptmx. A /dev bound from
+// elsewhere is taken as it is, as runc does.
+func (p *Plan) dev(in RootfsInput) string {
+	if rootfs.DevIsBound(in.Spec) {
+		return ""
+	}
+	var specDevices []specs.LinuxDevice
+	if in.Spec.Linux != nil {
+		specDevices = in.Spec.Linux.Devices
+	}
+	for _, d := range rootfs.DefaultDevices {
+		if slices.ContainsFunc(specDevices, func(s specs.LinuxDevice) bool { return filepath.Clean(s.Path) == d.Path }) {
+			continue
+		}
+		if !p.device(fmt.Sprintf("default device %s", d.Path), d) {
+			return "a device to refuse"
+		}
+	}
+	for i, d := range specDevices {
+		if !p.device(fmt.Sprintf("linux.devices[%d] %q", i, d.Path), d) {
+			return "a device to refuse"
+		}
+	}
+	links := rootfs.DevSymlinks
+	if in.Kcore {
+		links = append(links[:len(links):len(links)], [2]string{"core", "/proc/kcore"})
+	}
+	for _, l := range links {
+		// An existing entry is the image's choice; keep it.
+		p.add(OpSymlink, fmt.Sprintf("symlink /dev/%s -> %s", l[0], l[1]), S("/dev"), S(l[0]), S(l[1]), I(0))
+	}
+	// The devpts instance on /dev/pts (newinstance) has its own ptmx;
+	// /dev/ptmx must lead there, not to a host-wide node.
+	p.add(OpSymlink, "symlink /dev/ptmx -> pts/ptmx", S("/dev"), S("ptmx"), S("pts/ptmx"), I(1))
+	return ""
+}
+
+func (p *Plan) device(what string, d specs.LinuxDevice) bool {
+	var kind uint32
+	switch d.Type {
+	case "c", "u":
+		kind = unix.S_IFCHR
+	case "b":
+		kind = unix.S_IFBLK
+	case "p":
+		kind = unix.S_IFIFO
+	default:
+		return false
+	}
+	mode := uint32(0o666)
+	if d.FileMode != nil {
+		mode = uint32(d.FileMode.Perm())
+	}
+	var uid, gid uint32
+	if d.UID != nil {
+		uid = *d.UID
+	}
+	if d.GID != nil {
+		gid = *d.GID
+	}
+	p.add(OpMknod, what, S(d.Path), I(kind|mode), I(unix.Mkdev(uint32(d.Major), uint32(d.Minor))), I(uid), I(gid))
+	return true
+}
+
+// finalize runs in the container's root: masked paths, read-only paths,
+// stdio on the container's /dev/null (after the masked paths, whose check
+// of /dev/null names the field that needs it), root.readonly (the root
+// mount only), and the rootfsPropagation the new root mount asks for.
+func (p *Plan) finalize(in RootfsInput) {
+	l := in.Spec.Linux
+	if l != nil {
+		for i, path := range l.MaskedPaths {
+			p.add(OpMask, fmt.Sprintf("maskedPaths[%d] %q", i, path), S(path))
+		}
+		for i, path := range l.ReadonlyPaths {
+			p.add(OpReadonly, fmt.Sprintf("readonlyPaths[%d] %q", i, path), S(path))
+		}
+	}
+	p.add(OpStdioNull, "stdio")
+	if in.Spec.Root != nil && in.Spec.Root.Readonly {
+		p.add(OpSetAttr, "root.readonly: remount / read-only", S("/"), I(unix.MOUNT_ATTR_RDONLY), I(0), I(0))
+	}
+	if l != nil && l.RootfsPropagation != "" {
+		flag, _ := rootfs.PropagationFlag(l.RootfsPropagation)
+		p.add(OpMountPath, fmt.Sprintf("linux.rootfsPropagation %q", l.RootfsPropagation), S(""), S("/"), S(""), I(flag), S(""))
+	}
+}
+
+// kernelState: linux.sysctl, hostname, domainname and the session keyring,
+// state of the container's own namespaces, set while still privileged.
+func (p *Plan) kernelState(in RootfsInput) {
+	s := in.Spec
+	if s.Linux != nil {
+		keys := make([]string, 0, len(s.Linux.Sysctl))
+		for k := range s.Linux.Sysctl {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			p.add(OpWriteProc, fmt.Sprintf("linux.sysctl %q", k), S("sys/"+strings.ReplaceAll(k, ".", "/")), S(s.Linux.Sysctl[k]))
+		}
+	}
+	if s.Hostname != "" {
+		p.add(OpSetHostname, fmt.Sprintf("hostname %q", s.Hostname), I(0), S(s.Hostname))
+	}
+	if s.Domainname != "" {
+		p.add(OpSetHostname, fmt.Sprintf("domainname %q", s.Domainname), I(1), S(s.Domainname))
+	}
+	if !in.NoNewKeyring {
+		p.add(OpSessionKeyring, "join a new session keyring", S("_ses."+in.ID))
+	}
+}
+
+func needsRuntimeHooks(s *specs.Spec) bool {
+	h := s.Hooks
+	return h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0)
+}
+
+func namespacePath(s *specs.Spec, t specs.LinuxNamespaceType) string {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return ns.Path
+		}
+	}
+	return ""
+}
+
+func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
