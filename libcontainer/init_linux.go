@@ -20,9 +20,11 @@ import (
 	"github.com/strata-runtime/strata/libcontainer/rootfs"
 )
 
-// Init is the Go half of `strata init`, the container's first process. The
-// C constructor in nsenter/ has already put it in its namespaces. It returns
-// only on failure, after sending the error to the parent.
+// Init is the Go half of `strata init`, the container's first process, for
+// a spec whose rootfs the plan cannot build (plan.Rootfs says why; the
+// others never start Go in the init: initplan_linux.go). The C constructor
+// in nsenter/ has already put it in its namespaces. It returns only on
+// failure, after sending the error to the parent.
 func Init() {
 	// Namespaces are per thread: the cgroup namespace this init unshares
 	// (awaitPlacement) must be the one of the thread that execs the stage.

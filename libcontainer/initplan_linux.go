@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-runtime/strata/libcontainer/capabilities"
+	"github.com/strata-runtime/strata/libcontainer/cgroups"
 	"github.com/strata-runtime/strata/libcontainer/host"
 	"github.com/strata-runtime/strata/libcontainer/identity"
 	"github.com/strata-runtime/strata/libcontainer/plan"
@@ -24,7 +26,7 @@ import (
 
 // rootfsPlan compiles the rootfs steps, or says why the Go init must build
 // the rootfs. Called before the init starts: its bootstrap says which.
-func (c *Container) rootfsPlan(o *CreateOpts) (*plan.Plan, string) {
+func (c *Container) rootfsPlan(o *CreateOpts, cg *cgroups.Manager) (*plan.Plan, string) {
 	s := o.Spec
 	if passwdMounted(s) {
 		// HOME comes from the rootfs's /etc/passwd, read here before
@@ -36,6 +38,7 @@ func (c *Container) rootfsPlan(o *CreateOpts) (*plan.Plan, string) {
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
 		NewCgroupNS: hasOwnNamespace(s, specs.CgroupNamespace),
 		InUserNS:    hasNamespace(s, specs.UserNamespace) || host.InUserNamespace(),
+		ParentTrees: parentTrees(s),
 	}
 	for _, m := range s.Mounts {
 		if m.Type != "cgroup" || in.PureCgroup2 || in.Hierarchies != nil {
@@ -49,9 +52,35 @@ func (c *Container) rootfsPlan(o *CreateOpts) (*plan.Plan, string) {
 			in.Hierarchies = hs
 		}
 	}
+	if in.InUserNS && hasCgroupMount(s) {
+		in.Cgroup2Dir = cgroup2Dir(cg)
+	}
 	var st unix.Stat_t
 	in.Kcore = unix.Stat("/proc/kcore", &st) == nil
 	return plan.Rootfs(in)
+}
+
+func hasCgroupMount(s *specs.Spec) bool {
+	for _, m := range s.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			return true
+		}
+	}
+	return false
+}
+
+// cgroup2Dir is the host path of the cgroup2 directory the init will be
+// in: the container's, or, without a cgroup of its own (rootless), this
+// process's, where the init is born. "" where neither is known.
+func cgroup2Dir(cg *cgroups.Manager) string {
+	if cg != nil {
+		return cg.Paths()[""]
+	}
+	dir, err := rootfs.OwnCgroup2Dir()
+	if err != nil {
+		return ""
+	}
+	return dir
 }
 
 // passwdMounted: the process gets HOME from /etc/passwd and a spec mount
@@ -68,6 +97,22 @@ func passwdMounted(s *specs.Spec) bool {
 		}
 	}
 	return false
+}
+
+// sendInitPlan sends the init its whole plan ('Q'): the plan executor
+// runs it before any Go runtime would start in the init.
+func (c *Container) sendInitPlan(o *CreateOpts, l *launch, p *InitProcess, rootfsSteps *plan.Plan, lsm lsmPlan) error {
+	t0 := time.Now()
+	pl, err := c.initPlan(o, l, rootfsSteps, lsm)
+	if err != nil {
+		return err
+	}
+	o.timing("compile the process plan", time.Since(t0))
+	if err := p.sync.send(msgPlan, pl.Encode()); err != nil {
+		return p.failed(fmt.Errorf("send the plan to the init: %w", err))
+	}
+	// Right after the plan, whose first steps receive them.
+	return sendMountTrees(p, o.Spec, o.Bundle, parentTrees(o.Spec))
 }
 
 // initPlan is the whole plan of the container's init: rootfs steps then
@@ -90,11 +135,9 @@ func (c *Container) initPlan(o *CreateOpts, l *launch, rootfsSteps *plan.Plan, l
 	pp, err := plan.Process(plan.ProcessInput{
 		Spec: o.Spec,
 		// HOME from the rootfs's /etc/passwd, resolved inside it.
-		Env:     identity.WithHome(proc.Env, func() string { return homeBeneath(c.State.Rootfs, proc.User.UID) }),
-		LastCap: last,
-		// Without a user namespace (plan.Rootfs asks for none),
-		// setgroups is allowed.
-		SetgroupsAllowed: true,
+		Env:              identity.WithHome(proc.Env, func() string { return homeBeneath(c.State.Rootfs, proc.User.UID) }),
+		LastCap:          last,
+		SetgroupsAllowed: setgroupsAllowed(c.State.InitPid),
 		PreserveFDs:      o.PreserveFDs,
 		ConsoleFD:        l.consoleFD,
 		ProcfsFD:         -1, // the rootfs steps' private procfs

@@ -16,8 +16,6 @@ import (
 
 	"github.com/strata-runtime/strata/libcontainer/cgroups"
 	"github.com/strata-runtime/strata/libcontainer/hooks"
-	"github.com/strata-runtime/strata/libcontainer/host"
-	"github.com/strata-runtime/strata/libcontainer/plan"
 	"github.com/strata-runtime/strata/libcontainer/seccomp"
 )
 
@@ -196,7 +194,7 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	// The plan executor builds the rootfs where the plan can say how; else
 	// the Go half of the init does.
 	tp := time.Now()
-	rootfsSteps, goInitWhy := c.rootfsPlan(o)
+	rootfsSteps, goInitWhy := c.rootfsPlan(o, cg)
 	if rootfsSteps != nil {
 		l.bootstrap = append(l.bootstrap, "plan\x00"...)
 		o.timing("compile the rootfs plan", time.Since(tp))
@@ -251,7 +249,7 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	} else if err := c.sendInitConfig(o, l, p, lsm); err != nil {
 		return p, err
 	}
-	// Into the container's cgroups while the init's Go runtime starts; it
+	// Into the container's cgroups while the init starts on its mounts; it
 	// waits for that before anything the cgroups must count or see. In
 	// them already (cgroups.Entry), it is told so at once.
 	if cg != nil {
@@ -282,30 +280,12 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	return p, p.release()
 }
 
-// sendInitPlan sends the init its whole plan ('Q'): the plan executor
-// runs it before any Go runtime would start in the init.
-func (c *Container) sendInitPlan(o *CreateOpts, l *launch, p *InitProcess, rootfsSteps *plan.Plan, lsm lsmPlan) error {
-	t0 := time.Now()
-	pl, err := c.initPlan(o, l, rootfsSteps, lsm)
-	if err != nil {
-		return err
-	}
-	o.timing("compile the process plan", time.Since(t0))
-	if err := p.sync.send(msgPlan, pl.Encode()); err != nil {
-		return p.failed(fmt.Errorf("send the plan to the init: %w", err))
-	}
-	return nil
-}
-
 // sendInitConfig sends the Go half of the init what it builds the rootfs
 // and compiles the process plan from: the parent's mount trees ('F') and
 // the config ('C').
 func (c *Container) sendInitConfig(o *CreateOpts, l *launch, p *InitProcess, lsm lsmPlan) error {
-	if hasNamespace(o.Spec, specs.UserNamespace) {
-		hostRoot := os.Geteuid() == 0 && !host.InUserNamespace()
-		if err := sendMountTrees(p, o.Spec, o.Bundle, hostRoot); err != nil {
-			return err
-		}
+	if err := sendMountTrees(p, o.Spec, o.Bundle, parentTrees(o.Spec)); err != nil {
+		return err
 	}
 	cfg := initConfig{
 		ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: o.Spec,

@@ -13,11 +13,32 @@ import (
 // over a SOCK_SEQPACKET socketpair: each message is one datagram, a type byte
 // and a payload. Three parts of strata speak the child's side: the C
 // constructor in nsenter/nsenter.c (namespaces, before any Go runtime), the
-// Go half of the container's init (init_linux.go: the rootfs), and the plan
-// executor in nsenter/executor.c (the process itself, from its terminal to
-// execve; its steps are compiled by libcontainer/plan).
+// plan executor in nsenter/executor.c (the rootfs and the process itself,
+// from its mounts to execve; its steps are compiled by libcontainer/plan),
+// and, for a spec the plan cannot express, the Go half of the container's
+// init (init_linux.go: the rootfs).
 //
-// create (and run):
+// create (and run), the init's plan compiled by the parent
+// (initplan_linux.go); no Go runs in the init:
+//
+//	parent (process.go)                   init
+//	'B' bootstrap (with "plan") --------> nsenter.c: enter the v1 cgroups,
+//	                                      join namespaces by path, unshare
+//	                                      the others (not cgroup), fork
+//	    <-------------------------------- 'P' host pid of the final init
+//	'Q' the init's plan ----------------> executor.c: private procfs,
+//	move the init into its cgroups        propagation, the mounts before
+//	(in the background)                   the first cgroup mount
+//	'G' placed (or 'X' failed) ---------> unshare the cgroup namespace,
+//	                                      the other mounts, /dev
+//	    <-------------------------------- 'H' run the runtime-namespace hooks
+//	prestart, createRuntime hooks
+//	'h' hooks done ---------------------> pivot_root, masked paths, sysctls,
+//	                                      hostname; then the process steps,
+//	                                      as below from 'S'
+//
+// create (and run) with the Go init, for what plan.Rootfs cannot express
+// (a user namespace, --no-pivot, createContainer hooks...):
 //
 //	parent (process.go)                   init
 //	'B' bootstrap ----------------------> nsenter.c: enter the v1 cgroups,
@@ -87,7 +108,7 @@ const (
 	msgBootstrap    msgType = 'B'
 	msgConfig       msgType = 'C'
 	msgMountTree    msgType = 'F' // a mount tree the parent made (payload: index in mounts)
-	msgPlan         msgType = 'Q' // an exec'd process's plan (libcontainer/plan)
+	msgPlan         msgType = 'Q' // the process's plan (libcontainer/plan): an exec'd one's, or the init's
 	msgReport       msgType = 'T' // the Go init's timings and warnings
 	msgUsernsReady  msgType = 'U'
 	msgUsernsMapped msgType = 'M'

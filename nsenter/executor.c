@@ -1,17 +1,19 @@
 /*
  * The plan executor: makes this process what its plan says, then executes
- * the user's program. No Go runtime runs here: an exec'd process comes
- * straight from nsenter.c (it joined the container's namespaces), the
- * container's init from the exec stage (stage.c) once its Go half has built
- * the rootfs.
+ * the user's program. No Go runtime runs here: an exec'd process, and a
+ * container's init whose plan builds its rootfs too, come straight from
+ * nsenter.c (once in their namespaces); an init whose rootfs needed the Go
+ * half (libcontainer/plan.Rootfs says when) comes from the exec stage
+ * (stage.c).
  *
  * The plan (libcontainer/plan) is a list of steps compiled in Go, where
  * every decision is taken: which step, in which order, with which
  * arguments, and the words for a failure. The executor decides nothing:
- * one function per kind of step (steps_process.c: session, terminal,
- * attributes, cwd, fds; steps_credentials.c: capabilities, seccomp, user,
- * program; steps_sync.c: the protocol with the parent, the created state,
- * startContainer hooks, execve), run in order; the first failure goes to
+ * one function per kind of step (steps_rootfs.c: mounts, /dev, pivot_root,
+ * masked and read-only paths, sysctls, hostname; steps_process.c: session,
+ * terminal, attributes, cwd, fds; steps_credentials.c: capabilities,
+ * seccomp, user, program; steps_sync.c: the protocol with the parent, the
+ * created state, hooks, execve), run in order; the first failure goes to
  * the parent as 'E' "<the step's what>[: detail]: <errno>" and the process
  * exits. The sync protocol it speaks is drawn in libcontainer/sync.go.
  */
@@ -37,6 +39,7 @@ static const char *op_names[OP_MAX + 1] = {
 	[OP_STDIO_NULL] = "stdio-null", [OP_WRITE_PROC] = "write-proc",
 	[OP_SET_HOSTNAME] = "set-hostname", [OP_SESSION_KEYRING] = "session-keyring",
 	[OP_UNSHARE] = "unshare", [OP_CLOSE_ROOT] = "close-root",
+	[OP_RECEIVE_TREES] = "receive-trees", [OP_ATTACH_TREE] = "attach-tree",
 };
 
 /* ---- reporting ---- */
@@ -243,7 +246,8 @@ static const step_fn steps[OP_MAX + 1] = {
 	[OP_READONLY] = step_readonly, [OP_STDIO_NULL] = step_stdio_null,
 	[OP_WRITE_PROC] = step_write_proc, [OP_SET_HOSTNAME] = step_set_hostname,
 	[OP_SESSION_KEYRING] = step_session_keyring, [OP_UNSHARE] = step_unshare,
-	[OP_CLOSE_ROOT] = step_close_root,
+	[OP_CLOSE_ROOT] = step_close_root, [OP_RECEIVE_TREES] = step_receive_trees,
+	[OP_ATTACH_TREE] = step_attach_tree,
 };
 
 static int64_t now_ns(void)

@@ -128,6 +128,9 @@ struct executor {
 	int fifofd;       /* the exec fifo's write end, once opened */
 	int rootfd;       /* the root paths resolve beneath (open-root) */
 	int nullfd;       /* the container's checked /dev/null (mask) */
+	int ntrees;       /* mount trees the parent sent (receive-trees): */
+	int *tree_index;  /* their index in the spec's mounts */
+	int *tree_fd;     /* and fd, -1 once attached */
 	int cwd_pending;  /* OP_CHDIR met EACCES: OP_CHDIR_DEFERRED retries */
 	char *program;    /* what OP_FIND_PROGRAM found */
 	const char *what; /* the running step's words */
@@ -206,6 +209,8 @@ void step_set_hostname(struct executor *x, struct reader *r);
 void step_session_keyring(struct executor *x, struct reader *r);
 void step_unshare(struct executor *x, struct reader *r);
 void step_close_root(struct executor *x, struct reader *r);
+void step_receive_trees(struct executor *x, struct reader *r);
+void step_attach_tree(struct executor *x, struct reader *r);
 
 /* Shared by steps of different files. */
 int ex_open_in_procfs(struct executor *x, const char *path, int flags);

@@ -26,8 +26,9 @@
  *   timens=<text for /proc/self/timens_offsets>
  *   cgroup=<fd>:<path>                   a v1 hierarchy's tasks file to
  *                                        enter (libcontainer/cgroups/entry.go)
- *   plan                                 a process exec'd into a container:
- *                                        no Go half, the plan follows 'P'
+ *   plan                                 no Go half: the plan follows 'P'
+ *                                        (an exec'd process, or an init
+ *                                        whose rootfs the plan builds)
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -53,7 +53,9 @@
 #define OP_SESSION_KEYRING 44 /* session-keyring */
 #define OP_UNSHARE 45         /* unshare */
 #define OP_CLOSE_ROOT 46      /* close-root */
-#define OP_MAX 46
+#define OP_RECEIVE_TREES 47   /* receive-trees */
+#define OP_ATTACH_TREE 48     /* attach-tree */
+#define OP_MAX 48
 
 /* Runs the plan (wire format: libcontainer/plan/plan.go); never returns. */
 void strata_run_plan(int syncfd, const unsigned char *plan, size_t len) __attribute__((noreturn));

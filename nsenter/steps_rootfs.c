@@ -277,63 +277,86 @@ void step_open_root(struct executor *x, struct reader *r)
 	x->rootfd = fd;
 }
 
-/* A fresh filesystem (proc, tmpfs, devpts...), or a remount of the one at
- * the destination, through the target's fd. */
-void step_mount(struct executor *x, struct reader *r)
-{
-	char *dest = ex_str(r), *source, *fstype, *data, buf[64];
-	int kind = ex_int(r), fd;
-	unsigned long flags;
-
-	source = ex_str(r);
-	fstype = ex_str(r);
-	flags = ex_int(r);
-	data = ex_str(r);
-	fd = target(x, kind, dest);
-	if (mount(source[0] ? source : NULL, fd_path(fd, buf, sizeof(buf)), fstype[0] ? fstype : NULL, flags,
-		  data[0] ? data : NULL) < 0) {
-		if (kind == TARGET_EXISTING)
-			fail(x, errno, "remount");
-		fail(x, errno, "mount %s", fstype);
-	}
-	close(fd);
-}
-
 /*
  * A bind mount: the source tree copied with open_tree and its flags set
  * while it is detached, so it appears in the container already read-only
  * (no window where a classic bind is writable before its remount), and a
  * user namespace need not repeat the flags the kernel locked on the source.
+ * dest is resolved by the tree's type unless fd, the target, is given (>= 0).
  */
+static void bind_tree(struct executor *x, const char *source, int recursive, struct mount_attr_v0 *attr,
+		      struct mount_attr_v0 *rec, const char *dest, int fd)
+{
+	int tree = syscall(SYS_open_tree, AT_FDCWD, source,
+			   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+	struct stat st;
+
+	if (tree < 0)
+		fail(x, errno, "bind source \"%s\"", source);
+	if ((attr->attr_set || attr->attr_clr) &&
+	    syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, attr, sizeof(*attr)) < 0)
+		fail(x, errno, "set mount flags");
+	if ((rec->attr_set || rec->attr_clr) &&
+	    syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, rec, sizeof(*rec)) < 0)
+		fail(x, errno, "set recursive mount attributes");
+	if (fd < 0) {
+		if (fstat(tree, &st) < 0)
+			fail(x, errno, "stat the bind source");
+		fd = S_ISDIR(st.st_mode) ? dir_target(x, dest) : file_target(x, dest);
+	}
+	if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		fail(x, errno, "move_mount");
+	close(fd);
+	close(tree);
+}
+
+/*
+ * A fresh filesystem (proc, tmpfs, devpts...), or a remount of the one at
+ * the destination, through the target's fd. Where a user namespace may not
+ * mount a fresh instance (EPERM), the plan names a host directory to bind
+ * instead, with the mount's flags as attributes.
+ */
+void step_mount(struct executor *x, struct reader *r)
+{
+	char *dest = ex_str(r), *source, *fstype, *data, *fallback, buf[64];
+	int kind = ex_int(r), fd;
+	unsigned long flags;
+	struct mount_attr_v0 attr = { 0 }, none = { 0 };
+
+	source = ex_str(r);
+	fstype = ex_str(r);
+	flags = ex_int(r);
+	data = ex_str(r);
+	fallback = ex_str(r);
+	attr.attr_set = ex_int(r);
+	attr.attr_clr = ex_int(r);
+	fd = target(x, kind, dest);
+	if (mount(source[0] ? source : NULL, fd_path(fd, buf, sizeof(buf)), fstype[0] ? fstype : NULL, flags,
+		  data[0] ? data : NULL) == 0) {
+		close(fd);
+		return;
+	}
+	if (errno == EPERM && fallback[0]) {
+		bind_tree(x, fallback, 1, &attr, &none, dest, fd);
+		return;
+	}
+	if (kind == TARGET_EXISTING)
+		fail(x, errno, "remount");
+	fail(x, errno, "mount %s", fstype);
+}
+
+/* A bind mount of a host path. */
 void step_bind(struct executor *x, struct reader *r)
 {
-	char *source = ex_str(r), *dest;
-	int recursive = ex_int(r), tree, fd;
+	char *source = ex_str(r);
+	int recursive = ex_int(r);
 	struct mount_attr_v0 attr = { 0 }, rec = { 0 };
-	struct stat st;
 
 	attr.attr_set = ex_int(r);
 	attr.attr_clr = ex_int(r);
 	rec.attr_set = ex_int(r);
 	rec.attr_clr = ex_int(r);
-	dest = ex_str(r);
-	tree = syscall(SYS_open_tree, AT_FDCWD, source,
-		       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
-	if (tree < 0)
-		fail(x, errno, "bind source \"%s\"", source);
-	if ((attr.attr_set || attr.attr_clr) &&
-	    syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
-		fail(x, errno, "set mount flags");
-	if ((rec.attr_set || rec.attr_clr) &&
-	    syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &rec, sizeof(rec)) < 0)
-		fail(x, errno, "set recursive mount attributes");
-	if (fstat(tree, &st) < 0)
-		fail(x, errno, "stat the bind source");
-	fd = S_ISDIR(st.st_mode) ? dir_target(x, dest) : file_target(x, dest);
-	if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		fail(x, errno, "move_mount");
-	close(fd);
-	close(tree);
+	bind_tree(x, source, recursive, &attr, &rec, ex_str(r), -1);
 }
 
 /* Mount attributes, then propagation changes (one mount(2) each), on the
@@ -604,4 +627,60 @@ void step_close_root(struct executor *x, struct reader *r)
 	if (x->nullfd >= 0)
 		close(x->nullfd);
 	x->rootfd = x->nullfd = -1;
+}
+
+/*
+ * The bind mounts the parent made (libcontainer/mounttrees_linux.go), one
+ * 'F' message each (the index in the spec's mounts, the tree's fd), all
+ * sent right after the plan: an idmapped mount needs CAP_SYS_ADMIN over
+ * the host's user namespace, and a source below a directory only the
+ * host's root may enter is out of this process's reach.
+ */
+void step_receive_trees(struct executor *x, struct reader *r)
+{
+	int n = ex_int(r);
+	x->tree_index = calloc(n, sizeof(int));
+	x->tree_fd = calloc(n, sizeof(int));
+	if (n && (!x->tree_index || !x->tree_fd))
+		fail(x, ENOMEM, NULL);
+	for (x->ntrees = 0; x->ntrees < n; x->ntrees++) {
+		char buf[32], ctl[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+		struct cmsghdr *c;
+		ssize_t len = recvmsg(x->sync, &msg, MSG_CMSG_CLOEXEC);
+
+		if (len == 0)
+			_exit(1); /* the parent is gone */
+		if (len < 0)
+			fail(x, errno, "sync");
+		c = CMSG_FIRSTHDR(&msg);
+		if (buf[0] != 'F' || !c || c->cmsg_type != SCM_RIGHTS)
+			fail(x, 0, "sync: got message '%c', expected 'F' with a mount tree", buf[0]);
+		buf[len] = '\0';
+		memcpy(&x->tree_fd[x->ntrees], CMSG_DATA(c), sizeof(int));
+		x->tree_index[x->ntrees] = atoi(buf + 1);
+	}
+}
+
+/* One of those trees, moved onto its destination (made as a directory or
+ * a file, by the tree's type). */
+void step_attach_tree(struct executor *x, struct reader *r)
+{
+	int index = ex_int(r), fd;
+	char *dest = ex_str(r);
+	struct stat st;
+
+	for (int i = 0; i < x->ntrees; i++) {
+		if (x->tree_index[i] != index || x->tree_fd[i] < 0)
+			continue;
+		if (fstat(x->tree_fd[i], &st) < 0)
+			fail(x, errno, "stat the mount tree");
+		fd = S_ISDIR(st.st_mode) ? dir_target(x, dest) : file_target(x, dest);
+		attach(x, x->tree_fd[i], fd);
+		x->tree_fd[i] = -1;
+		close(fd);
+		return;
+	}
+	fail(x, 0, "the parent sent no mount tree for it");
 }

@@ -64,7 +64,7 @@ const (
 	OpUmask          Op = 30 // mask
 	OpMountPath      Op = 31 // source, target, fstype, flags, data: mount(2) on a runtime-chosen path
 	OpOpenRoot       Op = 32 // path: the root later paths resolve beneath
-	OpMount          Op = 33 // destination, target kind, source, fstype, flags, data
+	OpMount          Op = 33 // destination, target kind, source, fstype, flags, data, EPERM fallback bind source, its attr set, clear
 	OpBind           Op = 34 // source, recursive, attr set, clear, recursive set, clear, destination
 	OpSetAttr        Op = 35 // destination, attr set, clear, recursive, propagation flags...
 	OpMknod          Op = 36 // path, mode (type and permissions), device number, uid, gid
@@ -78,6 +78,8 @@ const (
 	OpSessionKeyring Op = 44 // name: join a new session keyring
 	OpUnshare        Op = 45 // CLONE_NEW* flags
 	OpCloseRoot      Op = 46 // close the fds the rootfs steps held
+	OpReceiveTrees   Op = 47 // count: the parent's mount trees ('F' index + fd each)
+	OpAttachTree     Op = 48 // index in the spec's mounts, destination
 )
 
 var opNames = map[Op]string{
@@ -95,7 +97,7 @@ var opNames = map[Op]string{
 	OpMknod: "mknod", OpSymlink: "symlink", OpPivot: "pivot", OpMask: "mask",
 	OpReadonly: "readonly", OpStdioNull: "stdio-null", OpWriteProc: "write-proc",
 	OpSetHostname: "set-hostname", OpSessionKeyring: "session-keyring", OpUnshare: "unshare",
-	OpCloseRoot: "close-root",
+	OpCloseRoot: "close-root", OpReceiveTrees: "receive-trees", OpAttachTree: "attach-tree",
 }
 
 func (o Op) String() string {

@@ -33,8 +33,16 @@ type RootfsInput struct {
 	NoNewKeyring bool
 	// NewCgroupNS: unshare a cgroup namespace once placed in the cgroups.
 	NewCgroupNS bool
-	// InUserNS: the container has a user namespace, or strata runs in one.
+	// InUserNS: the container has a user namespace, or strata runs in one:
+	// device nodes are bound from the host, and sysfs, mqueue and cgroup2
+	// fall back to binds of the host's when a fresh mount is refused.
 	InUserNS bool
+	// ParentTrees are the indexes in Spec.Mounts of the bind mounts the
+	// parent makes and sends ('F', libcontainer/mounttrees_linux.go).
+	ParentTrees []int
+	// Cgroup2Dir is the host path of the container's cgroup2 directory,
+	// the fallback of a cgroup2 mount in a user namespace ("" if unknown).
+	Cgroup2Dir string
 	// PureCgroup2: the host's /sys/fs/cgroup is cgroup2.
 	PureCgroup2 bool
 	// Hierarchies are the host's cgroup v1 (and hybrid cgroup2) mounts,
@@ -51,11 +59,11 @@ type RootfsInput struct {
 //
 // What these steps cannot express yet, Rootfs refuses with why != "": the
 // caller then starts the Go half of the init (init_linux.go), which does
-// it all. That is a user namespace (device binds and mount fallbacks),
-// --no-pivot, no mount namespace, createContainer hooks (they run in the
-// init), shared root propagation, the overlay rootfs, idmapped and
-// tmpcopyup mounts, a cgroup v1 mount without a cgroup namespace, and
-// anything the Go init would refuse (its words are the ones to show).
+// it all. That is --no-pivot, no mount namespace, createContainer hooks
+// (they run in the init), shared root propagation, the overlay rootfs,
+// idmapped and tmpcopyup mounts, a cgroup v1 mount without a cgroup
+// namespace, and anything the Go init would refuse (its words are the
+// ones to show).
 func Rootfs(in RootfsInput) (p *Plan, why string) {
 	if why := goInitNeeded(in); why != "" {
 		return nil, why
@@ -64,6 +72,9 @@ func Rootfs(in RootfsInput) (p *Plan, why string) {
 	// Opened first, detached: sysctls and the exec fifo go through it,
 	// not through whatever the container mounts on /proc.
 	p.add(OpProcfs, "private procfs", I(-1))
+	if len(in.ParentTrees) > 0 {
+		p.add(OpReceiveTrees, "the parent's mount trees", I(len(in.ParentTrees)))
+	}
 	// Modes in the spec (devices' fileMode, tmpfs mode=) are meant
 	// exactly; the process's identity step sets its own umask.
 	p.add(OpUmask, "umask", I(0))
@@ -114,8 +125,6 @@ func Rootfs(in RootfsInput) (p *Plan, why string) {
 func goInitNeeded(in RootfsInput) string {
 	s := in.Spec
 	switch {
-	case in.InUserNS:
-		return "a user namespace"
 	case in.NoPivot:
 		return "--no-pivot"
 	case !hasNamespace(s, specs.MountNamespace):
@@ -164,8 +173,9 @@ func (p *Plan) mount(in RootfsInput, i int, m specs.Mount) (devReadonly bool, wh
 	if err != nil {
 		return false, "mount options to refuse"
 	}
+	fromParent := slices.Contains(in.ParentTrees, i)
 	switch {
-	case opts.IDMap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0:
+	case (opts.IDMap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0) && !fromParent:
 		return false, "an idmapped mount"
 	case opts.TmpCopyUp:
 		return false, "a tmpcopyup mount"
@@ -182,8 +192,11 @@ func (p *Plan) mount(in RootfsInput, i int, m specs.Mount) (devReadonly bool, wh
 	}
 	switch {
 	case opts.Flags&unix.MS_REMOUNT != 0:
-		p.add(OpMount, what, S(m.Destination), I(TargetExisting), S(""), S(""), I(opts.Flags), S(opts.Data))
+		p.add(OpMount, what, S(m.Destination), I(TargetExisting), S(""), S(""), I(opts.Flags), S(opts.Data), S(""), I(0), I(0))
 		p.setMountAttrs(what, m.Destination, opts)
+	case bind && fromParent:
+		p.add(OpAttachTree, what, I(i), S(m.Destination))
+		p.propagation(what, m.Destination, opts)
 	case bind:
 		attr, rec := opts.PerMountAttrs(), opts.RecAttr
 		p.add(OpBind, what, S(rootfs.BindSource(in.Bundle, m.Source)), I(boolInt(opts.Flags&unix.MS_REC != 0)),
@@ -199,10 +212,38 @@ func (p *Plan) mount(in RootfsInput, i int, m specs.Mount) (devReadonly bool, wh
 		if m.Type == "proc" || m.Type == "sysfs" {
 			kind = TargetPlainDir
 		}
-		p.add(OpMount, what, S(m.Destination), I(kind), S(m.Source), S(m.Type), I(opts.Flags), S(opts.Data))
+		fallback, why := userNSFallback(in, m.Type)
+		if why != "" {
+			return false, why
+		}
+		attr := opts.PerMountAttrs()
+		p.add(OpMount, what, S(m.Destination), I(kind), S(m.Source), S(m.Type), I(opts.Flags), S(opts.Data),
+			S(fallback), I(attr.Attr_set), I(attr.Attr_clr))
 		p.setMountAttrs(what, m.Destination, opts)
 	}
 	return devReadonly, ""
+}
+
+// userNSFallback is the host path bound instead of a fresh mount that a
+// user namespace may not make: sysfs needs the network namespace's owner,
+// mqueue the IPC namespace's, cgroup2 the cgroup namespace's (it binds the
+// container's own cgroup, showing nothing above it).
+func userNSFallback(in RootfsInput, fstype string) (fallback, why string) {
+	if !in.InUserNS {
+		return "", ""
+	}
+	switch fstype {
+	case "sysfs":
+		return "/sys", ""
+	case "mqueue":
+		return "/dev/mqueue", ""
+	case "cgroup2":
+		if in.Cgroup2Dir == "" {
+			return "", "a cgroup2 mount in a user namespace, the container's cgroup2 directory unknown"
+		}
+		return in.Cgroup2Dir, ""
+	}
+	return "", ""
 }
 
 // cgroupV1 is a "cgroup" mount on a v1 or hybrid host, as runc makes it: a
@@ -211,10 +252,10 @@ func (p *Plan) mount(in RootfsInput, i int, m specs.Mount) (devReadonly bool, wh
 // controller's name to a co-mounted one ("cpu" -> "cpu,cpuacct").
 func (p *Plan) cgroupV1(in RootfsInput, what string, m specs.Mount, opts rootfs.MountOptions) {
 	// The tmpfs stays writable until its directories exist.
-	p.add(OpMount, what, S(m.Destination), I(TargetDir), S("tmpfs"), S("tmpfs"), I(opts.Flags&^(unix.MS_RDONLY|unix.MS_REMOUNT)), S("mode=755"))
+	p.add(OpMount, what, S(m.Destination), I(TargetDir), S("tmpfs"), S("tmpfs"), I(opts.Flags&^(unix.MS_RDONLY|unix.MS_REMOUNT)), S("mode=755"), S(""), I(0), I(0))
 	for _, h := range in.Hierarchies {
 		hw := fmt.Sprintf("%s: cgroup hierarchy %s", what, h.Name)
-		p.add(OpMount, hw, S(filepath.Join(m.Destination, h.Name)), I(TargetDir), S("cgroup"), S(h.FSType), I(opts.Flags&^unix.MS_REMOUNT), S(h.Data))
+		p.add(OpMount, hw, S(filepath.Join(m.Destination, h.Name)), I(TargetDir), S("cgroup"), S(h.FSType), I(opts.Flags&^unix.MS_REMOUNT), S(h.Data), S(""), I(0), I(0))
 		if controllers := strings.Split(h.Name, ","); len(controllers) > 1 {
 			for _, c := range controllers {
 				p.add(OpSymlink, hw, S(m.Destination), S(c), S(h.Name), I(0))
@@ -267,12 +308,12 @@ func (p *Plan) dev(in RootfsInput) string {
 		if slices.ContainsFunc(specDevices, func(s specs.LinuxDevice) bool { return filepath.Clean(s.Path) == d.Path }) {
 			continue
 		}
-		if !p.device(fmt.Sprintf("default device %s", d.Path), d) {
+		if !p.device(in, fmt.Sprintf("default device %s", d.Path), d) {
 			return "a device to refuse"
 		}
 	}
 	for i, d := range specDevices {
-		if !p.device(fmt.Sprintf("linux.devices[%d] %q", i, d.Path), d) {
+		if !p.device(in, fmt.Sprintf("linux.devices[%d] %q", i, d.Path), d) {
 			return "a device to refuse"
 		}
 	}
@@ -290,7 +331,14 @@ func (p *Plan) dev(in RootfsInput) string {
 	return ""
 }
 
-func (p *Plan) device(what string, d specs.LinuxDevice) bool {
+// device makes a node, replacing whatever non-directory is at its path;
+// in a user namespace, where mknod is refused, it binds the host's node at
+// the same path (its owner and mode stay the host's).
+func (p *Plan) device(in RootfsInput, what string, d specs.LinuxDevice) bool {
+	if in.InUserNS {
+		p.add(OpBind, what+": bind host device (user namespace)", S(d.Path), I(0), I(0), I(0), I(0), I(0), S(d.Path))
+		return true
+	}
 	var kind uint32
 	switch d.Type {
 	case "c", "u":

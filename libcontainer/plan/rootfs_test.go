@@ -37,6 +37,27 @@ func TestRootfsPlans(t *testing.T) {
 			}
 			return in
 		}},
+		// A user namespace: device nodes bound from the host; sysfs,
+		// mqueue and cgroup2 bind the host's where a fresh mount is refused.
+		{"userns", func() RootfsInput {
+			s := specconv.Example()
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}
+			in := rootfsInput(s)
+			in.InUserNS, in.Cgroup2Dir = true, "/sys/fs/cgroup/user.slice/c1"
+			return in
+		}},
+		// Root on the host with a user namespace: the parent makes every
+		// bind mount, idmapped ones included, and the init attaches them.
+		{"userns-parent-trees", func() RootfsInput {
+			s := specconv.Example()
+			s.Mounts = append(s.Mounts,
+				specs.Mount{Destination: "/data", Type: "bind", Source: "/srv/data", Options: []string{"rbind", "idmap", "rprivate"}},
+				specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: "/run/resolv.conf", Options: []string{"bind", "ro"}},
+			)
+			in := rootfsInput(s)
+			in.InUserNS, in.Cgroup2Dir, in.ParentTrees = true, "/sys/fs/cgroup/c1", []int{7, 8}
+			return in
+		}},
 		{"binds-devices-hooks", func() RootfsInput {
 			s := specconv.Example()
 			s.Mounts = append(s.Mounts,
@@ -126,7 +147,7 @@ func TestRootfsNeedsGoInit(t *testing.T) {
 		edit func(*RootfsInput)
 		want string
 	}{
-		{func(in *RootfsInput) { in.InUserNS = true }, "a user namespace"},
+		{func(in *RootfsInput) { in.InUserNS = true }, "a cgroup2 mount in a user namespace, the container's cgroup2 directory unknown"},
 		{func(in *RootfsInput) { in.NoPivot = true }, "--no-pivot"},
 		{func(in *RootfsInput) {
 			in.Spec.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}}

@@ -265,5 +265,8 @@ func HostHierarchies() ([]Hierarchy, error) {
 	return out, nil
 }
 
+// OwnCgroup2Dir is the host path of this process's cgroup2 directory.
+func OwnCgroup2Dir() (string, error) { return ownCgroup2Dir() }
+
 // PureCgroup2 says whether the host's /sys/fs/cgroup is itself cgroup2.
 func PureCgroup2() bool { return pureCgroup2() }
