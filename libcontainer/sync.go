@@ -24,9 +24,13 @@ import (
 //	parent (process.go)                   init
 //	'B' bootstrap (with "plan") --------> nsenter.c: enter the v1 cgroups,
 //	                                      join namespaces by path, unshare
-//	                                      the others (not cgroup), fork
+//	                                      them ('U', 'M': the user
+//	                                      namespace, as below), fork
 //	    <-------------------------------- 'P' host pid of the final init
-//	'Q' the init's plan ----------------> executor.c: private procfs,
+//	'Q' the init's plan ----------------> executor.c: private procfs
+//	'F' index + detached mount (fd) ----> (with a user namespace: the
+//	                                      binds the parent made, received
+//	                                      first)
 //	move the init into its cgroups        propagation, the mounts before
 //	(in the background)                   the first cgroup mount
 //	'G' placed (or 'X' failed) ---------> unshare the cgroup namespace,
@@ -38,7 +42,7 @@ import (
 //	                                      as below from 'S'
 //
 // create (and run) with the Go init, for what plan.Rootfs cannot express
-// (a user namespace, --no-pivot, createContainer hooks...):
+// (--no-pivot, createContainer hooks, tmpcopyup...):
 //
 //	parent (process.go)                   init
 //	'B' bootstrap ----------------------> nsenter.c: enter the v1 cgroups,

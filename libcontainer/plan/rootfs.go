@@ -61,9 +61,9 @@ type RootfsInput struct {
 // caller then starts the Go half of the init (init_linux.go), which does
 // it all. That is --no-pivot, no mount namespace, createContainer hooks
 // (they run in the init), shared root propagation, the overlay rootfs,
-// idmapped and tmpcopyup mounts, a cgroup v1 mount without a cgroup
-// namespace, and anything the Go init would refuse (its words are the
-// ones to show).
+// tmpcopyup mounts, idmapped mounts the parent does not make (without a
+// user namespace), a cgroup v1 mount without a cgroup namespace, and
+// anything the Go init would refuse (its words are the ones to show).
 func Rootfs(in RootfsInput) (p *Plan, why string) {
 	if why := goInitNeeded(in); why != "" {
 		return nil, why
