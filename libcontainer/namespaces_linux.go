@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/libcontainer/specconv"
 )
 
 // nsFlags maps the spec's namespace types to clone(2) flags.
@@ -34,15 +36,8 @@ var joinOrder = []specs.LinuxNamespaceType{
 // hasNamespace says whether the spec puts the container in a namespace of
 // this type (new or joined).
 func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if s.Linux == nil {
-		return false
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t {
-			return true
-		}
-	}
-	return false
+	_, ok := specconv.FindNamespace(s, t)
+	return ok
 }
 
 // HasOwnUserNamespace says whether the spec gives the container a new user
@@ -52,15 +47,8 @@ func HasOwnUserNamespace(s *specs.Spec) bool { return hasOwnNamespace(s, specs.U
 // hasOwnNamespace says whether the spec gives the container a new
 // namespace of this type (not a joined one).
 func hasOwnNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if s == nil || s.Linux == nil {
-		return false
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t && ns.Path == "" {
-			return true
-		}
-	}
-	return false
+	ns, ok := specconv.FindNamespace(s, t)
+	return ok && ns.Path == ""
 }
 
 // bootstrapMessage is the payload nsenter.c reads: the namespaces to create

@@ -125,20 +125,27 @@ func TestProcessPlans(t *testing.T) {
 			for _, w := range p.Warnings {
 				got += "warning: " + w + "\n"
 			}
-			golden := filepath.Join("testdata", tc.name+".plan")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("plan differs from %s:\n--- got\n%s--- want\n%s", golden, got, want)
-			}
+			checkGolden(t, tc.name, got)
 		})
+	}
+}
+
+// checkGolden compares a plan with testdata/<name>.plan (go test -update
+// rewrites it from got).
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name+".plan")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("plan differs from %s:\n--- got\n%s--- want\n%s", golden, got, want)
 	}
 }
 

@@ -129,7 +129,7 @@ func goInitNeeded(in RootfsInput) string {
 		return "--no-pivot"
 	case !hasNamespace(s, specs.MountNamespace):
 		return "no mount namespace"
-	case namespacePath(s, specs.MountNamespace) != "":
+	case joinedNamespace(s, specs.MountNamespace):
 		return "a joined mount namespace"
 	case s.Hooks != nil && len(s.Hooks.CreateContainer) > 0:
 		return "createContainer hooks"
@@ -339,20 +339,9 @@ func (p *Plan) device(in RootfsInput, what string, d specs.LinuxDevice) bool {
 		p.add(OpBind, what+": bind host device (user namespace)", S(d.Path), I(0), I(0), I(0), I(0), I(0), S(d.Path))
 		return true
 	}
-	var kind uint32
-	switch d.Type {
-	case "c", "u":
-		kind = unix.S_IFCHR
-	case "b":
-		kind = unix.S_IFBLK
-	case "p":
-		kind = unix.S_IFIFO
-	default:
+	mode, err := rootfs.NodeMode(d)
+	if err != nil {
 		return false
-	}
-	mode := uint32(0o666)
-	if d.FileMode != nil {
-		mode = uint32(d.FileMode.Perm())
 	}
 	var uid, gid uint32
 	if d.UID != nil {
@@ -361,7 +350,7 @@ func (p *Plan) device(in RootfsInput, what string, d specs.LinuxDevice) bool {
 	if d.GID != nil {
 		gid = *d.GID
 	}
-	p.add(OpMknod, what, S(d.Path), I(kind|mode), I(unix.Mkdev(uint32(d.Major), uint32(d.Minor))), I(uid), I(gid))
+	p.add(OpMknod, what, S(d.Path), I(mode), I(unix.Mkdev(uint32(d.Major), uint32(d.Minor))), I(uid), I(gid))
 	return true
 }
 
@@ -419,25 +408,14 @@ func needsRuntimeHooks(s *specs.Spec) bool {
 	return h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0)
 }
 
-func namespacePath(s *specs.Spec, t specs.LinuxNamespaceType) string {
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t {
-			return ns.Path
-		}
-	}
-	return ""
+func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	_, ok := specconv.FindNamespace(s, t)
+	return ok
 }
 
-func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if s.Linux == nil {
-		return false
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t {
-			return true
-		}
-	}
-	return false
+func joinedNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	ns, ok := specconv.FindNamespace(s, t)
+	return ok && ns.Path != ""
 }
 
 func boolInt(b bool) int {

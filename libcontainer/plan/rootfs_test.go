@@ -2,7 +2,6 @@ package plan
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,20 +85,7 @@ func TestRootfsPlans(t *testing.T) {
 			if why != "" {
 				t.Fatalf("Rootfs() needs the Go init: %s", why)
 			}
-			golden := filepath.Join("testdata", "rootfs-"+tc.name+".plan")
-			got := p.String()
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("plan differs from %s:\n--- got\n%s--- want\n%s", golden, got, want)
-			}
+			checkGolden(t, "rootfs-"+tc.name, p.String())
 		})
 	}
 }

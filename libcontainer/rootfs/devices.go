@@ -113,20 +113,9 @@ func (p *preparer) createDevice(d specs.LinuxDevice) error {
 	if p.c.InUserNS {
 		return p.bindHostDevice(d.Path)
 	}
-	var kind uint32
-	switch d.Type {
-	case "c", "u":
-		kind = unix.S_IFCHR
-	case "b":
-		kind = unix.S_IFBLK
-	case "p":
-		kind = unix.S_IFIFO
-	default:
-		return fmt.Errorf("type %q: expected c, b, u or p", d.Type)
-	}
-	mode := uint32(0o666)
-	if d.FileMode != nil {
-		mode = uint32(d.FileMode.Perm())
+	mode, err := NodeMode(d)
+	if err != nil {
+		return err
 	}
 	var uid, gid int
 	if d.UID != nil {
@@ -149,13 +138,34 @@ func (p *preparer) createDevice(d specs.LinuxDevice) error {
 	if err := unix.Unlinkat(dirfd, base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("remove existing file: %w", err)
 	}
-	if err := unix.Mknodat(dirfd, base, kind|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
+	if err := unix.Mknodat(dirfd, base, mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
 		return fmt.Errorf("mknod: %w", err)
 	}
 	if err := unix.Fchownat(dirfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("chown %d:%d: %w", uid, gid, err)
 	}
 	return nil
+}
+
+// NodeMode is the mknod(2) mode of device d: its file type and
+// permissions (0666 unless fileMode says otherwise).
+func NodeMode(d specs.LinuxDevice) (uint32, error) {
+	var kind uint32
+	switch d.Type {
+	case "c", "u":
+		kind = unix.S_IFCHR
+	case "b":
+		kind = unix.S_IFBLK
+	case "p":
+		kind = unix.S_IFIFO
+	default:
+		return 0, fmt.Errorf("type %q: expected c, b, u or p", d.Type)
+	}
+	mode := uint32(0o666)
+	if d.FileMode != nil {
+		mode = uint32(d.FileMode.Perm())
+	}
+	return kind | mode, nil
 }
 
 func (p *preparer) bindHostDevice(path string) error {
