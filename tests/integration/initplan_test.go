@@ -1,0 +1,54 @@
+package integration
+
+import (
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	tu "github.com/strata-runtime/strata/tests/testutil"
+)
+
+// TestInitPlan: the container's init builds its rootfs from the plan the
+// parent compiled, without starting Go (--debug times the executor's
+// mount and pivot steps, and no Go-init phase), in a user namespace too;
+// what the plan cannot express goes to the Go half of the init, which
+// --debug says, with the reason. Either way the container is the same.
+func TestInitPlan(t *testing.T) {
+	t.Parallel()
+	tu.StrataOnly(t, "strata's init plan and its --debug lines")
+	for _, tc := range []struct {
+		name   string
+		mutate func(*specs.Spec)
+		goInit string // the reason --debug gives, "" for the plan
+	}{
+		{"default", nil, ""},
+		{"userns", withUserns, ""},
+		{"createContainer hook", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
+		}, "createContainer hooks"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := tu.NewContainer(t, with(sh("grep -c '^[0-9]* [0-9]* [0-9:]* [^ ]* / ' /proc/self/mountinfo; cat /proc/sys/kernel/hostname"), func(s *specs.Spec) {
+				s.Hostname = "planned"
+				if tc.mutate != nil {
+					tc.mutate(s)
+				}
+			}))
+			r := c.Runtime("--debug", "run", "--bundle", c.Bundle, c.ID)
+			if r.Code != 0 || r.Stdout != "1\nplanned\n" {
+				t.Fatalf("want one mount on / and the spec's hostname: %s", r)
+			}
+			planned := strings.Contains(r.Stderr, "plan: pivot took") && strings.Contains(r.Stderr, "plan: mount took")
+			goPhase := strings.Contains(r.Stderr, "pivot_root took")
+			why := "the Go init builds the rootfs: the plan cannot express " + tc.goInit
+			switch {
+			case tc.goInit == "" && (!planned || goPhase || strings.Contains(r.Stderr, "the Go init builds")):
+				t.Errorf("want the rootfs built by the executor, --debug says:\n%s", r.Stderr)
+			case tc.goInit != "" && (planned || !goPhase || !strings.Contains(r.Stderr, why)):
+				t.Errorf("want the Go init, with %q, --debug says:\n%s", why, r.Stderr)
+			}
+		})
+	}
+}
