@@ -101,12 +101,10 @@ void ex_fail_code(struct executor *x, int code, int err, const char *fmt, ...)
 }
 
 
-/* Appends one JSON string (escaped) to a buffer of JSON array items. */
-static void json_item(char *buf, size_t size, const char *s)
+/* Appends s to buf as a JSON string, quoted and escaped; returns the new
+ * length, or size when it did not fit. */
+static size_t json_string(char *buf, size_t n, size_t size, const char *s)
 {
-	size_t n = strlen(buf);
-	if (n && n < size - 1)
-		buf[n++] = ',';
 	if (n < size - 1)
 		buf[n++] = '"';
 	for (; *s && n < size - 8; s++) {
@@ -120,9 +118,22 @@ static void json_item(char *buf, size_t size, const char *s)
 			buf[n++] = c;
 		}
 	}
-	if (n < size - 1)
-		buf[n++] = '"';
+	if (*s || n >= size - 1)
+		return size;
+	buf[n++] = '"';
 	buf[n] = '\0';
+	return n;
+}
+
+/* Appends one JSON string to a buffer of JSON array items; one that does
+ * not fit is left out. */
+static void json_item(char *buf, size_t size, const char *s)
+{
+	size_t n0 = strlen(buf), n = n0;
+	if (n && n < size - 1)
+		buf[n++] = ',';
+	if (json_string(buf, n, size, s) == size)
+		buf[n0] = '\0';
 }
 
 void ex_note(struct executor *x, const char *fmt, ...)
@@ -257,16 +268,24 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Records how long a step took, for --debug (sent with 'R'). */
+/* Records how long a step took, for --debug (sent with 'R'): the op, and
+ * the step's words where they say more (which mount, which rlimit). */
 static void record(struct executor *x, int op, int64_t ns)
 {
-	size_t n = strlen(x->timings);
-	char item[128];
-	int len = snprintf(item, sizeof(item), "%s{\"phase\":\"plan: %s\",\"d\":%lld}", n ? "," : "",
-			   op_names[op], (long long)ns);
+	char item[512], phase[400];
+	size_t n = strlen(x->timings), len;
+
+	if (x->what && x->what[0] && strcmp(x->what, op_names[op]))
+		snprintf(phase, sizeof(phase), "plan: %s (%s)", op_names[op], x->what);
+	else
+		snprintf(phase, sizeof(phase), "plan: %s", op_names[op]);
+	len = snprintf(item, sizeof(item), "%s{\"phase\":", n ? "," : "");
+	len = json_string(item, len, sizeof(item), phase);
+	if (len < sizeof(item))
+		len += snprintf(item + len, sizeof(item) - len, ",\"d\":%lld}", (long long)ns);
 	/* A plan of many mounts may not fit: the rest go untimed rather than
 	 * cut the JSON short. */
-	if (len > 0 && n + len < sizeof(x->timings))
+	if (len < sizeof(item) && n + len < sizeof(x->timings))
 		memcpy(x->timings + n, item, len + 1);
 }
 

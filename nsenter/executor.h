@@ -135,7 +135,7 @@ struct executor {
 	char *program;    /* what OP_FIND_PROGRAM found */
 	const char *what; /* the running step's words */
 	const char *eperm;
-	char timings[8192]; /* JSON array items: {"phase":...,"d":ns} */
+	char timings[16384]; /* JSON array items: {"phase":...,"d":ns} */
 	char notes[4096];   /* JSON array items: strings */
 };
 

@@ -157,7 +157,7 @@ func TestExecutorIdentity(t *testing.T) {
 	if !strings.Contains(r.out, "0027") {
 		t.Errorf("umask 0027 not in the output:\n%s", r.out)
 	}
-	if !strings.Contains(r.ready, `"timings":[{"phase":"plan: await-placement"`) {
+	if !strings.Contains(r.ready, `"timings":[{"phase":"plan: await-placement (cgroups)"`) {
 		t.Errorf("ready report without the plan's timings: %s", r.ready)
 	}
 }

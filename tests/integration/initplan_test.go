@@ -40,8 +40,9 @@ func TestInitPlan(t *testing.T) {
 			if r.Code != 0 || r.Stdout != "1\nplanned\n" {
 				t.Fatalf("want one mount on / and the spec's hostname: %s", r)
 			}
-			planned := strings.Contains(r.Stderr, "plan: pivot took") && strings.Contains(r.Stderr, "plan: mount took")
-			goPhase := strings.Contains(r.Stderr, "pivot_root took")
+			planned := strings.Contains(r.Stderr, "plan: pivot (pivot_root) took") &&
+				strings.Contains(r.Stderr, `plan: mount (mounts[0]: destination \"/proc\") took`)
+			goPhase := strings.Contains(r.Stderr, c.ID+": pivot_root took")
 			why := "the Go init builds the rootfs: the plan cannot express " + tc.goInit
 			switch {
 			case tc.goInit == "" && (!planned || goPhase || strings.Contains(r.Stderr, "the Go init builds")):
