@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,10 +41,9 @@ func (c *Container) rootfsPlan(o *CreateOpts, cg *cgroups.Manager) (*plan.Plan, 
 		InUserNS:    hasNamespace(s, specs.UserNamespace) || host.InUserNamespace(),
 		ParentTrees: parentTrees(s),
 	}
-	for _, m := range s.Mounts {
-		if m.Type != "cgroup" || in.PureCgroup2 || in.Hierarchies != nil {
-			continue
-		}
+	// A "cgroup" mount is cgroup2 on a pure v2 host, else a tmpfs of the
+	// host's hierarchies.
+	if hasMount(s, "cgroup") {
 		if in.PureCgroup2 = rootfs.PureCgroup2(); !in.PureCgroup2 {
 			hs, err := rootfs.HostHierarchies()
 			if err != nil {
@@ -52,7 +52,7 @@ func (c *Container) rootfsPlan(o *CreateOpts, cg *cgroups.Manager) (*plan.Plan, 
 			in.Hierarchies = hs
 		}
 	}
-	if in.InUserNS && hasCgroupMount(s) {
+	if in.InUserNS && hasMount(s, "cgroup", "cgroup2") {
 		in.Cgroup2Dir = cgroup2Dir(cg)
 	}
 	var st unix.Stat_t
@@ -60,9 +60,10 @@ func (c *Container) rootfsPlan(o *CreateOpts, cg *cgroups.Manager) (*plan.Plan, 
 	return plan.Rootfs(in)
 }
 
-func hasCgroupMount(s *specs.Spec) bool {
+// hasMount: the spec mounts a filesystem of one of these types.
+func hasMount(s *specs.Spec, types ...string) bool {
 	for _, m := range s.Mounts {
-		if m.Type == "cgroup" || m.Type == "cgroup2" {
+		if slices.Contains(types, m.Type) {
 			return true
 		}
 	}

@@ -136,7 +136,9 @@ static int mkdir_all(struct executor *x, const char *rel, const char *what)
 		size_t len = end - p;
 		int fd;
 
-		if (len == 0 || len > NAME_MAX) {
+		if (len > NAME_MAX)
+			fail(x, ENAMETOOLONG, "%s: %.*s", what, (int)len, p);
+		if (len == 0) {
 			p = *end ? end + 1 : end;
 			continue;
 		}
