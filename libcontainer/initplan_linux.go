@@ -2,9 +2,12 @@ package libcontainer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,9 +28,16 @@ import (
 // that no Go runtime starts in it. Where plan.Rootfs cannot express the
 // spec, the Go half of the init (init_linux.go) builds the rootfs instead.
 
-// rootfsPlan compiles the rootfs steps, or says why the Go init must build
-// the rootfs. Called before the init starts: its bootstrap says which.
-func (c *Container) rootfsPlan(o *CreateOpts, cg *cgroups.Manager) (*plan.Plan, string) {
+// rootfsPlan is the rootfs steps and the facts they were compiled from.
+type rootfsPlan struct {
+	in    plan.RootfsInput
+	steps *plan.Plan
+}
+
+// compileRootfs gathers the facts and compiles the rootfs steps, or says
+// why the Go init must build the rootfs. Called before the init starts:
+// its bootstrap says which.
+func (c *Container) compileRootfs(o *CreateOpts, cg *cgroups.Manager) (*rootfsPlan, string) {
 	s := o.Spec
 	if passwdMounted(s) {
 		// HOME comes from the rootfs's /etc/passwd, read here before
@@ -57,7 +67,27 @@ func (c *Container) rootfsPlan(o *CreateOpts, cg *cgroups.Manager) (*plan.Plan, 
 	}
 	var st unix.Stat_t
 	in.Kcore = unix.Stat("/proc/kcore", &st) == nil
-	return plan.Rootfs(in)
+	steps, why := plan.Rootfs(in)
+	if why != "" {
+		return nil, why
+	}
+	return &rootfsPlan{in, steps}, ""
+}
+
+// processUmask is this process's umask, which /proc/self/status shows
+// (Linux 4.7): umask(2) can only read it by changing it, for every thread.
+func processUmask() (uint32, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			return uint32(m), err
+		}
+	}
+	return 0, errors.New("/proc/self/status has no Umask line")
 }
 
 // hasMount: the spec mounts a filesystem of one of these types.
@@ -102,9 +132,9 @@ func passwdMounted(s *specs.Spec) bool {
 
 // sendInitPlan sends the init its whole plan ('Q'): the plan executor
 // runs it before any Go runtime would start in the init.
-func (c *Container) sendInitPlan(o *CreateOpts, l *launch, p *InitProcess, rootfsSteps *plan.Plan, lsm lsmPlan) error {
+func (c *Container) sendInitPlan(o *CreateOpts, l *launch, p *InitProcess, rp *rootfsPlan, lsm lsmPlan) error {
 	t0 := time.Now()
-	pl, err := c.initPlan(o, l, rootfsSteps, lsm)
+	pl, err := c.initPlan(o, l, rp, lsm)
 	if err != nil {
 		return err
 	}
@@ -117,13 +147,30 @@ func (c *Container) sendInitPlan(o *CreateOpts, l *launch, p *InitProcess, rootf
 }
 
 // initPlan is the whole plan of the container's init: rootfs steps then
-// its process's, compiled once the init exists (the startContainer hooks'
-// state names its pid). Warnings go to the caller.
-func (c *Container) initPlan(o *CreateOpts, l *launch, rootfsSteps *plan.Plan, lsm lsmPlan) (*plan.Plan, error) {
+// its process's, compiled once the init exists (the hooks' state names its
+// pid). Warnings go to the caller.
+func (c *Container) initPlan(o *CreateOpts, l *launch, rp *rootfsPlan, lsm lsmPlan) (*plan.Plan, error) {
 	proc := o.Spec.Process
 	last, err := capabilities.KernelLast()
 	if err != nil {
 		return nil, err
+	}
+	rootfsSteps := rp.steps
+	if h := o.Spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
+		// Compiled again with the state the hooks read, which has the
+		// init's pid, and the umask they run with.
+		state := c.OCIState()
+		state.Status = specs.StateCreating
+		if rp.in.CreateState, err = json.Marshal(state); err != nil {
+			return nil, err
+		}
+		if rp.in.Umask, err = processUmask(); err != nil {
+			return nil, err
+		}
+		var why string
+		if rootfsSteps, why = plan.Rootfs(rp.in); why != "" {
+			return nil, fmt.Errorf("init plan: %s", why) // as before the init started: not reached
+		}
 	}
 	var startState []byte // what the startContainer hooks read, if any run
 	if h := o.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {

@@ -194,7 +194,7 @@ func (c *Container) startInit(o *CreateOpts, cg *cgroups.Manager) (p *InitProces
 	// The plan executor builds the rootfs where the plan can say how; else
 	// the Go half of the init does.
 	tp := time.Now()
-	rootfsSteps, goInitWhy := c.rootfsPlan(o, cg)
+	rootfsSteps, goInitWhy := c.compileRootfs(o, cg)
 	if rootfsSteps != nil {
 		l.bootstrap = append(l.bootstrap, "plan\x00"...)
 		o.timing("compile the rootfs plan", time.Since(tp))

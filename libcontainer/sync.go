@@ -37,12 +37,13 @@ import (
 //	                                      the other mounts, /dev
 //	    <-------------------------------- 'H' run the runtime-namespace hooks
 //	prestart, createRuntime hooks
-//	'h' hooks done ---------------------> pivot_root, masked paths, sysctls,
-//	                                      hostname; then the process steps,
-//	                                      as below from 'S'
+//	'h' hooks done ---------------------> createContainer hooks, pivot_root,
+//	                                      masked paths, sysctls, hostname;
+//	                                      then the process steps, as below
+//	                                      from 'S'
 //
 // create (and run) with the Go init, for what plan.Rootfs cannot express
-// (--no-pivot, createContainer hooks, tmpcopyup...):
+// (--no-pivot, tmpcopyup, the overlay rootfs...):
 //
 //	parent (process.go)                   init
 //	'B' bootstrap ----------------------> nsenter.c: enter the v1 cgroups,

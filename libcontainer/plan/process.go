@@ -299,11 +299,21 @@ func (p *Plan) awaitStart(in ProcessInput, seccompAt seccompMoment) error {
 	if seccompAt == loadBeforeHooks {
 		p.seccomp(in.Seccomp)
 	}
+	if err := p.hooks("startContainer", hooks, in.StartState); err != nil {
+		return err
+	}
+	p.add(OpWriteFifo, "write the exec fifo")
+	return nil
+}
+
+// hooks runs each hook of a kind that runs in the container's namespaces
+// (createContainer, startContainer), state JSON on its stdin.
+func (p *Plan) hooks(kind string, hooks []specs.Hook, state []byte) error {
 	for i, h := range hooks {
 		timeout := 0
 		if h.Timeout != nil {
 			if *h.Timeout <= 0 {
-				return fmt.Errorf("hooks.startContainer[%d] %q: timeout %d: must be positive", i, h.Path, *h.Timeout)
+				return fmt.Errorf("hooks.%s[%d] %q: timeout %d: must be positive", kind, i, h.Path, *h.Timeout)
 			}
 			timeout = *h.Timeout
 		}
@@ -311,10 +321,9 @@ func (p *Plan) awaitStart(in ProcessInput, seccompAt seccompMoment) error {
 		if len(args) == 0 {
 			args = []string{h.Path}
 		}
-		hargs := append([]Arg{I(timeout), B(in.StartState), S(h.Path)}, execArgs(args, h.Env)...)
-		p.add(OpHook, fmt.Sprintf("hooks.startContainer[%d] %q", i, h.Path), hargs...)
+		hargs := append([]Arg{I(timeout), B(state), S(h.Path)}, execArgs(args, h.Env)...)
+		p.add(OpHook, fmt.Sprintf("hooks.%s[%d] %q", kind, i, h.Path), hargs...)
 	}
-	p.add(OpWriteFifo, "write the exec fifo")
 	return nil
 }
 

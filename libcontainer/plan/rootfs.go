@@ -50,6 +50,11 @@ type RootfsInput struct {
 	Hierarchies []rootfs.Hierarchy
 	// Kcore: the host has /proc/kcore (then /dev/core links to it).
 	Kcore bool
+	// CreateState is the state JSON the createContainer hooks read, and
+	// Umask the one they run with (the runtime's: the steps before them
+	// run with 0).
+	CreateState []byte
+	Umask       uint32
 }
 
 // Rootfs compiles the steps that build the container's root filesystem in
@@ -59,8 +64,8 @@ type RootfsInput struct {
 //
 // What these steps cannot express yet, Rootfs refuses with why != "": the
 // caller then starts the Go half of the init (init_linux.go), which does
-// it all. That is --no-pivot, no mount namespace, createContainer hooks
-// (they run in the init), shared root propagation, the overlay rootfs,
+// it all. That is --no-pivot, no mount namespace, shared root
+// propagation, the overlay rootfs,
 // tmpcopyup mounts, idmapped mounts the parent does not make (without a
 // user namespace), a cgroup v1 mount without a cgroup namespace, and
 // anything the Go init would refuse (its words are the ones to show).
@@ -111,8 +116,17 @@ func Rootfs(in RootfsInput) (p *Plan, why string) {
 	if devReadonly {
 		p.add(OpSetAttr, "mount on /dev: make it read-only", S("/dev"), I(unix.MOUNT_ATTR_RDONLY), I(0), I(0))
 	}
+	// prestart and createRuntime hooks run in the runtime's namespaces
+	// (the parent), createContainer ones here; all see the finished
+	// mounts, before pivot_root.
 	if needsRuntimeHooks(in.Spec) {
 		p.add(OpRuntimeHooks, "hooks")
+	}
+	if h := in.Spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
+		p.add(OpUmask, "umask", I(in.Umask))
+		if err := p.hooks("createContainer", h.CreateContainer, in.CreateState); err != nil {
+			return nil, "a createContainer hook to refuse"
+		}
 	}
 	p.add(OpPivot, "pivot_root", S(in.Rootfs))
 	p.add(OpOpenRoot, "open /", S("/"))
@@ -131,8 +145,6 @@ func goInitNeeded(in RootfsInput) string {
 		return "no mount namespace"
 	case joinedNamespace(s, specs.MountNamespace):
 		return "a joined mount namespace"
-	case s.Hooks != nil && len(s.Hooks.CreateContainer) > 0:
-		return "createContainer hooks"
 	}
 	if ov, err := specconv.ParseOverlay(s); ov != nil || err != nil {
 		return "the overlay rootfs annotation"

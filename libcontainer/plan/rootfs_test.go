@@ -57,6 +57,18 @@ func TestRootfsPlans(t *testing.T) {
 			in.InUserNS, in.Cgroup2Dir, in.ParentTrees = true, "/sys/fs/cgroup/c1", []int{7, 8}
 			return in
 		}},
+		// createContainer hooks run in the init, after the runtime's
+		// hooks and before pivot_root, with the runtime's umask.
+		{"create-hooks", func() RootfsInput {
+			s := specconv.Example()
+			s.Hooks = &specs.Hooks{
+				CreateRuntime:   []specs.Hook{{Path: "/bin/runtime-hook"}},
+				CreateContainer: []specs.Hook{{Path: "/usr/bin/cdi-hook", Args: []string{"cdi-hook", "create"}, Env: []string{"A=1"}, Timeout: intp(10)}},
+			}
+			in := rootfsInput(s)
+			in.CreateState, in.Umask = []byte(`{"status":"creating","pid":42}`), 0o022
+			return in
+		}},
 		{"binds-devices-hooks", func() RootfsInput {
 			s := specconv.Example()
 			s.Mounts = append(s.Mounts,
@@ -143,8 +155,8 @@ func TestRootfsNeedsGoInit(t *testing.T) {
 			in.Spec.Linux.Namespaces = in.Spec.Linux.Namespaces[len(in.Spec.Linux.Namespaces)-1:]
 		}, "a joined mount namespace"},
 		{func(in *RootfsInput) {
-			in.Spec.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/h"}}}
-		}, "createContainer hooks"},
+			in.Spec.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/h", Timeout: intp(-1)}}}
+		}, "a createContainer hook to refuse"},
 		{func(in *RootfsInput) {
 			in.Spec.Annotations = map[string]string{specconv.OverlayAnnotation: "{}"}
 		}, "overlay"},

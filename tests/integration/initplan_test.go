@@ -11,9 +11,10 @@ import (
 
 // TestInitPlan: the container's init builds its rootfs from the plan the
 // parent compiled, without starting Go (--debug times the executor's
-// mount and pivot steps, and no Go-init phase), in a user namespace too;
-// what the plan cannot express goes to the Go half of the init, which
-// --debug says, with the reason. Either way the container is the same.
+// mount and pivot steps, and no Go-init phase), in a user namespace and
+// with a createContainer hook too; what the plan cannot express goes to
+// the Go half of the init, which --debug says, with the reason. Either way
+// the container is the same.
 func TestInitPlan(t *testing.T) {
 	t.Parallel()
 	tu.StrataOnly(t, "strata's init plan and its --debug lines")
@@ -26,7 +27,10 @@ func TestInitPlan(t *testing.T) {
 		{"userns", withUserns, ""},
 		{"createContainer hook", func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
-		}, "createContainer hooks"},
+		}, ""},
+		{"tmpcopyup", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup"}})
+		}, "a tmpcopyup mount"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
