@@ -65,6 +65,13 @@ func (c *Container) compileRootfs(o *CreateOpts, cg *cgroups.Manager) (*rootfsPl
 	if in.InUserNS && hasMount(s, "cgroup", "cgroup2") {
 		in.Cgroup2Dir = cgroup2Dir(cg)
 	}
+	if l := s.Linux; l != nil && (l.RootfsPropagation == "shared" || l.RootfsPropagation == "rshared") {
+		parent, err := rootfs.RootfsParentMount(in.Rootfs)
+		if err != nil || parent == "" {
+			return nil, fmt.Sprintf("shared rootfsPropagation, the mount holding the rootfs unknown (%v)", err)
+		}
+		in.RootfsParent = parent
+	}
 	var st unix.Stat_t
 	in.Kcore = unix.Stat("/proc/kcore", &st) == nil
 	steps, why := plan.Rootfs(in)

@@ -48,6 +48,9 @@ type RootfsInput struct {
 	// Hierarchies are the host's cgroup v1 (and hybrid cgroup2) mounts,
 	// needed only for a "cgroup" mount on a host that is not pure v2.
 	Hierarchies []rootfs.Hierarchy
+	// RootfsParent is the mount point holding the rootfs, needed only
+	// where rootfsPropagation makes "/" shared.
+	RootfsParent string
 	// Kcore: the host has /proc/kcore (then /dev/core links to it).
 	Kcore bool
 	// CreateState is the state JSON the createContainer hooks read, and
@@ -64,8 +67,7 @@ type RootfsInput struct {
 //
 // What these steps cannot express yet, Rootfs refuses with why != "": the
 // caller then starts the Go half of the init (init_linux.go), which does
-// it all. That is --no-pivot, no mount namespace, shared root
-// propagation, the overlay rootfs,
+// it all. That is --no-pivot, no mount namespace, the overlay rootfs,
 // tmpcopyup mounts, idmapped mounts the parent does not make (without a
 // user namespace), a cgroup v1 mount without a cgroup namespace, and
 // anything the Go init would refuse (its words are the ones to show).
@@ -150,10 +152,6 @@ func goInitNeeded(in RootfsInput) string {
 		return "the overlay rootfs annotation"
 	}
 	if s.Linux != nil {
-		switch s.Linux.RootfsPropagation {
-		case "shared", "rshared":
-			return "shared rootfsPropagation"
-		}
 		if _, err := rootfs.PropagationFlag(s.Linux.RootfsPropagation); s.Linux.RootfsPropagation != "" && err != nil {
 			return "a rootfsPropagation to refuse"
 		}
@@ -175,6 +173,11 @@ func (p *Plan) isolateRoot(in RootfsInput) {
 		}
 	}
 	p.add(OpMountPath, "set propagation of / (linux.rootfsPropagation)", S(""), S("/"), S(""), I(flag), S(""))
+	if flag&unix.MS_SHARED != 0 {
+		// The mount holding the rootfs is now shared too: pivot_root
+		// refuses that, and the bind below would propagate.
+		p.add(OpMountPath, fmt.Sprintf("make %s (the mount holding the rootfs) private", in.RootfsParent), S(""), S(in.RootfsParent), S(""), I(unix.MS_PRIVATE), S(""))
+	}
 	p.add(OpMountPath, fmt.Sprintf("bind rootfs %q onto itself", in.Rootfs), S(in.Rootfs), S(in.Rootfs), S(""), I(unix.MS_BIND|unix.MS_REC), S(""))
 }
 

@@ -69,6 +69,15 @@ func TestRootfsPlans(t *testing.T) {
 			in.CreateState, in.Umask = []byte(`{"status":"creating","pid":42}`), 0o022
 			return in
 		}},
+		// rshared (a CRI pod with a Bidirectional mount): the mount
+		// holding the rootfs is made private, for pivot_root.
+		{"rshared", func() RootfsInput {
+			s := specconv.Example()
+			s.Linux.RootfsPropagation = "rshared"
+			in := rootfsInput(s)
+			in.RootfsParent = "/b"
+			return in
+		}},
 		{"binds-devices-hooks", func() RootfsInput {
 			s := specconv.Example()
 			s.Mounts = append(s.Mounts,
@@ -160,7 +169,6 @@ func TestRootfsNeedsGoInit(t *testing.T) {
 		{func(in *RootfsInput) {
 			in.Spec.Annotations = map[string]string{specconv.OverlayAnnotation: "{}"}
 		}, "overlay"},
-		{func(in *RootfsInput) { in.Spec.Linux.RootfsPropagation = "rshared" }, "shared rootfsPropagation"},
 		{func(in *RootfsInput) { in.Spec.Linux.RootfsPropagation = "sideways" }, "a rootfsPropagation to refuse"},
 		{func(in *RootfsInput) {
 			in.Spec.Mounts = append(in.Spec.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/x", Options: []string{"bind", "idmap"}})

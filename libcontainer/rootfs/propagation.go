@@ -61,9 +61,21 @@ func isolateRoot(c *Config) error {
 // a new root whose parent mount is shared, and binding the rootfs onto
 // itself under a shared parent would also propagate that bind.
 func privatizeRootfsParent(rootfs string) error {
+	parent, err := rootfsParent(rootfs)
+	if err != nil || parent == nil || !strings.Contains(parent.Optional, "shared:") {
+		return err
+	}
+	if err := unix.Mount("", parent.Mountpoint, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s (the mount holding the rootfs) private: %w", parent.Mountpoint, err)
+	}
+	return nil
+}
+
+// rootfsParent is the mount holding the rootfs (nil if none is listed).
+func rootfsParent(rootfs string) (*mountinfo.Info, error) {
 	mounts, err := mountinfo.GetMounts(mountinfo.ParentsFilter(rootfs))
 	if err != nil {
-		return fmt.Errorf("read mountinfo: %w", err)
+		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
 	var parent *mountinfo.Info
 	for _, m := range mounts {
@@ -72,11 +84,16 @@ func privatizeRootfsParent(rootfs string) error {
 			parent = m
 		}
 	}
-	if parent == nil || !strings.Contains(parent.Optional, "shared:") {
-		return nil
+	return parent, nil
+}
+
+// RootfsParentMount is the mount point holding the rootfs, for a plan that
+// makes "/" shared (libcontainer/plan's Rootfs): that mount is then shared
+// too, and pivot_root refuses a new root whose parent mount is shared.
+func RootfsParentMount(rootfs string) (string, error) {
+	parent, err := rootfsParent(rootfs)
+	if err != nil || parent == nil {
+		return "", err
 	}
-	if err := unix.Mount("", parent.Mountpoint, "", unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make %s (the mount holding the rootfs) private: %w", parent.Mountpoint, err)
-	}
-	return nil
+	return parent.Mountpoint, nil
 }
