@@ -43,7 +43,7 @@ import (
 //	                                      from 'S'
 //
 // create (and run) with the Go init, for what plan.Rootfs cannot express
-// (--no-pivot, tmpcopyup, the overlay rootfs...):
+// (--no-pivot, the overlay rootfs...):
 //
 //	parent (process.go)                   init
 //	'B' bootstrap ----------------------> nsenter.c: enter the v1 cgroups,

@@ -12,6 +12,7 @@
  * in between by a process sharing the rootfs (CVE-2021-30465).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <limits.h>
 #include <sys/mount.h>
 #include <sys/sysmacros.h>
@@ -312,6 +313,131 @@ static void bind_tree(struct executor *x, const char *source, int recursive, str
 	close(tree);
 }
 
+/* Reopens an O_PATH directory fd for reading its entries: the
+ * /proc/self/fd link leads to exactly the fd's directory. */
+static int reopen_dir(struct executor *x, int fd)
+{
+	char buf[64];
+	int dir = open(fd_path(fd, buf, sizeof(buf)), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		fail(x, errno, "tmpcopyup: reopen");
+	return dir;
+}
+
+static void copy_tree(struct executor *x, int src, int dst, const char *path);
+
+static void copy_file(struct executor *x, int src, int dst, const char *name, mode_t perm, const char *path)
+{
+	char buf[65536];
+	ssize_t n;
+	/* O_NONBLOCK: a fifo swapped in after the fstatat must not hang us. */
+	int s = openat(src, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), d;
+
+	if (s < 0)
+		fail(x, errno, "tmpcopyup: %s", path);
+	d = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm);
+	if (d < 0)
+		fail(x, errno, "tmpcopyup: %s", path);
+	while ((n = read(s, buf, sizeof(buf))) > 0)
+		if (write(d, buf, n) != n)
+			fail(x, errno, "tmpcopyup: %s", path);
+	if (n < 0)
+		fail(x, errno, "tmpcopyup: %s", path);
+	close(s);
+	close(d);
+}
+
+/* One entry of the covered directory, with its mode and owner. The tree is
+ * the image's: symlinks are copied as links, never followed; sockets mean
+ * nothing in a copy. */
+static void copy_entry(struct executor *x, int src, int dst, const char *name, const char *parent)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	struct stat st;
+	mode_t perm;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s%s%s", parent, parent[0] ? "/" : "", name);
+	if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		fail(x, errno, "tmpcopyup: %s", path);
+	perm = st.st_mode & 07777;
+	switch (st.st_mode & S_IFMT) {
+	case S_IFDIR: {
+		int s, d;
+		if (mkdirat(dst, name, perm) < 0)
+			fail(x, errno, "tmpcopyup: %s", path);
+		s = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		d = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (s < 0 || d < 0)
+			fail(x, errno, "tmpcopyup: %s", path);
+		copy_tree(x, s, d, path);
+		close(d);
+		break;
+	}
+	case S_IFREG:
+		copy_file(x, src, dst, name, perm, path);
+		break;
+	case S_IFLNK:
+		n = readlinkat(src, name, link, sizeof(link) - 1);
+		if (n < 0)
+			fail(x, errno, "tmpcopyup: %s", path);
+		link[n] = '\0';
+		if (symlinkat(link, dst, name) < 0)
+			fail(x, errno, "tmpcopyup: %s", path);
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+		if (mknodat(dst, name, st.st_mode, st.st_rdev) < 0)
+			fail(x, errno, "tmpcopyup: %s", path);
+		break;
+	default:
+		return;
+	}
+	if (fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		fail(x, errno, "tmpcopyup: %s: chown", path);
+	/* chown clears set-id bits: the mode goes back after it. A link's
+	 * mode means nothing and cannot be set. */
+	if (!S_ISLNK(st.st_mode) && fchmodat(dst, name, perm, 0) < 0)
+		fail(x, errno, "tmpcopyup: %s: chmod", path);
+}
+
+/* Copies the entries of src into dst; takes src (closes it). */
+static void copy_tree(struct executor *x, int src, int dst, const char *path)
+{
+	DIR *d = fdopendir(src);
+	struct dirent *e;
+
+	if (!d)
+		fail(x, errno, "tmpcopyup: %s", path[0] ? path : ".");
+	while ((errno = 0, e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		copy_entry(x, dirfd(d), dst, e->d_name, path);
+	}
+	if (errno)
+		fail(x, errno, "tmpcopyup: %s", path[0] ? path : ".");
+	closedir(d);
+}
+
+/*
+ * tmpcopyup (a runc extension podman uses): the fresh tmpfs gets what the
+ * directory it covers held, and that directory's mode and owner. under is
+ * the covered directory's fd, which still reaches its own entries (lookups
+ * from it do not cross the mount above it).
+ */
+static void copy_up(struct executor *x, int under, const char *dest)
+{
+	int top = existing_target(x, dest), src = reopen_dir(x, under), dst = reopen_dir(x, top);
+	struct stat st;
+
+	if (fstat(src, &st) < 0 || fchmod(dst, st.st_mode & 07777) < 0 || fchown(dst, st.st_uid, st.st_gid) < 0)
+		fail(x, errno, "tmpcopyup");
+	copy_tree(x, src, dst, "");
+	close(dst);
+	close(top);
+}
+
 /*
  * A fresh filesystem (proc, tmpfs, devpts...), or a remount of the one at
  * the destination, through the target's fd. Where a user namespace may not
@@ -321,7 +447,7 @@ static void bind_tree(struct executor *x, const char *source, int recursive, str
 void step_mount(struct executor *x, struct reader *r)
 {
 	char *dest = ex_str(r), *source, *fstype, *data, *fallback, buf[64];
-	int kind = ex_int(r), fd;
+	int kind = ex_int(r), fd, copyup;
 	unsigned long flags;
 	struct mount_attr_v0 attr = { 0 }, none = { 0 };
 
@@ -332,9 +458,12 @@ void step_mount(struct executor *x, struct reader *r)
 	fallback = ex_str(r);
 	attr.attr_set = ex_int(r);
 	attr.attr_clr = ex_int(r);
+	copyup = ex_int(r);
 	fd = target(x, kind, dest);
 	if (mount(source[0] ? source : NULL, fd_path(fd, buf, sizeof(buf)), fstype[0] ? fstype : NULL, flags,
 		  data[0] ? data : NULL) == 0) {
+		if (copyup)
+			copy_up(x, fd, dest);
 		close(fd);
 		return;
 	}

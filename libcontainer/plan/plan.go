@@ -64,7 +64,7 @@ const (
 	OpUmask          Op = 30 // mask
 	OpMountPath      Op = 31 // source, target, fstype, flags, data: mount(2) on a runtime-chosen path
 	OpOpenRoot       Op = 32 // path: the root later paths resolve beneath
-	OpMount          Op = 33 // destination, target kind, source, fstype, flags, data, EPERM fallback bind source, its attr set, clear
+	OpMount          Op = 33 // destination, target kind, source, fstype, flags, data, EPERM fallback bind source, its attr set, clear, 1 for tmpcopyup
 	OpBind           Op = 34 // source, recursive, attr set, clear, recursive set, clear, destination
 	OpSetAttr        Op = 35 // destination, attr set, clear, recursive, propagation flags...
 	OpMknod          Op = 36 // path, mode (type and permissions), device number, uid, gid

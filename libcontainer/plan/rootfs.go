@@ -68,9 +68,9 @@ type RootfsInput struct {
 // What these steps cannot express yet, Rootfs refuses with why != "": the
 // caller then starts the Go half of the init (init_linux.go), which does
 // it all. That is --no-pivot, no mount namespace, the overlay rootfs,
-// tmpcopyup mounts, idmapped mounts the parent does not make (without a
-// user namespace), a cgroup v1 mount without a cgroup namespace, and
-// anything the Go init would refuse (its words are the ones to show).
+// idmapped mounts the parent does not make (without a user namespace), a
+// cgroup v1 mount without a cgroup namespace, and anything the Go init
+// would refuse (its words are the ones to show).
 func Rootfs(in RootfsInput) (p *Plan, why string) {
 	if why := goInitNeeded(in); why != "" {
 		return nil, why
@@ -192,8 +192,8 @@ func (p *Plan) mount(in RootfsInput, i int, m specs.Mount) (devReadonly bool, wh
 	switch {
 	case (opts.IDMap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0) && !fromParent:
 		return false, "an idmapped mount"
-	case opts.TmpCopyUp:
-		return false, "a tmpcopyup mount"
+	case opts.TmpCopyUp && m.Type != "tmpfs":
+		return false, "a tmpcopyup mount to refuse"
 	}
 	what := fmt.Sprintf("mounts[%d]: destination %q", i, m.Destination)
 	bind := opts.Flags&unix.MS_BIND != 0 || m.Type == "bind"
@@ -207,7 +207,7 @@ func (p *Plan) mount(in RootfsInput, i int, m specs.Mount) (devReadonly bool, wh
 	}
 	switch {
 	case opts.Flags&unix.MS_REMOUNT != 0:
-		p.add(OpMount, what, S(m.Destination), I(TargetExisting), S(""), S(""), I(opts.Flags), S(opts.Data), S(""), I(0), I(0))
+		p.add(OpMount, what, S(m.Destination), I(TargetExisting), S(""), S(""), I(opts.Flags), S(opts.Data), S(""), I(0), I(0), I(0))
 		p.setMountAttrs(what, m.Destination, opts)
 	case bind && fromParent:
 		p.add(OpAttachTree, what, I(i), S(m.Destination))
@@ -233,7 +233,7 @@ func (p *Plan) mount(in RootfsInput, i int, m specs.Mount) (devReadonly bool, wh
 		}
 		attr := opts.PerMountAttrs()
 		p.add(OpMount, what, S(m.Destination), I(kind), S(m.Source), S(m.Type), I(opts.Flags), S(opts.Data),
-			S(fallback), I(attr.Attr_set), I(attr.Attr_clr))
+			S(fallback), I(attr.Attr_set), I(attr.Attr_clr), I(boolInt(opts.TmpCopyUp)))
 		p.setMountAttrs(what, m.Destination, opts)
 	}
 	return devReadonly, ""
@@ -267,10 +267,10 @@ func userNSFallback(in RootfsInput, fstype string) (fallback, why string) {
 // controller's name to a co-mounted one ("cpu" -> "cpu,cpuacct").
 func (p *Plan) cgroupV1(in RootfsInput, what string, m specs.Mount, opts rootfs.MountOptions) {
 	// The tmpfs stays writable until its directories exist.
-	p.add(OpMount, what, S(m.Destination), I(TargetDir), S("tmpfs"), S("tmpfs"), I(opts.Flags&^(unix.MS_RDONLY|unix.MS_REMOUNT)), S("mode=755"), S(""), I(0), I(0))
+	p.add(OpMount, what, S(m.Destination), I(TargetDir), S("tmpfs"), S("tmpfs"), I(opts.Flags&^(unix.MS_RDONLY|unix.MS_REMOUNT)), S("mode=755"), S(""), I(0), I(0), I(0))
 	for _, h := range in.Hierarchies {
 		hw := fmt.Sprintf("%s: cgroup hierarchy %s", what, h.Name)
-		p.add(OpMount, hw, S(filepath.Join(m.Destination, h.Name)), I(TargetDir), S("cgroup"), S(h.FSType), I(opts.Flags&^unix.MS_REMOUNT), S(h.Data), S(""), I(0), I(0))
+		p.add(OpMount, hw, S(filepath.Join(m.Destination, h.Name)), I(TargetDir), S("cgroup"), S(h.FSType), I(opts.Flags&^unix.MS_REMOUNT), S(h.Data), S(""), I(0), I(0), I(0))
 		if controllers := strings.Split(h.Name, ","); len(controllers) > 1 {
 			for _, c := range controllers {
 				p.add(OpSymlink, hw, S(m.Destination), S(c), S(h.Name), I(0))

@@ -84,7 +84,7 @@ func TestRootfsPlans(t *testing.T) {
 				specs.Mount{Destination: "/data", Type: "bind", Source: "data", Options: []string{"rbind", "ro", "rslave", "rnosuid"}},
 				specs.Mount{Destination: "/etc/hosts", Type: "bind", Source: "/etc/hosts", Options: []string{"bind", "nodev"}},
 				specs.Mount{Destination: "/data", Options: []string{"remount", "bind", "ro"}},
-				specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"rnoexec", "private"}},
+				specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"rnoexec", "private", "tmpcopyup"}},
 			)
 			s.Mounts[1].Options = append(s.Mounts[1].Options, "ro") // /dev: made read-only last
 			s.Linux.Devices = []specs.LinuxDevice{
@@ -174,8 +174,8 @@ func TestRootfsNeedsGoInit(t *testing.T) {
 			in.Spec.Mounts = append(in.Spec.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/x", Options: []string{"bind", "idmap"}})
 		}, "an idmapped mount"},
 		{func(in *RootfsInput) {
-			in.Spec.Mounts = append(in.Spec.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"tmpcopyup"}})
-		}, "a tmpcopyup mount"},
+			in.Spec.Mounts = append(in.Spec.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/x", Options: []string{"rbind", "tmpcopyup"}})
+		}, "a tmpcopyup mount to refuse"},
 		{func(in *RootfsInput) {
 			in.Spec.Mounts = append(in.Spec.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"rsync"}})
 		}, "mount options to refuse"},

@@ -21,16 +21,15 @@ func TestInitPlan(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		mutate func(*specs.Spec)
-		goInit string // the reason --debug gives, "" for the plan
+		flags  []string // of run
+		goInit string   // the reason --debug gives, "" for the plan
 	}{
-		{"default", nil, ""},
-		{"userns", withUserns, ""},
+		{"default", nil, nil, ""},
+		{"userns", withUserns, nil, ""},
 		{"createContainer hook", func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
-		}, ""},
-		{"tmpcopyup", func(s *specs.Spec) {
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup"}})
-		}, "a tmpcopyup mount"},
+		}, nil, ""},
+		{"no-pivot", nil, []string{"--no-pivot"}, "--no-pivot"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -40,7 +39,7 @@ func TestInitPlan(t *testing.T) {
 					tc.mutate(s)
 				}
 			}))
-			r := c.Runtime("--debug", "run", "--bundle", c.Bundle, c.ID)
+			r := c.Runtime(append(append([]string{"--debug", "run"}, tc.flags...), "--bundle", c.Bundle, c.ID)...)
 			if r.Code != 0 || r.Stdout != "1\nplanned\n" {
 				t.Fatalf("want one mount on / and the spec's hostname: %s", r)
 			}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
 	tu "github.com/strata-runtime/strata/tests/testutil"
 )
 
@@ -86,6 +88,46 @@ func TestTmpfsSizeAndMode(t *testing.T) {
 	m := parseMountinfo(t, info)["/scratch"]
 	if mode != "1770" || m.fstype != "tmpfs" || !hasOpt(m.super, "size=1024k") || !hasOpt(m.super, "mode=1770") || !hasOpt(m.opts, "nodev") {
 		t.Errorf("tmpfs /scratch: mode %s, mount %+v", mode, m)
+	}
+}
+
+// TestTmpcopyup: a tmpfs with tmpcopyup (runc's extension, which podman
+// uses) starts with what the directory it covers held: files with their
+// content, mode and owner, directories, symlinks as links, fifos; the
+// tmpfs root takes the directory's mode and owner; and it is a tmpfs,
+// whose writes do not reach the image.
+func TestTmpcopyup(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, with(sh(`cd /seed && stat -c '%a %u:%g' . conf sub sub/deep fifo && readlink link && cat conf sub/deep && `+
+		`test -p fifo && echo new > sub/added && grep -c ' /seed .* - tmpfs ' /proc/self/mountinfo`), func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/seed", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup", "nodev"}})
+	}))
+	seed := filepath.Join(c.Rootfs(), "seed")
+	for _, step := range []error{
+		os.MkdirAll(filepath.Join(seed, "sub"), 0o755),
+		os.WriteFile(filepath.Join(seed, "conf"), []byte("from the image\n"), 0o644),
+		os.WriteFile(filepath.Join(seed, "sub", "deep"), []byte("deeper\n"), 0o600),
+		os.Symlink("/etc/passwd", filepath.Join(seed, "link")),
+		unix.Mkfifo(filepath.Join(seed, "fifo"), 0o600),
+		// Exact modes, past the umask (os.Chmod drops 01000).
+		unix.Chmod(seed, 0o1775),
+		unix.Chmod(filepath.Join(seed, "conf"), 0o4755),
+		unix.Chmod(filepath.Join(seed, "sub"), 0o750),
+		unix.Chmod(filepath.Join(seed, "fifo"), 0o620),
+		os.Lchown(filepath.Join(seed, "conf"), 12, 34),
+		os.Lchown(seed, 5, 6),
+	} {
+		if step != nil {
+			t.Fatal(step)
+		}
+	}
+	// conf: chown cleared its set-uid bit on the host; the copy has it.
+	want := "1775 5:6\n755 12:34\n750 0:0\n600 0:0\n620 0:0\n/etc/passwd\nfrom the image\ndeeper\n1\n"
+	if out := c.MustRun(); out != want {
+		t.Errorf("in the container:\n%s\nwant:\n%s", out, want)
+	}
+	if _, err := os.Stat(filepath.Join(seed, "sub", "added")); !os.IsNotExist(err) {
+		t.Errorf("a write to the tmpfs reached the image: %v", err)
 	}
 }
 
