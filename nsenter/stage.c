@@ -1,6 +1,8 @@
 /*
- * The container init's last stage. Its Go half has built the rootfs; it
- * then executes strata again, from the sealed binary, with
+ * The last stage of a container init whose rootfs its Go half built (a spec
+ * the plan's rootfs steps cannot express: libcontainer/plan.Rootfs says
+ * which; every other init runs its whole plan from nsenter.c). The Go half
+ * executes strata again, from the sealed binary, with
  *
  *   _STRATA_EXEC=<sync fd>,<plan fd>
  *
