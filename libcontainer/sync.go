@@ -196,12 +196,20 @@ func (s *syncSocket) sendFD(t msgType, fd int, payload []byte) error {
 // recvMsg is recv for messages that may carry an fd (-1 when none came;
 // received fds are O_CLOEXEC).
 func (s *syncSocket) recvMsg() (msgType, []byte, int, error) {
+	// A process that exits with a message of ours unread (a 'G' sent as it
+	// failed) leaves ECONNRESET on this socket, which the kernel reports
+	// once, before the messages still queued: each read is tried again
+	// then, for the process's 'E'.
 	var (
 		n   int
 		err error
 	)
-	for {
+	for resets := 0; ; {
 		n, _, err = unix.Recvfrom(s.fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if err == unix.ECONNRESET && resets < 2 {
+			resets++
+			continue
+		}
 		if err != unix.EINTR {
 			break
 		}
@@ -211,8 +219,12 @@ func (s *syncSocket) recvMsg() (msgType, []byte, int, error) {
 	}
 	buf, oob := make([]byte, n), make([]byte, unix.CmsgSpace(4))
 	var oobn int
-	for {
+	for resets := 0; ; {
 		n, oobn, _, _, err = unix.Recvmsg(s.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.ECONNRESET && resets < 2 {
+			resets++
+			continue
+		}
 		if err != unix.EINTR {
 			break
 		}

@@ -69,6 +69,10 @@ func badCases(t *testing.T) []badCase {
 			mutate: func(s *specs.Spec) {
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: "relative/dir", Type: "tmpfs", Source: "tmpfs"})
 			}},
+		{name: "missing bind source", want: "nonexistent-bind-source",
+			mutate: func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/nonexistent-bind-source", Options: []string{"rbind"}})
+			}},
 		{name: "duplicate ID", want: `create container "%s": already exists`, setup: createIt, teardown: deleteForce},
 		{name: "invalid ID", want: `create container "../x": invalid container ID`,
 			cmd: func(c *tu.Container) tu.Result { return c.Runtime("create", "--bundle", c.Bundle, "../x") },

@@ -56,3 +56,21 @@ func TestInitPlan(t *testing.T) {
 		})
 	}
 }
+
+// TestInitFailureNamesTheField: an init that fails in its mounts, before it
+// has read the parent's message that it is in its cgroups, still reports
+// why, every time: it exits with that message unread, and the kernel then
+// reports ECONNRESET on the parent's socket before the error queued there.
+func TestInitFailureNamesTheField(t *testing.T) {
+	t.Parallel()
+	tu.StrataOnly(t, "strata's words for a failed mount")
+	for i := 0; i < 10; i++ {
+		c := tu.NewContainer(t, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/nonexistent-bind-source", Options: []string{"rbind"}})
+		})
+		r := c.Run()
+		if want := `mounts[6]: destination "/data": bind source "/nonexistent-bind-source": no such file or directory`; r.Code == 0 || !strings.Contains(r.Stderr, want) {
+			t.Fatalf("run %d: want %q: %s", i, want, r)
+		}
+	}
+}
