@@ -87,48 +87,18 @@ func Rootfs(in RootfsInput) (p *Plan, why string) {
 	p.add(OpUmask, "umask", I(0))
 	p.isolateRoot(in)
 	p.add(OpOpenRoot, "open rootfs", S(in.Rootfs))
-	placed := false
-	place := func() {
-		if placed {
-			return
-		}
-		placed = true
-		// A cgroup mount shows the cgroups the process is in: the parent
-		// has moved it there by now (the mounts before overlap the move).
-		p.add(OpAwaitPlacement, "cgroups")
-		if in.NewCgroupNS {
-			p.add(OpUnshare, "linux.namespaces: create cgroup namespace", I(unix.CLONE_NEWCGROUP))
-		}
+	devReadonly, why := p.mounts(in)
+	if why != "" {
+		return nil, why
 	}
-	devReadonly := false
-	for i, m := range in.Spec.Mounts {
-		if m.Type == "cgroup" || m.Type == "cgroup2" {
-			place()
-		}
-		ro, why := p.mount(in, i, m)
-		if why != "" {
-			return nil, why
-		}
-		devReadonly = devReadonly || ro
-	}
-	place()
 	if why := p.dev(in); why != "" {
 		return nil, why
 	}
 	if devReadonly {
 		p.add(OpSetAttr, "mount on /dev: make it read-only", S("/dev"), I(unix.MOUNT_ATTR_RDONLY), I(0), I(0))
 	}
-	// prestart and createRuntime hooks run in the runtime's namespaces
-	// (the parent), createContainer ones here; all see the finished
-	// mounts, before pivot_root.
-	if needsRuntimeHooks(in.Spec) {
-		p.add(OpRuntimeHooks, "hooks")
-	}
-	if h := in.Spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
-		p.add(OpUmask, "umask", I(in.Umask))
-		if err := p.hooks("createContainer", h.CreateContainer, in.CreateState); err != nil {
-			return nil, "a createContainer hook to refuse"
-		}
+	if why := p.createHooks(in); why != "" {
+		return nil, why
 	}
 	p.add(OpPivot, "pivot_root", S(in.Rootfs))
 	p.add(OpOpenRoot, "open /", S("/"))
@@ -136,6 +106,53 @@ func Rootfs(in RootfsInput) (p *Plan, why string) {
 	p.add(OpCloseRoot, "close the rootfs fds")
 	p.kernelState(in)
 	return p, ""
+}
+
+// mounts compiles spec.Mounts in order, with the wait for the cgroups (and
+// the cgroup namespace) before the first cgroup mount, or after the last
+// mount: a cgroup mount shows the cgroups the process is in, and the
+// mounts before overlap the parent's move.
+func (p *Plan) mounts(in RootfsInput) (devReadonly bool, why string) {
+	placed := false
+	place := func() {
+		if placed {
+			return
+		}
+		placed = true
+		p.add(OpAwaitPlacement, "cgroups")
+		if in.NewCgroupNS {
+			p.add(OpUnshare, "linux.namespaces: create cgroup namespace", I(unix.CLONE_NEWCGROUP))
+		}
+	}
+	for i, m := range in.Spec.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			place()
+		}
+		ro, why := p.mount(in, i, m)
+		if why != "" {
+			return false, why
+		}
+		devReadonly = devReadonly || ro
+	}
+	place()
+	return devReadonly, ""
+}
+
+// createHooks: prestart and createRuntime hooks run in the runtime's
+// namespaces (the parent, on the runtime-hooks step), createContainer ones
+// here, with the runtime's umask; all see the finished mounts, before
+// pivot_root.
+func (p *Plan) createHooks(in RootfsInput) string {
+	if needsRuntimeHooks(in.Spec) {
+		p.add(OpRuntimeHooks, "hooks")
+	}
+	if h := in.Spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
+		p.add(OpUmask, "umask", I(in.Umask))
+		if err := p.hooks("createContainer", h.CreateContainer, in.CreateState); err != nil {
+			return "a createContainer hook to refuse"
+		}
+	}
+	return ""
 }
 
 func goInitNeeded(in RootfsInput) string {
