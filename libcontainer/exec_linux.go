@@ -152,6 +152,7 @@ func (c *Container) execPlan(o ExecOpts, l *launch) (*plan.Plan, error) {
 		Seccomp:          filterOf(sc),
 		ApparmorExec:     lsm.ApparmorExec,
 		SelinuxExec:      lsm.SelinuxExec,
+		Timings:          o.Timing != nil,
 	})
 }
 

@@ -218,6 +218,7 @@ func (in *initProc) startProcess() error {
 		SelinuxExec:      in.cfg.LSM.SelinuxExec,
 		NofileSoft:       savedNofile(),
 		StartState:       startState,
+		Timings:          in.cfg.Timings,
 	})
 	if err != nil {
 		return err

@@ -150,7 +150,7 @@ func (c *Container) sendInitPlan(o *CreateOpts, l *launch, p *InitProcess, rp *r
 		return p.failed(fmt.Errorf("send the plan to the init: %w", err))
 	}
 	// Right after the plan, whose first steps receive them.
-	return sendMountTrees(p, o.Spec, o.Bundle, parentTrees(o.Spec))
+	return sendMountTrees(p, o.Spec, o.Bundle, rp.in.ParentTrees)
 }
 
 // initPlan is the whole plan of the container's init: rootfs steps then
@@ -190,9 +190,10 @@ func (c *Container) initPlan(o *CreateOpts, l *launch, rp *rootfsPlan, lsm lsmPl
 	pp, err := plan.Process(plan.ProcessInput{
 		Spec: o.Spec,
 		// HOME from the rootfs's /etc/passwd, resolved inside it.
-		Env:              identity.WithHome(proc.Env, func() string { return homeBeneath(c.State.Rootfs, proc.User.UID) }),
-		LastCap:          last,
-		SetgroupsAllowed: setgroupsAllowed(c.State.InitPid),
+		Env:     identity.WithHome(proc.Env, func() string { return homeBeneath(c.State.Rootfs, proc.User.UID) }),
+		LastCap: last,
+		// Only a user namespace can deny it (its setgroups file).
+		SetgroupsAllowed: !rp.in.InUserNS || setgroupsAllowed(c.State.InitPid),
 		PreserveFDs:      o.PreserveFDs,
 		ConsoleFD:        l.consoleFD,
 		ProcfsFD:         -1, // the rootfs steps' private procfs
@@ -201,6 +202,7 @@ func (c *Container) initPlan(o *CreateOpts, l *launch, rp *rootfsPlan, lsm lsmPl
 		ApparmorExec:     lsm.ApparmorExec,
 		SelinuxExec:      lsm.SelinuxExec,
 		StartState:       startState,
+		Timings:          o.Timing != nil,
 	})
 	if err != nil {
 		return nil, err

@@ -82,6 +82,8 @@ type initConfig struct {
 	// LSM is the AppArmor profile and SELinux label to set, decided here
 	// in the runtime's view of the host (planLSM).
 	LSM lsmPlan `json:"lsm"`
+	// Timings: the exec stage reports its steps' timings (--debug).
+	Timings bool `json:"timings,omitempty"`
 }
 
 // readyReport is the 'T' and 'R' payload: the Go init reports what it
@@ -292,6 +294,7 @@ func (c *Container) sendInitConfig(o *CreateOpts, l *launch, p *InitProcess, lsm
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
 		RuntimeHooks: needsRuntimeHooks(o.Spec), State: c.OCIState(), Seccomp: o.Seccomp,
 		NewCgroupNS: hasOwnNamespace(o.Spec, specs.CgroupNamespace), LSM: lsm,
+		Timings: o.Timing != nil,
 	}
 	l.setFDs(&cfg)
 	cfg.State.Status = specs.StateCreating

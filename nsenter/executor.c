@@ -268,25 +268,40 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Records how long a step took, for --debug (sent with 'R'): the op, and
- * the step's words where they say more (which mount, which rlimit). */
+/* Records how long a step took; formatted only if the parent asks for the
+ * timings (--debug), by ex_timings_json. */
 static void record(struct executor *x, int op, int64_t ns)
 {
-	char item[512], phase[400];
-	size_t n = strlen(x->timings), len;
+	if (x->ntimed < MAX_TIMED)
+		x->timed[x->ntimed++] = (struct timed_step){ op, x->what, ns };
+}
 
-	if (x->what && x->what[0] && strcmp(x->what, op_names[op]))
-		snprintf(phase, sizeof(phase), "plan: %s (%s)", op_names[op], x->what);
-	else
-		snprintf(phase, sizeof(phase), "plan: %s", op_names[op]);
-	len = snprintf(item, sizeof(item), "%s{\"phase\":", n ? "," : "");
-	len = json_string(item, len, sizeof(item), phase);
-	if (len < sizeof(item))
-		len += snprintf(item + len, sizeof(item) - len, ",\"d\":%lld}", (long long)ns);
-	/* A plan of many mounts may not fit: the rest go untimed rather than
-	 * cut the JSON short. */
-	if (len < sizeof(item) && n + len < sizeof(x->timings))
-		memcpy(x->timings + n, item, len + 1);
+/* The steps timed so far as JSON array items, {"phase":...,"d":ns}, each
+ * named by its op and by its words where they say more (which mount,
+ * which rlimit); malloc'ed. */
+char *ex_timings_json(struct executor *x)
+{
+	char *out = NULL, item[512], phase[400];
+	size_t size = 0;
+	FILE *f = open_memstream(&out, &size);
+
+	if (!f)
+		fail(x, errno, "timings");
+	for (int i = 0; i < x->ntimed; i++) {
+		const struct timed_step *t = &x->timed[i];
+		size_t len;
+		if (t->what && t->what[0] && strcmp(t->what, op_names[t->op]))
+			snprintf(phase, sizeof(phase), "plan: %s (%s)", op_names[t->op], t->what);
+		else
+			snprintf(phase, sizeof(phase), "plan: %s", op_names[t->op]);
+		len = snprintf(item, sizeof(item), "%s{\"phase\":", i ? "," : "");
+		len = json_string(item, len, sizeof(item), phase);
+		if (len < sizeof(item))
+			fprintf(f, "%s,\"d\":%lld}", item, (long long)t->ns);
+	}
+	if (fclose(f) != 0 || !out)
+		fail(x, ENOMEM, "timings");
+	return out;
 }
 
 void strata_run_plan(int syncfd, const unsigned char *plan, size_t len)

@@ -121,6 +121,8 @@ struct open_how_v0 {
 	uint64_t flags, mode, resolve;
 };
 
+#define MAX_TIMED 512
+
 /* What the steps share: the parent's socket and what earlier steps left. */
 struct executor {
 	int sync;
@@ -135,7 +137,12 @@ struct executor {
 	char *program;    /* what OP_FIND_PROGRAM found */
 	const char *what; /* the running step's words */
 	const char *eperm;
-	char timings[16384]; /* JSON array items: {"phase":...,"d":ns} */
+	int ntimed;         /* steps timed so far (the first MAX_TIMED) */
+	struct timed_step {
+		int op;
+		const char *what;
+		int64_t ns;
+	} timed[MAX_TIMED];
 	char notes[4096];   /* JSON array items: strings */
 };
 
@@ -152,6 +159,7 @@ void ex_fail_code(struct executor *x, int code, int err, const char *fmt, ...)
 #define fail(x, err, ...) ex_fail_code(x, 1, err, __VA_ARGS__)
 void ex_note(struct executor *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ex_send(struct executor *x, char type, const char *payload, size_t len);
+char *ex_timings_json(struct executor *x);
 
 /* Reading a step's arguments (executor.c). */
 uint64_t ex_int(struct reader *r);
@@ -214,5 +222,6 @@ void step_attach_tree(struct executor *x, struct reader *r);
 
 /* Shared by steps of different files. */
 int ex_open_in_procfs(struct executor *x, const char *path, int flags);
+int ex_detached_mount(struct executor *x, const char *fstype, unsigned int attrs);
 
 #endif

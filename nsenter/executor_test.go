@@ -52,7 +52,7 @@ func input(s *specs.Spec) plan.ProcessInput {
 		panic(err)
 	}
 	return plan.ProcessInput{Spec: s, Exec: true, Env: s.Process.Env, LastCap: last,
-		SetgroupsAllowed: true, ConsoleFD: -1, ProcfsFD: -1, FifoFD: -1}
+		SetgroupsAllowed: true, ConsoleFD: -1, ProcfsFD: -1, FifoFD: -1, Timings: true}
 }
 
 // run starts the executor on p's plan and answers it as strata's parent
@@ -186,6 +186,20 @@ func TestExecutorCapabilitiesAsUser(t *testing.T) {
 
 // An ambient capability that is not inheritable cannot be raised: a note
 // in the ready report, not a failure (runc's own spec lists such ones).
+// Without --debug the parent asks for no timings, and none are formatted.
+func TestExecutorReadyWithoutTimings(t *testing.T) {
+	requireRoot(t)
+	in := input(spec("/bin/true"))
+	in.Timings = false
+	r := run(t, in)
+	if r.err != "" {
+		t.Fatal(r.err)
+	}
+	if !strings.HasPrefix(r.ready, `{"timings":[],`) {
+		t.Errorf("ready report with timings nobody asked for: %s", r.ready)
+	}
+}
+
 func TestExecutorAmbientWithoutInheritableIsANote(t *testing.T) {
 	requireRoot(t)
 	s := spec("/bin/true")

@@ -255,7 +255,7 @@ void step_chdir_deferred(struct executor *x, struct reader *r)
 
 void step_procfs(struct executor *x, struct reader *r)
 {
-	int fd = (int)ex_int(r), ctx;
+	int fd = (int)ex_int(r);
 	if (x->procfd >= 0)
 		return;
 	if (fd >= 0) {
@@ -263,15 +263,23 @@ void step_procfs(struct executor *x, struct reader *r)
 		return;
 	}
 	/* A procfs of the container's pid namespace, mounted nowhere. */
-	ctx = syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+	x->procfd = ex_detached_mount(x, "proc", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+}
+
+/* A fresh filesystem of fstype, mounted nowhere (the new mount API): its
+ * fd, with the mount attributes attrs. */
+int ex_detached_mount(struct executor *x, const char *fstype, unsigned int attrs)
+{
+	int ctx = syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC), fd;
 	if (ctx < 0)
-		fail(x, errno, "fsopen");
+		fail(x, errno, "fsopen %s", fstype);
 	if (syscall(SYS_fsconfig, ctx, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		fail(x, errno, "fsconfig");
-	x->procfd = syscall(SYS_fsmount, ctx, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-	if (x->procfd < 0)
-		fail(x, errno, "fsmount");
+		fail(x, errno, "create %s", fstype);
+	fd = syscall(SYS_fsmount, ctx, FSMOUNT_CLOEXEC, attrs);
+	if (fd < 0)
+		fail(x, errno, "fsmount %s", fstype);
 	close(ctx);
+	return fd;
 }
 
 static int write_attr(struct executor *x, const char *file, const char *value)

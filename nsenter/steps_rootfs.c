@@ -39,16 +39,15 @@ struct mount_attr_v0 {
 };
 
 /* The kinds of target a mount step asks for (plan.Target*). */
-enum { TARGET_DIR, TARGET_FILE, TARGET_PLAIN_DIR, TARGET_EXISTING };
+enum { TARGET_DIR, TARGET_PLAIN_DIR, TARGET_EXISTING };
 
-static int open_in_root(struct executor *x, int dir, const char *path, int flags)
+static int open_in_root(int dir, const char *path, int flags)
 {
 	struct open_how_v0 how = {
 		.flags = flags | O_PATH | O_CLOEXEC,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	int fd;
-	(void)x;
 	do /* openat2 asks for a retry when a rename raced the lookup */
 		fd = syscall(SYS_openat2, dir, path, &how, sizeof(how));
 	while (fd < 0 && (errno == EAGAIN || errno == EINTR));
@@ -194,7 +193,7 @@ static int file_target(struct executor *x, const char *dest)
 	 * there already, and the mount decides whether it fits. */
 	if (mknodat(parent, base, S_IFREG | 0644, 0) < 0 && errno != EEXIST)
 		fail(x, errno, "create file");
-	fd = open_in_root(x, parent, base, 0);
+	fd = open_in_root(parent, base, 0);
 	if (fd < 0)
 		fail(x, errno, "open %s", base);
 	close(parent);
@@ -211,7 +210,7 @@ static int file_target(struct executor *x, const char *dest)
 static int plain_dir_target(struct executor *x, const char *dest)
 {
 	struct stat st;
-	int fd = open_in_root(x, x->rootfd, dest, O_NOFOLLOW);
+	int fd = open_in_root(x->rootfd, dest, O_NOFOLLOW);
 
 	if (fd < 0 && errno != ENOENT)
 		fail(x, errno, "open %s", dest);
@@ -226,7 +225,7 @@ static int plain_dir_target(struct executor *x, const char *dest)
 		if (!S_ISDIR(st.st_mode))
 			fail(x, 0, "target is not a directory in the rootfs");
 	}
-	fd = open_in_root(x, x->rootfd, dest, O_NOFOLLOW | O_DIRECTORY);
+	fd = open_in_root(x->rootfd, dest, O_NOFOLLOW | O_DIRECTORY);
 	if (fd < 0 && errno == ENOTDIR)
 		fail(x, 0, "target is not a directory (or became a symlink) in the rootfs");
 	if (fd < 0)
@@ -236,7 +235,7 @@ static int plain_dir_target(struct executor *x, const char *dest)
 
 static int existing_target(struct executor *x, const char *dest)
 {
-	int fd = open_in_root(x, x->rootfd, dest, 0);
+	int fd = open_in_root(x->rootfd, dest, 0);
 	if (fd < 0)
 		fail(x, errno, "open %s", dest);
 	return fd;
@@ -246,7 +245,6 @@ static int target(struct executor *x, int kind, const char *dest)
 {
 	switch (kind) {
 	case TARGET_DIR: return dir_target(x, dest);
-	case TARGET_FILE: return file_target(x, dest);
 	case TARGET_PLAIN_DIR: return plain_dir_target(x, dest);
 	}
 	return existing_target(x, dest);
@@ -636,7 +634,7 @@ static void attach(struct executor *x, int tree, int fd)
 void step_mask(struct executor *x, struct reader *r)
 {
 	char *path = ex_str(r);
-	int fd = open_in_root(x, x->rootfd, path, 0), tree;
+	int fd = open_in_root(x->rootfd, path, 0), tree;
 	struct stat st;
 
 	if (fd < 0 && errno == ENOENT)
@@ -644,16 +642,7 @@ void step_mask(struct executor *x, struct reader *r)
 	if (fd < 0 || fstat(fd, &st) < 0)
 		fail(x, errno, "open %s", path);
 	if (S_ISDIR(st.st_mode)) {
-		int ctx = syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-		if (ctx < 0)
-			fail(x, errno, "fsopen tmpfs");
-		if (syscall(SYS_fsconfig, ctx, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-			fail(x, errno, "create tmpfs");
-		tree = syscall(SYS_fsmount, ctx, FSMOUNT_CLOEXEC,
-			       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-		if (tree < 0)
-			fail(x, errno, "fsmount tmpfs");
-		close(ctx);
+		tree = ex_detached_mount(x, "tmpfs", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	} else {
 		if (x->nullfd < 0)
 			x->nullfd = open_null(x, O_PATH);
@@ -672,7 +661,7 @@ void step_readonly(struct executor *x, struct reader *r)
 {
 	char *path = ex_str(r);
 	struct mount_attr_v0 attr = { .attr_set = MOUNT_ATTR_RDONLY };
-	int fd = open_in_root(x, x->rootfd, path, 0), tree;
+	int fd = open_in_root(x->rootfd, path, 0), tree;
 
 	if (fd < 0 && errno == ENOENT)
 		return;

@@ -53,16 +53,18 @@ void step_runtime_hooks(struct executor *x, struct reader *r)
 		fail(x, 0, "sync: got message '%c', expected 'h'", buf[0]);
 }
 
+/* 'R' with the notes, and the steps' timings when the parent asks for
+ * them (--debug): formatting them is work every container would pay. */
 void step_ready(struct executor *x, struct reader *r)
 {
-	char *msg;
+	char *msg, *timings = ex_int(r) ? ex_timings_json(x) : NULL;
 	int n;
-	(void)r;
-	n = asprintf(&msg, "{\"timings\":[%s],\"notes\":[%s]}", x->timings, x->notes);
+	n = asprintf(&msg, "{\"timings\":[%s],\"notes\":[%s]}", timings ? timings : "", x->notes);
 	if (n < 0)
 		fail(x, ENOMEM, NULL);
 	ex_send(x, 'R', msg, n);
 	free(msg);
+	free(timings);
 }
 
 /* The parent has the container on record ('A'): the death signal that

@@ -52,7 +52,7 @@ const (
 	OpFindProgram    Op = 20 // name, $PATH
 	OpClearDeathSig  Op = 21 // prctl(PR_SET_PDEATHSIG, 0)
 	OpAwaitPlacement Op = 22 // wait for 'G' (or 'X') from the parent
-	OpReady          Op = 23 // send 'R' with the timings and notes
+	OpReady          Op = 23 // 1 to send the timings: send 'R' with them and the notes
 	OpRelease        Op = 24 // wait for 'A', drop the death signal, send 'K'
 	OpOpenFifo       Op = 25 // O_PATH fd of the exec fifo: reopen it for writing
 	OpHook           Op = 26 // timeout s (0: none), state JSON, path, argc, args..., envs...

@@ -48,6 +48,8 @@ type ProcessInput struct {
 	NofileSoft *uint64
 	// StartState is the state JSON the startContainer hooks read.
 	StartState []byte
+	// Timings: the ready report carries the steps' timings (--debug).
+	Timings bool
 }
 
 // Filter is a compiled seccomp program.
@@ -140,7 +142,7 @@ func Process(in ProcessInput) (*Plan, error) {
 		// A detached exec's parent exits once it has 'R'.
 		p.add(OpClearDeathSig, "clear the parent death signal")
 	}
-	p.add(OpReady, "report ready")
+	p.add(OpReady, "report ready", I(boolInt(in.Timings)))
 	if !in.Exec {
 		// The death signal guards a half-made container until the parent
 		// has it on record.

@@ -16,9 +16,8 @@ import (
 // The target kinds of an OpMount step (steps_rootfs.c has the same).
 const (
 	TargetDir      = 0 // a directory, made with its parents if missing
-	TargetFile     = 1 // a file, made empty if missing
-	TargetPlainDir = 2 // a real directory: not a symlink (proc, sysfs)
-	TargetExisting = 3 // what is there (a remount)
+	TargetPlainDir = 1 // a real directory: not a symlink (proc, sysfs)
+	TargetExisting = 2 // what is there (a remount)
 )
 
 // RootfsInput is what the steps of a container's root filesystem are
@@ -200,28 +199,17 @@ func (p *Plan) isolateRoot(in RootfsInput) {
 
 // mount compiles spec.Mounts[i]; devReadonly reports a read-only /dev
 // mounted writable until its device nodes exist, as runc does.
-func (p *Plan) mount(in RootfsInput, i int, m specs.Mount) (devReadonly bool, why string) {
-	opts, err := rootfs.ParseOptions(m.Options)
+func (p *Plan) mount(in RootfsInput, i int, spec specs.Mount) (devReadonly bool, why string) {
+	sm, err := rootfs.ResolveMount(spec, func() bool { return in.PureCgroup2 })
 	if err != nil {
-		return false, "mount options to refuse"
+		return false, "a mount to refuse"
 	}
+	m, opts, bind := sm.Mount, sm.Opts, sm.Bind
 	fromParent := slices.Contains(in.ParentTrees, i)
-	switch {
-	case (opts.IDMap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0) && !fromParent:
+	if opts.IDMap && !fromParent {
 		return false, "an idmapped mount"
-	case opts.TmpCopyUp && m.Type != "tmpfs":
-		return false, "a tmpcopyup mount to refuse"
 	}
 	what := fmt.Sprintf("mounts[%d]: destination %q", i, m.Destination)
-	bind := opts.Flags&unix.MS_BIND != 0 || m.Type == "bind"
-	if m.Type == "cgroup" && !bind && in.PureCgroup2 {
-		// As runc: on a pure cgroup v2 host a "cgroup" mount is cgroup2.
-		m.Type = "cgroup2"
-	}
-	if filepath.Clean(m.Destination) == "/dev" && opts.Flags&unix.MS_RDONLY != 0 && opts.Flags&unix.MS_REMOUNT == 0 {
-		opts.Flags &^= unix.MS_RDONLY
-		devReadonly = true
-	}
 	switch {
 	case opts.Flags&unix.MS_REMOUNT != 0:
 		p.add(OpMount, what, S(m.Destination), I(TargetExisting), S(""), S(""), I(opts.Flags), S(opts.Data), S(""), I(0), I(0), I(0))
@@ -253,29 +241,24 @@ func (p *Plan) mount(in RootfsInput, i int, m specs.Mount) (devReadonly bool, wh
 			S(fallback), I(attr.Attr_set), I(attr.Attr_clr), I(boolInt(opts.TmpCopyUp)))
 		p.setMountAttrs(what, m.Destination, opts)
 	}
-	return devReadonly, ""
+	return sm.DevReadonly, ""
 }
 
 // userNSFallback is the host path bound instead of a fresh mount that a
-// user namespace may not make: sysfs needs the network namespace's owner,
-// mqueue the IPC namespace's, cgroup2 the cgroup namespace's (it binds the
-// container's own cgroup, showing nothing above it).
+// user namespace may not make (rootfs.UserNSFallback); for cgroup2, which
+// needs the cgroup namespace's owner, the container's own cgroup, showing
+// nothing above it.
 func userNSFallback(in RootfsInput, fstype string) (fallback, why string) {
-	if !in.InUserNS {
+	switch {
+	case !in.InUserNS:
 		return "", ""
+	case fstype != "cgroup2":
+		host, _ := rootfs.UserNSFallback(fstype)
+		return host, ""
+	case in.Cgroup2Dir == "":
+		return "", "a cgroup2 mount in a user namespace, the container's cgroup2 directory unknown"
 	}
-	switch fstype {
-	case "sysfs":
-		return "/sys", ""
-	case "mqueue":
-		return "/dev/mqueue", ""
-	case "cgroup2":
-		if in.Cgroup2Dir == "" {
-			return "", "a cgroup2 mount in a user namespace, the container's cgroup2 directory unknown"
-		}
-		return in.Cgroup2Dir, ""
-	}
-	return "", ""
+	return in.Cgroup2Dir, ""
 }
 
 // cgroupV1 is a "cgroup" mount on a v1 or hybrid host, as runc makes it: a
@@ -302,24 +285,27 @@ func (p *Plan) cgroupV1(in RootfsInput, what string, m specs.Mount, opts rootfs.
 
 // setMountAttrs: the r* attributes, then the propagation options.
 func (p *Plan) setMountAttrs(what, dest string, opts rootfs.MountOptions) {
-	if opts.RecAttr == (unix.MountAttr{}) && len(opts.Propagation) == 0 {
-		return
-	}
-	args := []Arg{S(dest), I(opts.RecAttr.Attr_set), I(opts.RecAttr.Attr_clr), I(1)}
-	for _, prop := range opts.Propagation {
-		args = append(args, I(prop))
-	}
-	p.add(OpSetAttr, what, args...)
+	p.setAttr(what, dest, opts.RecAttr, opts.Propagation)
 }
 
 // propagation: a bind's propagation options, once it is attached (a
-// detached tree has no peers).
+// detached tree has no peers; its r* attributes were set before).
 func (p *Plan) propagation(what, dest string, opts rootfs.MountOptions) {
-	if len(opts.Propagation) == 0 {
+	p.setAttr(what, dest, unix.MountAttr{}, opts.Propagation)
+}
+
+// setAttr sets recursive mount attributes and then propagation on the mount
+// at dest, if there are any.
+func (p *Plan) setAttr(what, dest string, rec unix.MountAttr, props []uintptr) {
+	if rec == (unix.MountAttr{}) && len(props) == 0 {
 		return
 	}
-	args := []Arg{S(dest), I(0), I(0), I(0)}
-	for _, prop := range opts.Propagation {
+	recursive := 0
+	if rec != (unix.MountAttr{}) {
+		recursive = 1
+	}
+	args := []Arg{S(dest), I(rec.Attr_set), I(rec.Attr_clr), I(recursive)}
+	for _, prop := range props {
 		args = append(args, I(prop))
 	}
 	p.add(OpSetAttr, what, args...)
@@ -332,28 +318,12 @@ func (p *Plan) dev(in RootfsInput) string {
 	if rootfs.DevIsBound(in.Spec) {
 		return ""
 	}
-	var specDevices []specs.LinuxDevice
-	if in.Spec.Linux != nil {
-		specDevices = in.Spec.Linux.Devices
-	}
-	for _, d := range rootfs.DefaultDevices {
-		if slices.ContainsFunc(specDevices, func(s specs.LinuxDevice) bool { return filepath.Clean(s.Path) == d.Path }) {
-			continue
-		}
-		if !p.device(in, fmt.Sprintf("default device %s", d.Path), d) {
+	for _, d := range rootfs.Devices(in.Spec) {
+		if !p.device(in, d.What, d.LinuxDevice) {
 			return "a device to refuse"
 		}
 	}
-	for i, d := range specDevices {
-		if !p.device(in, fmt.Sprintf("linux.devices[%d] %q", i, d.Path), d) {
-			return "a device to refuse"
-		}
-	}
-	links := rootfs.DevSymlinks
-	if in.Kcore {
-		links = append(links[:len(links):len(links)], [2]string{"core", "/proc/kcore"})
-	}
-	for _, l := range links {
+	for _, l := range rootfs.DevLinks(in.Kcore) {
 		// An existing entry is the image's choice; keep it.
 		p.add(OpSymlink, fmt.Sprintf("symlink /dev/%s -> %s", l[0], l[1]), S("/dev"), S(l[0]), S(l[1]), I(0))
 	}

@@ -175,10 +175,10 @@ func TestRootfsNeedsGoInit(t *testing.T) {
 		}, "an idmapped mount"},
 		{func(in *RootfsInput) {
 			in.Spec.Mounts = append(in.Spec.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/x", Options: []string{"rbind", "tmpcopyup"}})
-		}, "a tmpcopyup mount to refuse"},
+		}, "a mount to refuse"},
 		{func(in *RootfsInput) {
 			in.Spec.Mounts = append(in.Spec.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"rsync"}})
-		}, "mount options to refuse"},
+		}, "a mount to refuse"},
 		{func(in *RootfsInput) {
 			in.PureCgroup2 = false
 			in.Spec.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}

@@ -22,9 +22,9 @@ var DefaultDevices = []specs.LinuxDevice{
 	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
 }
 
-// DevSymlinks are the links runc and crun create in /dev; "core" is added
-// only where the kernel has /proc/kcore.
-var DevSymlinks = [][2]string{
+// devSymlinks are the links runc and crun create in /dev; "core" is added
+// only where the kernel has /proc/kcore (DevLinks).
+var devSymlinks = [][2]string{
 	{"fd", "/proc/self/fd"},
 	{"stdin", "/proc/self/fd/0"},
 	{"stdout", "/proc/self/fd/1"},
@@ -38,25 +38,9 @@ func (p *preparer) setupDev() error {
 	if DevIsBound(p.c.Spec) {
 		return nil
 	}
-	var specDevices []specs.LinuxDevice
-	if p.c.Spec.Linux != nil {
-		specDevices = p.c.Spec.Linux.Devices
-	}
-	overridden := map[string]bool{}
-	for _, d := range specDevices {
-		overridden[filepath.Clean(d.Path)] = true
-	}
-	for _, d := range DefaultDevices {
-		if overridden[d.Path] {
-			continue
-		}
-		if err := p.createDevice(d); err != nil {
-			return fmt.Errorf("default device %s: %w", d.Path, err)
-		}
-	}
-	for i, d := range specDevices {
-		if err := p.createDevice(d); err != nil {
-			return fmt.Errorf("linux.devices[%d] %q: %w", i, d.Path, err)
+	for _, d := range Devices(p.c.Spec) {
+		if err := p.createDevice(d.LinuxDevice); err != nil {
+			return fmt.Errorf("%s: %w", d.What, err)
 		}
 	}
 
@@ -65,11 +49,8 @@ func (p *preparer) setupDev() error {
 		return fmt.Errorf("/dev: %w", err)
 	}
 	defer dev.Close()
-	links := DevSymlinks
-	if _, err := os.Stat("/proc/kcore"); err == nil {
-		links = append(links, [2]string{"core", "/proc/kcore"})
-	}
-	for _, l := range links {
+	_, err = os.Stat("/proc/kcore")
+	for _, l := range DevLinks(err == nil) {
 		// An existing entry is the image's choice; keep it.
 		if err := unix.Symlinkat(l[1], int(dev.Fd()), l[0]); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("symlink /dev/%s -> %s: %w", l[0], l[1], err)
@@ -84,6 +65,46 @@ func (p *preparer) setupDev() error {
 		return fmt.Errorf("symlink /dev/ptmx -> pts/ptmx: %w", err)
 	}
 	return nil
+}
+
+// NamedDevice is a device node of the container's /dev, with the words that
+// name it in a failure.
+type NamedDevice struct {
+	specs.LinuxDevice
+	What string
+}
+
+// Devices lists the nodes a container's /dev gets, in the order they are
+// made: the default devices the spec does not override, then
+// linux.devices.
+func Devices(spec *specs.Spec) []NamedDevice {
+	var specDevices []specs.LinuxDevice
+	if spec.Linux != nil {
+		specDevices = spec.Linux.Devices
+	}
+	overridden := map[string]bool{}
+	for _, d := range specDevices {
+		overridden[filepath.Clean(d.Path)] = true
+	}
+	var out []NamedDevice
+	for _, d := range DefaultDevices {
+		if !overridden[d.Path] {
+			out = append(out, NamedDevice{d, "default device " + d.Path})
+		}
+	}
+	for i, d := range specDevices {
+		out = append(out, NamedDevice{d, fmt.Sprintf("linux.devices[%d] %q", i, d.Path)})
+	}
+	return out
+}
+
+// DevLinks are the symlinks a container's /dev gets (besides ptmx),
+// name then target; /dev/core only where the host has /proc/kcore.
+func DevLinks(kcore bool) [][2]string {
+	if !kcore {
+		return devSymlinks
+	}
+	return append(devSymlinks[:len(devSymlinks):len(devSymlinks)], [2]string{"core", "/proc/kcore"})
 }
 
 // DevIsBound says whether spec bind-mounts /dev from elsewhere: then it is

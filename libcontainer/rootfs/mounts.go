@@ -10,12 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// userNSFallback names, per filesystem type, the host path bind-mounted
+// UserNSFallback names, per filesystem type, the host path bind-mounted
 // instead when a user namespace may not mount a fresh instance: sysfs
 // needs the network namespace's owner, mqueue the IPC namespace's.
 // cgroup2 (which needs the cgroup namespace's) binds the container's own
 // cgroup: see ownCgroup2Dir.
-func userNSFallback(fstype string) (host string, ok bool) {
+func UserNSFallback(fstype string) (host string, ok bool) {
 	switch fstype {
 	case "sysfs":
 		return "/sys", true
@@ -25,36 +25,60 @@ func userNSFallback(fstype string) (host string, ok bool) {
 	return "", false
 }
 
-// mountSpec performs spec.Mounts[i] inside the root.
-func (p *preparer) mountSpec(i int, m specs.Mount) error {
+// SpecMount is a spec mount with what both inits decide alike decided
+// (this package's and the plan's, libcontainer/plan/rootfs.go): its
+// options parsed and checked, a "cgroup" mount on a pure cgroup v2 host
+// made cgroup2, a read-only /dev made writable until its nodes exist.
+type SpecMount struct {
+	specs.Mount
+	Opts MountOptions
+	Bind bool
+	// DevReadonly: /dev was asked read-only, which it becomes once its
+	// device nodes are made (as runc does).
+	DevReadonly bool
+}
+
+// ResolveMount decides what SpecMount says for m; pureCgroup2 is asked
+// only for a "cgroup" mount.
+func ResolveMount(m specs.Mount, pureCgroup2 func() bool) (SpecMount, error) {
 	opts, err := ParseOptions(m.Options)
 	if err != nil {
-		return err
+		return SpecMount{}, err
 	}
 	if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
 		// runtime-spec: mappings on a mount make it an idmapped mount.
 		opts.IDMap = true
 	}
-	isBind := opts.Flags&unix.MS_BIND != 0 || m.Type == "bind"
-	if opts.IDMap && !isBind {
-		return fmt.Errorf("idmapped mounts are only supported for bind mounts, not type %q", m.Type)
+	sm := SpecMount{Mount: m, Bind: isBind(m, opts)}
+	if opts.IDMap && !sm.Bind {
+		return SpecMount{}, fmt.Errorf("idmapped mounts are only supported for bind mounts, not type %q", m.Type)
 	}
 	if opts.TmpCopyUp && m.Type != "tmpfs" {
-		return fmt.Errorf("option tmpcopyup is only for type tmpfs, not %q", m.Type)
+		return SpecMount{}, fmt.Errorf("option tmpcopyup is only for type tmpfs, not %q", m.Type)
 	}
-	if m.Type == "cgroup" && !isBind && pureCgroup2() {
+	if m.Type == "cgroup" && !sm.Bind && pureCgroup2() {
 		// As runc: on a pure cgroup v2 host a "cgroup" mount is the
 		// cgroup2 filesystem (the v1 layout of one directory per
 		// hierarchy would be an empty tmpfs: there are no hierarchies).
-		m.Type = "cgroup2"
+		sm.Type = "cgroup2"
 	}
 	if filepath.Clean(m.Destination) == "/dev" && opts.Flags&unix.MS_RDONLY != 0 && opts.Flags&unix.MS_REMOUNT == 0 {
-		// As runc: a read-only /dev is mounted writable, and made
-		// read-only after the device nodes the spec asks for are made
-		// in it (readonlyDev).
 		opts.Flags &^= unix.MS_RDONLY
-		p.devReadonly = true
+		sm.DevReadonly = true
 	}
+	sm.Opts = opts
+	return sm, nil
+}
+
+// mountSpec performs spec.Mounts[i] inside the root.
+func (p *preparer) mountSpec(i int, spec specs.Mount) error {
+	sm, err := ResolveMount(spec, pureCgroup2)
+	if err != nil {
+		return err
+	}
+	m, opts, isBind := sm.Mount, sm.Opts, sm.Bind
+	// Made read-only by readonlyDev.
+	p.devReadonly = p.devReadonly || sm.DevReadonly
 	switch {
 	case opts.Flags&unix.MS_REMOUNT != 0:
 		return p.remount(m, opts)
@@ -67,7 +91,7 @@ func (p *preparer) mountSpec(i int, m specs.Mount) error {
 	if !p.c.InUserNS || !errors.Is(err, unix.EPERM) {
 		return err
 	}
-	host, ok := userNSFallback(m.Type)
+	host, ok := UserNSFallback(m.Type)
 	if m.Type == "cgroup2" {
 		dir, cerr := ownCgroup2Dir()
 		if cerr != nil {
