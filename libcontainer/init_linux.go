@@ -195,13 +195,9 @@ func (in *initProc) startProcess() error {
 	if err != nil {
 		return err
 	}
-	var startState []byte // what the startContainer hooks read, if any run
-	if h := in.spec.Hooks; h != nil && len(h.StartContainer) > 0 {
-		state := *in.cfg.State
-		state.Status = specs.StateCreated
-		if startState, err = json.Marshal(&state); err != nil {
-			return err
-		}
+	startState, err := hookState(startHooks(in.spec), *in.cfg.State, specs.StateCreated)
+	if err != nil {
+		return err
 	}
 	pl, err := plan.Process(plan.ProcessInput{
 		Spec: in.spec,

@@ -81,6 +81,24 @@ func (c *Container) compileRootfs(o *CreateOpts, cg *cgroups.Manager) (*rootfsPl
 	return &rootfsPlan{in, steps}, ""
 }
 
+// hookState is the state JSON hooks that run in the container's namespaces
+// read on stdin, with status; nil without hooks to read it.
+func hookState(hooks []specs.Hook, st specs.State, status specs.ContainerState) ([]byte, error) {
+	if len(hooks) == 0 {
+		return nil, nil
+	}
+	st.Status = status
+	return json.Marshal(&st)
+}
+
+// startHooks are the spec's startContainer hooks.
+func startHooks(s *specs.Spec) []specs.Hook {
+	if s.Hooks == nil {
+		return nil
+	}
+	return s.Hooks.StartContainer
+}
+
 // processUmask is this process's umask, which /proc/self/status shows
 // (Linux 4.7): umask(2) can only read it by changing it, for every thread.
 func processUmask() (uint32, error) {
@@ -166,9 +184,7 @@ func (c *Container) initPlan(o *CreateOpts, l *launch, rp *rootfsPlan, lsm lsmPl
 	if h := o.Spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
 		// Compiled again with the state the hooks read, which has the
 		// init's pid, and the umask they run with.
-		state := c.OCIState()
-		state.Status = specs.StateCreating
-		if rp.in.CreateState, err = json.Marshal(state); err != nil {
+		if rp.in.CreateState, err = hookState(h.CreateContainer, *c.OCIState(), specs.StateCreating); err != nil {
 			return nil, err
 		}
 		if rp.in.Umask, err = processUmask(); err != nil {
@@ -179,13 +195,9 @@ func (c *Container) initPlan(o *CreateOpts, l *launch, rp *rootfsPlan, lsm lsmPl
 			return nil, fmt.Errorf("init plan: %s", why) // as before the init started: not reached
 		}
 	}
-	var startState []byte // what the startContainer hooks read, if any run
-	if h := o.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
-		state := *c.OCIState()
-		state.Status = specs.StateCreated
-		if startState, err = json.Marshal(&state); err != nil {
-			return nil, err
-		}
+	startState, err := hookState(startHooks(o.Spec), *c.OCIState(), specs.StateCreated)
+	if err != nil {
+		return nil, err
 	}
 	pp, err := plan.Process(plan.ProcessInput{
 		Spec: o.Spec,
