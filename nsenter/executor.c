@@ -44,23 +44,6 @@ static const char *op_names[OP_MAX + 1] = {
 
 /* ---- reporting ---- */
 
-/* Go's spelling of an errno ("no such file or directory") or a signal
- * ("killed"), which the engines and the tests match, as they did when Go
- * set the process up. */
-const char *ex_go_spelling(const char *s)
-{
-	static char buf[128];
-	snprintf(buf, sizeof(buf), "%s", s);
-	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
-		buf[0] += 'a' - 'A';
-	return buf;
-}
-
-const char *ex_errstr(int err)
-{
-	return ex_go_spelling(strerror(err));
-}
-
 void ex_send(struct executor *x, char type, const char *payload, size_t len)
 {
 	char *buf = malloc(len + 1);

@@ -152,8 +152,6 @@ struct reader {
 };
 
 /* Reporting (executor.c). */
-const char *ex_errstr(int err);
-const char *ex_go_spelling(const char *s);
 void ex_fail_code(struct executor *x, int code, int err, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 4, 5)));
 #define fail(x, err, ...) ex_fail_code(x, 1, err, __VA_ARGS__)

@@ -86,7 +86,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) bail(const char *fmt
 	if (n < 0)
 		n = 0;
 	if (saved && (size_t)n < sizeof(msg))
-		n += snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
+		n += snprintf(msg + n, sizeof(msg) - n, ": %s", ex_errstr(saved));
 	if ((size_t)n >= sizeof(msg))
 		n = sizeof(msg) - 1;
 	send_msg('E', msg, n);

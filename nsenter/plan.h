@@ -57,6 +57,10 @@
 #define OP_ATTACH_TREE 48     /* attach-tree */
 #define OP_MAX 48
 
+/* Go's words for an errno or a signal (spelling.c). */
+const char *ex_errstr(int err);
+const char *ex_signame(int sig);
+
 /* Runs the plan (wire format: libcontainer/plan/plan.go); never returns. */
 void strata_run_plan(int syncfd, const unsigned char *plan, size_t len) __attribute__((noreturn));
 

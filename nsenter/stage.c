@@ -35,13 +35,13 @@ void strata_exec_stage(const char *spec)
 	}
 	/* execve made the process dumpable again; nothing may attach to it. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		fprintf(stderr, "strata: prctl(PR_SET_DUMPABLE): %s\n", strerror(errno));
+		fprintf(stderr, "strata: prctl(PR_SET_DUMPABLE): %s\n", ex_errstr(errno));
 		_exit(1);
 	}
 	size = lseek(planfd, 0, SEEK_END);
 	plan = size > 0 ? malloc(size) : NULL;
 	if (!plan || pread(planfd, plan, size, 0) != size) {
-		fprintf(stderr, "strata: read the plan: %s\n", strerror(errno));
+		fprintf(stderr, "strata: read the plan: %s\n", ex_errstr(errno));
 		_exit(1);
 	}
 	close(planfd);

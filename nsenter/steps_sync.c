@@ -171,7 +171,7 @@ void step_hook(struct executor *x, struct reader *r)
 		return;
 	const char *t = output_tail(out, tail, sizeof(tail));
 	if (WIFSIGNALED(status))
-		fail(x, 0, "signal: %s%s%s", ex_go_spelling(strsignal(WTERMSIG(status))), t[0] ? ": " : "", t);
+		fail(x, 0, "signal: %s%s%s", ex_signame(WTERMSIG(status)), t[0] ? ": " : "", t);
 	fail(x, 0, "exit status %d%s%s", WEXITSTATUS(status), t[0] ? ": " : "", t);
 }
 
