@@ -18,11 +18,15 @@ TAGS    := osusergo netgo urfave_cli_no_docs
 # on the test VM: 0.5 ms of every start), where musl's asks nothing; strata
 # starts twice per container (the CLI, then the init) and once per exec.
 # tools/musl/setup.sh fills MUSL_ROOT with what musl-gcc lacks: the kernel's
-# headers and a libseccomp.pc for Debian's static libseccomp. Everything
-# that compiles this module's C (build, unit tests, vet) uses CGO_ENV, so
-# the tests run the C the binary runs.
+# headers and a libseccomp.pc for Debian's static libseccomp.
+# GOEXPERIMENT=jsonv2: encoding/json runs on the v2 engine (Go 1.27's
+# default, an experiment in 1.26), which decodes a config.json or a
+# state.json cold in half the time of v1's (0.28 against 0.58 ms here; the
+# first decode pays for reflecting on the spec's types, and every command
+# decodes once). Everything that compiles this module (build, unit tests,
+# vet) uses BUILD_ENV, so the tests run what the binary runs.
 MUSL_ROOT := $(CURDIR)/.musl
-CGO_ENV   := CGO_ENABLED=1 CC=musl-gcc PKG_CONFIG_PATH=$(MUSL_ROOT) PKG_CONFIG_LIBDIR=$(MUSL_ROOT) CGO_CFLAGS="-O2 -g -isystem $(MUSL_ROOT)/include"
+BUILD_ENV := GOEXPERIMENT=jsonv2 CGO_ENABLED=1 CC=musl-gcc PKG_CONFIG_PATH=$(MUSL_ROOT) PKG_CONFIG_LIBDIR=$(MUSL_ROOT) CGO_CFLAGS="-O2 -g -isystem $(MUSL_ROOT)/include"
 # Where `make strata` writes the binary; the test suites build through it.
 # The image side (build, bundle, check, pull, push; see image_side.go) is the
 # same package built with the strata_image tag, written beside it as
@@ -42,8 +46,8 @@ all: strata
 # Always handed to go build: its cache knows better than make what changed.
 # cgo is required (nsenter's constructor, libseccomp).
 strata: musl-root
-	$(CGO_ENV) $(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(OUT) .
-	$(CGO_ENV) $(GO) build -tags "$(TAGS) strata_image" -ldflags "$(LDFLAGS)" -o $(OUT_IMAGE) .
+	$(BUILD_ENV) $(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(OUT) .
+	$(BUILD_ENV) $(GO) build -tags "$(TAGS) strata_image" -ldflags "$(LDFLAGS)" -o $(OUT_IMAGE) .
 
 musl-root:
 	tools/musl/setup.sh $(MUSL_ROOT)
@@ -68,7 +72,7 @@ deps:
 	if [ -n "$$need" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$need; fi
 
 unit: musl-root
-	$(CGO_ENV) $(GO) test -count=1 $$($(GO) list ./... | grep -v /tests/)
+	$(BUILD_ENV) $(GO) test -count=1 $$($(GO) list ./... | grep -v /tests/)
 
 integration: strata
 	STRATA_BINARY=$(CURDIR)/strata $(GO) test -count=1 -timeout 30m ./tests/...
@@ -76,8 +80,8 @@ integration: strata
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go'))
 	if [ -n "$$unformatted" ]; then echo "gofmt -l reports:"; echo "$$unformatted"; exit 1; fi
-	$(CGO_ENV) $(GO) vet ./...
-	$(CGO_ENV) $(GO) vet -tags strata_image .
+	$(BUILD_ENV) $(GO) vet ./...
+	$(BUILD_ENV) $(GO) vet -tags strata_image .
 
 # Run one busybox container that shows its hostname, mounts, identity and a
 # masked path, then remove everything it made. Needs root.

@@ -39,8 +39,8 @@ func describeJSONError(data []byte, err error) string {
 	case errors.As(err, &syn):
 		return fmt.Sprintf("invalid JSON at %s: %s", position(data, syn.Offset), syn.Error())
 	case errors.As(err, &typ):
-		// Field is dotted and has no array indices ("process.rlimits.hard");
-		// the position pins down which element.
+		// Field is dotted ("process.rlimits.0.hard"; v1's decoder leaves
+		// out the index), and the position pins down the element.
 		field := typ.Field
 		if field == "" {
 			field = "(top level)"
@@ -50,13 +50,13 @@ func describeJSONError(data []byte, err error) string {
 	return err.Error()
 }
 
-// position turns a decoder offset (just past the offending byte or value) into
-// "line L, column C", both counted from 1.
+// position turns a decoder's error offset into "line L, column C (byte B)"
+// of the offending byte, all counted from 1.
 func position(data []byte, offset int64) string {
-	pos := int(min(max(offset-1, 0), int64(len(data))))
+	pos := int(min(max(offset-jsonOffsetPast, 0), int64(len(data))))
 	line := 1 + bytes.Count(data[:pos], []byte("\n"))
 	col := pos - bytes.LastIndexByte(data[:pos], '\n')
-	return fmt.Sprintf("line %d, column %d (byte %d)", line, col, offset)
+	return fmt.Sprintf("line %d, column %d (byte %d)", line, col, pos+1)
 }
 
 // jsonKind names a Go type by the JSON value it decodes from.
