@@ -1,3 +1,5 @@
+//go:build strata_image
+
 package main
 
 import (
@@ -15,7 +17,7 @@ import (
 
 var checkpointCommand = &cli.Command{
 	Name:      "checkpoint",
-	Usage:     "checkpoint a running container",
+	Usage:     checkpointUsage,
 	ArgsUsage: "<container-id>",
 	Description: `Saves the state of a running or paused container with CRIU (the criu
 binary, Debian package "criu"; --criu names another) in --image-path, by

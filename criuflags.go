@@ -1,3 +1,5 @@
+//go:build strata_image
+
 package main
 
 import (

@@ -17,11 +17,13 @@ import (
 const imageSideName = "strata-image"
 
 var (
-	buildCommand  = forwarded("build", buildUsage)
-	bundleCommand = forwarded("bundle", bundleUsage)
-	checkCommand  = forwarded("check", checkUsage)
-	pullCommand   = forwarded("pull", pullUsage)
-	pushCommand   = forwarded("push", pushUsage)
+	buildCommand      = forwarded("build", buildUsage)
+	bundleCommand     = forwarded("bundle", bundleUsage)
+	checkCommand      = forwarded("check", checkUsage)
+	checkpointCommand = forwarded("checkpoint", checkpointUsage)
+	pullCommand       = forwarded("pull", pullUsage)
+	pushCommand       = forwarded("push", pushUsage)
+	restoreCommand    = forwarded("restore", restoreUsage)
 )
 
 // forwarded is a command of the image side: strata-image parses its flags

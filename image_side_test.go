@@ -17,6 +17,8 @@ var imageSidePackages = []string{
 	"github.com/opencontainers/go-digest",
 	"github.com/klauspost/compress/zstd",
 	"net/http",
+	"github.com/checkpoint-restore/go-criu/v7/rpc",
+	"google.golang.org/protobuf/proto",
 }
 
 func TestRuntimeLeavesImageSideOut(t *testing.T) {

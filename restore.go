@@ -1,3 +1,5 @@
+//go:build strata_image
+
 package main
 
 import (
@@ -12,7 +14,7 @@ import (
 
 var restoreCommand = &cli.Command{
 	Name:      "restore",
-	Usage:     "restore a container from a previous checkpoint",
+	Usage:     restoreUsage,
 	ArgsUsage: "<container-id>",
 	Description: `Makes a container from the bundle (as create does) and has CRIU run in it
 the processes "strata checkpoint" (or runc's) saved in --image-path, by
