@@ -3,6 +3,7 @@ package bundle
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
@@ -21,11 +22,25 @@ func unmount(target string) error {
 	if !mounted {
 		return nil
 	}
-	if err := unix.Unmount(target, 0); err != nil {
-		if errors.Is(err, unix.EBUSY) {
-			return fmt.Errorf("unmount %s: busy (is a container still running from this bundle?)", target)
-		}
+	err = unix.Unmount(target, 0)
+	// A path lookup in progress elsewhere (a stat, `bundle ls` or gc
+	// checking whether the rootfs is mounted) holds the mount for its
+	// duration, and umount(2) without MNT_DETACH then fails with EBUSY.
+	// Such a hold lasts microseconds; a container's lasts. TestGCDuringCreate
+	// hit it one run in three in the guests, with gc spinning beside rm.
+	for wait := time.Millisecond; errors.Is(err, unix.EBUSY) && wait <= busyPatience; wait *= 2 {
+		time.Sleep(wait)
+		err = unix.Unmount(target, 0)
+	}
+	if errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("unmount %s: busy (is a container still running from this bundle?)", target)
+	}
+	if err != nil {
 		return fmt.Errorf("unmount %s: %w", target, err)
 	}
 	return nil
 }
+
+// busyPatience is the longest of the waits before unmount says busy: about
+// 0.25 s in all.
+const busyPatience = 128 * time.Millisecond
