@@ -11,22 +11,23 @@
 #include "plan.h"
 #include "spelling.h"
 
-const char *ex_errstr(int err)
+/* names[n], or "<kind> <n>" for a number Go has no word for. */
+static const char *word(const char *const *names, size_t count, int n, const char *kind)
 {
 	static char unnamed[32];
 
-	if (err > 0 && err < (int)(sizeof(go_errno) / sizeof(go_errno[0])) && go_errno[err])
-		return go_errno[err];
-	snprintf(unnamed, sizeof(unnamed), "errno %d", err);
+	if (n > 0 && (size_t)n < count && names[n])
+		return names[n];
+	snprintf(unnamed, sizeof(unnamed), "%s %d", kind, n);
 	return unnamed;
+}
+
+const char *ex_errstr(int err)
+{
+	return word(go_errno, sizeof(go_errno) / sizeof(go_errno[0]), err, "errno");
 }
 
 const char *ex_signame(int sig)
 {
-	static char unnamed[32];
-
-	if (sig > 0 && sig < (int)(sizeof(go_signal) / sizeof(go_signal[0])) && go_signal[sig])
-		return go_signal[sig];
-	snprintf(unnamed, sizeof(unnamed), "signal %d", sig);
-	return unnamed;
+	return word(go_signal, sizeof(go_signal) / sizeof(go_signal[0]), sig, "signal");
 }
