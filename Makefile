@@ -16,14 +16,15 @@ TAGS    := osusergo netgo urfave_cli_no_docs
 # glibc's static start-up asks the CPU for its cache sizes with about 70
 # cpuid instructions, and under a hypervisor each one is a VM exit (6.4 µs
 # on the test VM: 0.5 ms of every start), where musl's asks nothing; strata
-# starts twice per container (the CLI, then the init) and once per exec.
+# starts twice per container (the CLI, then the init) and twice per exec
+# (the CLI, then the process's executor).
 # tools/musl/setup.sh fills MUSL_ROOT with what musl-gcc lacks: the kernel's
 # headers and a libseccomp.pc for Debian's static libseccomp.
 # GOEXPERIMENT=jsonv2: encoding/json runs on the v2 engine (Go 1.27's
 # default, an experiment in 1.26), which decodes a config.json or a
-# state.json cold in half the time of v1's (0.28 against 0.58 ms here; the
-# first decode pays for reflecting on the spec's types, and every command
-# decodes once). Everything that compiles this module (build, unit tests,
+# state.json cold in half the time of v1's (the default config.json: 0.24-
+# 0.35 ms against 0.47-0.71 here; the first decode pays for reflecting on
+# the spec's types, and every command decodes one). Everything that compiles this module (build, unit tests,
 # vet) uses BUILD_ENV, so the tests run what the binary runs.
 MUSL_ROOT := $(CURDIR)/.musl
 BUILD_ENV := GOEXPERIMENT=jsonv2 CGO_ENABLED=1 CC=musl-gcc PKG_CONFIG_PATH=$(MUSL_ROOT) PKG_CONFIG_LIBDIR=$(MUSL_ROOT) CGO_CFLAGS="-O2 -g -isystem $(MUSL_ROOT)/include"

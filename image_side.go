@@ -2,8 +2,9 @@ package main
 
 // The image side of strata (build, bundle, check, pull, push; checkpoint and
 // restore, below) is built into a second executable, strata-image: this
-// package compiled with the strata_image build tag, installed next to strata. strata itself, without
-// the tag, forwards those commands to it (image_forward.go). The reason is
+// package compiled with the strata_image build tag, installed next to
+// strata. strata itself, without the tag, forwards those commands to it
+// (image_forward.go). The reason is
 // the cost of a start: strata starts twice per container (the CLI, then the
 // container's init), and the registry client, digests, compressors and the
 // image builder linked in made every start pay their package initialisers

@@ -27,7 +27,7 @@ func unmount(target string) error {
 	// checking whether the rootfs is mounted) holds the mount for its
 	// duration, and umount(2) without MNT_DETACH then fails with EBUSY.
 	// Such a hold lasts microseconds; a container's lasts. TestGCDuringCreate
-	// hit it one run in three in the guests, with gc spinning beside rm.
+	// (gc spinning beside rm) hit it in the guests, where syscalls are slow.
 	for wait := time.Millisecond; errors.Is(err, unix.EBUSY) && wait <= busyPatience; wait *= 2 {
 		time.Sleep(wait)
 		err = unix.Unmount(target, 0)
