@@ -270,17 +270,19 @@ char *ex_timings_json(struct executor *x)
 
 	if (!f)
 		fail(x, errno, "timings");
-	for (int i = 0; i < x->ntimed; i++) {
+	for (int i = 0, written = 0; i < x->ntimed; i++) {
 		const struct timed_step *t = &x->timed[i];
 		size_t len;
 		if (t->what && t->what[0] && strcmp(t->what, op_names[t->op]))
 			snprintf(phase, sizeof(phase), "plan: %s (%s)", op_names[t->op], t->what);
 		else
 			snprintf(phase, sizeof(phase), "plan: %s", op_names[t->op]);
-		len = snprintf(item, sizeof(item), "%s{\"phase\":", i ? "," : "");
+		len = snprintf(item, sizeof(item), "{\"phase\":");
 		len = json_string(item, len, sizeof(item), phase);
+		/* A phase whose escaped words overflow goes untimed, and the
+		 * comma goes only between the items written. */
 		if (len < sizeof(item))
-			fprintf(f, "%s,\"d\":%lld}", item, (long long)t->ns);
+			fprintf(f, "%s%s,\"d\":%lld}", written++ ? "," : "", item, (long long)t->ns);
 	}
 	if (fclose(f) != 0 || !out)
 		fail(x, ENOMEM, "timings");

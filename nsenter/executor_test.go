@@ -1,6 +1,7 @@
 package nsenter
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -63,7 +64,12 @@ func run(t *testing.T, in plan.ProcessInput) result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return runRaw(t, p.Encode(), true)
+	r := runRaw(t, p.Encode(), true)
+	// The parent decodes the report: it must be JSON, timings or none.
+	if r.ready != "" && !json.Valid([]byte(r.ready)) {
+		t.Fatalf("ready report is not JSON: %s", r.ready)
+	}
+	return r
 }
 
 func runRaw(t *testing.T, encoded []byte, place bool) result {
@@ -184,8 +190,6 @@ func TestExecutorCapabilitiesAsUser(t *testing.T) {
 	}
 }
 
-// An ambient capability that is not inheritable cannot be raised: a note
-// in the ready report, not a failure (runc's own spec lists such ones).
 // Without --debug the parent asks for no timings, and none are formatted.
 func TestExecutorReadyWithoutTimings(t *testing.T) {
 	requireRoot(t)
@@ -200,6 +204,8 @@ func TestExecutorReadyWithoutTimings(t *testing.T) {
 	}
 }
 
+// An ambient capability that is not inheritable cannot be raised: a note
+// in the ready report, not a failure (runc's own spec lists such ones).
 func TestExecutorAmbientWithoutInheritableIsANote(t *testing.T) {
 	requireRoot(t)
 	s := spec("/bin/true")

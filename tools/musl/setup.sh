@@ -4,7 +4,7 @@
 # asm/, asm-generic/) that nsenter includes, and Debian ships libseccomp for
 # glibc only. DIR gets links to those headers and to seccomp.h, a
 # libseccomp.pc that links Debian's static libseccomp.a, and fortify.c's
-# archive for the one glibc symbol that archive needs. Idempotent; a few ms.
+# archive for the one glibc symbol that archive needs. Idempotent.
 set -euo pipefail
 dir=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,9 +26,12 @@ for h in /usr/include/linux /usr/include/asm-generic "/usr/include/$multiarch/as
 	"$incdir/seccomp.h" "$incdir/seccomp-syscalls.h"; do
 	ln -sfn "$h" "$dir/include/$(basename "$h")"
 done
-musl-gcc -O2 -Wall -Werror -c "$here/fortify.c" -o "$dir/fortify.o"
-rm -f "$dir/libfortify.a"
-ar rcs "$dir/libfortify.a" "$dir/fortify.o"
+# Compiled again only when fortify.c is newer: most builds just link it.
+if ! [ "$dir/libfortify.a" -nt "$here/fortify.c" ]; then
+	musl-gcc -O2 -Wall -Werror -c "$here/fortify.c" -o "$dir/fortify.o"
+	rm -f "$dir/libfortify.a"
+	ar rcs "$dir/libfortify.a" "$dir/fortify.o"
+fi
 cat >"$dir/libseccomp.pc" <<PC
 Name: libseccomp
 Description: Debian's static libseccomp, linked into a musl build of strata
