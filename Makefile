@@ -78,7 +78,7 @@ unit: musl-root
 integration: strata
 	STRATA_BINARY=$(CURDIR)/strata $(GO) test -count=1 -timeout 30m ./tests/...
 
-lint:
+lint: musl-root
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go'))
 	if [ -n "$$unformatted" ]; then echo "gofmt -l reports:"; echo "$$unformatted"; exit 1; fi
 	$(BUILD_ENV) $(GO) vet ./...
