@@ -136,7 +136,6 @@ func createContainer(ctx *cli.Context, id string, relay *signalRelay) (*libconta
 			log.Debugf("container %s: %s took %v", id, phase, d)
 		}
 	}
-	relay.ready()
 	c, p, err := libcontainer.Create(ctx.String("root"), opts)
 	if err != nil {
 		cons.close()

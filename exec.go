@@ -54,7 +54,10 @@ the foreground it exits with the process's status (128+N for signal N).`,
 // the caller's to prefix.
 func execIn(ctx *cli.Context, id string) error {
 	detach := ctx.Bool("detach")
-	relay := catchSignals(detach)
+	relay, err := catchSignals(detach)
+	if err != nil {
+		return err
+	}
 	// Not locked: exec changes nothing in the container's state, and
 	// a process exec'd into a paused container waits for a `resume`
 	// that must be able to take the lock.
@@ -84,7 +87,6 @@ func execIn(ctx *cli.Context, id string) error {
 	if log.debug {
 		opts.Timing = func(phase string, d time.Duration) { log.Debugf("exec in %s: %s took %v", id, phase, d) }
 	}
-	relay.ready()
 	p, err := c.Exec(opts)
 	if err != nil {
 		cons.close()

@@ -77,7 +77,10 @@ func restoreContainer(ctx *cli.Context, id string) error {
 		return err
 	}
 	detach := ctx.Bool("detach")
-	relay := catchSignals(detach)
+	relay, err := catchSignals(detach)
+	if err != nil {
+		return err
+	}
 	cons, err := newConsole(spec.Process.Terminal, socket, detach)
 	if err != nil {
 		return err
@@ -91,7 +94,6 @@ func restoreContainer(ctx *cli.Context, id string) error {
 		}
 	}
 	root := ctx.String("root")
-	relay.ready()
 	c, p, err := libcontainer.Restore(root, libcontainer.RestoreOpts{
 		CriuOpts: co, ID: id, Bundle: bundle, Spec: spec, Console: cons.passFile(),
 		LsmProfile: ctx.String("lsm-profile"), LsmMountContext: ctx.String("lsm-mount-context"),

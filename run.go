@@ -37,7 +37,10 @@ then deletes it unless --keep is given.`,
 // caller's to prefix.
 func runContainer(ctx *cli.Context, id string) error {
 	// Caught from before the container exists, so none is lost.
-	relay := catchSignals(ctx.Bool("detach"))
+	relay, err := catchSignals(ctx.Bool("detach"))
+	if err != nil {
+		return err
+	}
 	c, p, cons, err := createContainer(ctx, id, relay)
 	if err != nil {
 		return err

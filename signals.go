@@ -5,16 +5,18 @@ import (
 	"os/signal"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-runtime/strata/sigrelay"
 )
 
 // relayed are the signals a foreground run or exec passes on to its
 // process: the POSIX ones a user or a supervisor sends, and SIGRTMIN+3,
-// systemd's "halt". runc relays every signal, but os/signal takes about
-// 50 µs per signal to start catching one and twice that to stop: catching
-// all 64 cost 3 to 10 ms of every foreground run. SIGCHLD (strata's own
-// child), SIGURG (the Go runtime's preemption) and SIGWINCH (the pty
-// relay's) are strata's, never relayed.
-var relayed = []os.Signal{
+// systemd's "halt". runc relays every signal; catching one costs little
+// (sigrelay), but each is one more sigaction at every start, and these are
+// the ones anybody sends. SIGCHLD (strata's own child), SIGURG (the Go
+// runtime's preemption) and SIGWINCH (the pty relay's) are strata's, never
+// relayed.
+var relayed = []unix.Signal{
 	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
 	unix.SIGALRM, unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGPWR,
 	unix.SIGXCPU, unix.SIGXFSZ, unix.SIGVTALRM, unix.SIGPROF, unix.SIGIO, unix.Signal(sigRTMin + 3),
@@ -27,42 +29,60 @@ const sigRTMin = 34
 // signalRelay passes the signals a foreground run or exec receives on to
 // its process. nil when detached.
 type signalRelay struct {
-	ch     chan os.Signal
-	caught chan struct{} // closed once ch receives them all
+	caught *os.File       // sigrelay's pipe, or
+	ch     chan os.Signal // os/signal's channel, when strata inherited some blocked
 }
 
-// catchSignals starts catching the signals, in the background: os/signal
-// hands each one to the runtime's signal-mask thread and waits for it
-// (0.6 ms for these, measured here), time the caller spends loading the
-// config or state meanwhile. The caller calls ready before the process
-// exists, so that none is lost. They are never released: strata exits once
-// the process has.
-func catchSignals(detach bool) *signalRelay {
+// catchSignals starts catching the signals, before the process exists, so
+// that none is lost. They are never released: strata exits once the
+// process has.
+func catchSignals(detach bool) (*signalRelay, error) {
 	if detach {
-		return nil
+		return nil, nil
 	}
-	r := &signalRelay{ch: make(chan os.Signal, 32), caught: make(chan struct{})}
-	go func() {
-		signal.Notify(r.ch, relayed...)
-		close(r.caught)
-	}()
-	return r
-}
-
-// ready returns once every relayed signal is caught.
-func (r *signalRelay) ready() {
-	if r != nil {
-		<-r.caught
+	blocked, err := sigrelay.Blocked(relayed)
+	if err != nil {
+		return nil, err
 	}
+	if len(blocked) > 0 {
+		// Only os/signal's thread unblocks them (at about 50 µs of CPU
+		// a signal).
+		r := &signalRelay{ch: make(chan os.Signal, 32)}
+		for _, s := range relayed {
+			signal.Notify(r.ch, s)
+		}
+		return r, nil
+	}
+	f, err := sigrelay.Catch(relayed)
+	if err != nil {
+		return nil, err
+	}
+	return &signalRelay{caught: f}, nil
 }
 
 // waitFor relays signals to the process pid until wait returns its exit
 // code.
 func (r *signalRelay) waitFor(pid int, wait func() (int, error)) (int, error) {
-	go func() {
+	go r.relay(pid)
+	return wait()
+}
+
+func (r *signalRelay) relay(pid int) {
+	if r.ch != nil {
 		for s := range r.ch {
 			unix.Kill(pid, s.(unix.Signal))
 		}
-	}()
-	return wait()
+		return
+	}
+	b := make([]byte, 64)
+	for {
+		n, err := r.caught.Read(b)
+		if err != nil {
+			log.Warnf("relaying signals stopped: %v", err)
+			return
+		}
+		for _, s := range b[:n] {
+			unix.Kill(pid, unix.Signal(s))
+		}
+	}
 }
