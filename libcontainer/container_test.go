@@ -94,6 +94,43 @@ func TestSaveIsAtomicAndReadable(t *testing.T) {
 	}
 }
 
+// Relock rereads state.json: what another process saved meanwhile replaces
+// what this one holds, and its own last save reads back as it was.
+func TestRelockRereadsWhatOthersSaved(t *testing.T) {
+	root := t.TempDir()
+	c, err := newContainer(root, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.State.Bundle = "/mine"
+	if err := c.save(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := c.Relock(); err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Bundle != "/mine" {
+		t.Fatalf("after its own save, Relock reads bundle %q", c.State.Bundle)
+	}
+	c.Close()
+	other, err := Peek(root, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.State.Bundle = "/theirs"
+	if err := other.save(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Relock(); err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Bundle != "/theirs" {
+		t.Fatalf("after another's save, Relock reads bundle %q, want /theirs", c.State.Bundle)
+	}
+}
+
 func TestPeekUnknownAndCorrupt(t *testing.T) {
 	root := t.TempDir()
 	if _, err := Peek(root, "nope"); !errors.Is(err, ErrNotExist) || err.Error() != "does not exist" {
