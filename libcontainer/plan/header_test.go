@@ -68,3 +68,21 @@ var goNames = func() map[Op]string {
 	}
 	return m
 }()
+
+// The wire format nsenter/plan.h reads: the magic, then per step its op,
+// the length of its body, and the body: the failure message and the EPERM
+// hint as strings, then the arguments ('s', length, bytes or 'i', eight
+// bytes), every number little-endian.
+func TestEncodeWireFormat(t *testing.T) {
+	p := &Plan{Steps: []Step{
+		{Op: OpUmask, What: "umask", Args: []Arg{I(0o22)}},
+		{Op: OpSymlink, What: "ln", EPERM: "hint", Args: []Arg{S("/a"), B([]byte{0})}},
+	}}
+	want := []byte("SPL1" +
+		"\x14\x18\x00\x00\x00" + "s\x05\x00\x00\x00umask" + "s\x00\x00\x00\x00" + "i\x12\x00\x00\x00\x00\x00\x00\x00" +
+		"\x00\x1d\x00\x00\x00" + "s\x02\x00\x00\x00ln" + "s\x04\x00\x00\x00hint" + "s\x02\x00\x00\x00/a" + "s\x01\x00\x00\x00\x00")
+	want[4], want[4+5+24] = byte(OpUmask), byte(OpSymlink)
+	if got := p.Encode(); string(got) != string(want) {
+		t.Errorf("Encode:\n got %q\nwant %q", got, want)
+	}
+}
