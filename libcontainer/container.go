@@ -244,15 +244,17 @@ func (c *Container) save() error {
 	if err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save state: %w", err)
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save state: %w", err)
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(c.dir, stateFile))
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(c.dir, stateFile)); err != nil {
+	if err != nil {
+		// Only a failed save leaves the temporary file to remove: after
+		// the rename it is state.json.
+		os.Remove(tmp.Name())
 		return fmt.Errorf("save state: %w", err)
 	}
 	c.onDisk = b
