@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -528,49 +527,6 @@ func TestExecPreserveFds(t *testing.T) {
 	r = tu.Must(t, tu.Exec(t, cmd))
 	if fds := fdList(r.Stdout); len(fds) != 4 {
 		t.Errorf("fds without --preserve-fds: %v, want [0 1 2 3] (3 is ls's own)", fds)
-	}
-}
-
-// TestExecForwardsSignals: a foreground exec passes the signals it gets on
-// to the process and exits with its status.
-func TestExecForwardsSignals(t *testing.T) {
-	t.Parallel()
-	c, _ := runningContainer(t, nil)
-	out := filepath.Join(c.Dir, "out")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cmd := tu.Command(c.Root, c.ID, "exec", c.ID, "sh", "-c", `trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done`)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	if line := waitFile(t, out); line != "ready\n" {
-		t.Fatalf("exec'd shell printed %q", line)
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done:
-		done <- nil // for the cleanup
-	case <-time.After(20 * time.Second):
-		t.Fatal("exec did not exit after SIGTERM")
-	}
-	if code := cmd.ProcessState.ExitCode(); code != 42 {
-		data, _ := os.ReadFile(out)
-		t.Errorf("exec exit status %d after SIGTERM, want 42 (the trap's); output %q", code, data)
-	}
-	if data, _ := os.ReadFile(out); string(data) != "ready\ngot-term\n" {
-		t.Errorf("output %q", data)
 	}
 }
 

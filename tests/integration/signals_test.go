@@ -2,6 +2,7 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -39,26 +40,9 @@ func TestRunRelaysSignals(t *testing.T) {
 			t.Parallel()
 			c := tu.NewContainer(t, func(s *specs.Spec) { s.Process.Args = []string{"sh", "-c", trapper} })
 			out := filepath.Join(c.Dir, "out")
-			f, err := os.Create(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
 			cmd := tu.Command(c.Root, c.ID, "run", "--bundle", c.Bundle, c.ID)
-			cmd.Stdout, cmd.Stderr = f, f
-			if err := startBlocking(cmd, tc.block); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			t.Cleanup(func() {
-				cmd.Process.Kill()
-				<-done
-			})
+			done := startTrapping(t, cmd, out, tc.block)
 			want := "ready\n"
-			if got := waitFile(t, out); got != want {
-				t.Fatalf("container printed %q, want %q", got, want)
-			}
 			for _, s := range []syscall.Signal{unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM} {
 				if err := cmd.Process.Signal(s); err != nil {
 					t.Fatal(err)
@@ -68,26 +52,74 @@ func TestRunRelaysSignals(t *testing.T) {
 					t.Fatalf("after %v the container printed %q, want %q", s, got, want)
 				}
 			}
-			if err := cmd.Process.Signal(unix.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-done:
-				done <- nil // for the cleanup
-			case <-time.After(20 * time.Second):
-				t.Fatal("run did not exit after SIGTERM")
-			}
-			if code := cmd.ProcessState.ExitCode(); code != 42 {
-				data, _ := os.ReadFile(out)
-				t.Errorf("run exit status %d after SIGTERM, want 42 (the trap's); output %q", code, data)
-			}
+			termExits(t, cmd, done, out)
 		})
+	}
+}
+
+// TestExecForwardsSignals: a foreground exec passes the signals it gets on
+// to the process and exits with its status.
+func TestExecForwardsSignals(t *testing.T) {
+	t.Parallel()
+	c, _ := runningContainer(t, nil)
+	out := filepath.Join(c.Dir, "out")
+	cmd := tu.Command(c.Root, c.ID, "exec", c.ID, "sh", "-c", trapper)
+	done := startTrapping(t, cmd, out, nil)
+	termExits(t, cmd, done, out)
+	if data, _ := os.ReadFile(out); string(data) != "ready\ngot-TERM\n" {
+		t.Errorf("output %q", data)
+	}
+}
+
+// startTrapping starts cmd, a foreground run or exec of trapper, with its
+// output in the file out and the signals block blocked, and waits for its
+// "ready". The cleanup kills what is left. done gets cmd's Wait.
+func startTrapping(t *testing.T, cmd *exec.Cmd, out string, block []unix.Signal) (done chan error) {
+	t.Helper()
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	err = startBlocking(cmd, block)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	if line := waitFile(t, out); line != "ready\n" {
+		t.Fatalf("the process printed %q, want \"ready\\n\"", line)
+	}
+	return done
+}
+
+// termExits sends cmd SIGTERM and fails the test unless it exits within
+// 20 s with 42, the status of trapper's trap.
+func termExits(t *testing.T, cmd *exec.Cmd, done chan error, out string) {
+	t.Helper()
+	if err := cmd.Process.Signal(unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+		done <- nil // for the cleanup
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%v did not exit after SIGTERM", cmd.Args[3:])
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 42 {
+		data, _ := os.ReadFile(out)
+		t.Errorf("exit status %d after SIGTERM, want 42 (the trap's); output %q", code, data)
 	}
 }
 
 // startBlocking starts cmd with the signals block blocked: a child of Go's
 // os/exec gets the mask of the thread that started it.
-func startBlocking(cmd interface{ Start() error }, block []unix.Signal) error {
+func startBlocking(cmd *exec.Cmd, block []unix.Signal) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var set, old unix.Sigset_t
