@@ -13,8 +13,8 @@
 // That handler replaces the Go runtime's own for these signals, which the
 // runtime uses for nothing but os/signal (none is SIGURG, its preemption
 // signal, or one of the faults it turns into panics). This process must not
-// also ask os/signal for them. A child started with os/exec gets the
-// default action back before it execs, as for the runtime's handlers.
+// also ask os/signal for them. A program strata starts gets the default
+// actions back: execve(2) resets every caught signal.
 //
 // A handler only runs on a thread that does not block the signal, and the Go
 // runtime gives every thread the mask strata was started with (except for
