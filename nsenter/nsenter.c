@@ -263,6 +263,9 @@ void strata_nsenter(void)
 	 */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		bail("nsenter: prctl(PR_SET_DUMPABLE)");
+	/* Exec'd as /proc/self/fd/N, the process is named "N" by the kernel:
+	 * what ps -e and top would show for a created container's init. */
+	prctl(PR_SET_NAME, "strata", 0, 0, 0);
 
 	len = recv(syncfd, msg, sizeof(msg) - 1, MSG_TRUNC);
 	if (len < 1 || msg[0] != 'B')

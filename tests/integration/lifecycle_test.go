@@ -57,6 +57,22 @@ func TestLifecycle(t *testing.T) {
 	guard.Check(t)
 }
 
+// A created container's init goes by strata's name in ps -e and top, not
+// by the number of the fd it was exec'd from.
+func TestCreatedInitIsNamedStrata(t *testing.T) {
+	t.Parallel()
+	tu.StrataOnly(t, "runc names its init runc:[2:INIT]")
+	c := tu.NewContainer(t, sleeper)
+	tu.Must(t, c.Create())
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.State().Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(comm) != "strata\n" {
+		t.Errorf("the created init's comm is %q, want \"strata\\n\"", comm)
+	}
+}
+
 func TestRunExitStatus(t *testing.T) {
 	t.Parallel()
 	c := tu.NewContainer(t, sh("exit 3"))
