@@ -240,3 +240,27 @@ func TestMountTargetSymlinkStaysInRootfs(t *testing.T) {
 	}
 	guard.Check(t) // run (without --keep) deleted the container
 }
+
+// A mount destination that is itself a dangling symlink lands where the
+// symlink points, made inside the rootfs (the symlink resolved as if the
+// rootfs were /); one whose parent exists and last name does not is made in
+// that parent.
+func TestMountTargetsMadeInRootfs(t *testing.T) {
+	t.Parallel()
+	c := tu.NewContainer(t, with(sh("grep -c -e ' /made/here ' -e ' /fresh ' /proc/self/mountinfo"), func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/dangling", Type: "tmpfs", Source: "tmpfs"},
+			specs.Mount{Destination: "/fresh", Type: "tmpfs", Source: "tmpfs"})
+	}))
+	if err := os.Symlink("/made/here", filepath.Join(c.Rootfs(), "dangling")); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.MustRun(); out != "2\n" {
+		t.Errorf("want tmpfs mounts on /made/here and /fresh, grep -c says %q", out)
+	}
+	for _, p := range []string{"made/here", "fresh"} {
+		if st, err := os.Lstat(filepath.Join(c.Rootfs(), p)); err != nil || !st.IsDir() {
+			t.Errorf("mount target %s not made as a directory in the rootfs: %v", p, err)
+		}
+	}
+}
