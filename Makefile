@@ -24,8 +24,9 @@ TAGS    := osusergo netgo urfave_cli_no_docs
 # default, an experiment in 1.26), which decodes a config.json or a
 # state.json cold in half the time of v1's (the default config.json: 0.24-
 # 0.35 ms against 0.47-0.71 here; the first decode pays for reflecting on
-# the spec's types, and every command decodes one). Everything that compiles this module (build, unit tests,
-# vet) uses BUILD_ENV, so the tests run what the binary runs.
+# the spec's types, and every command decodes one). Everything that
+# compiles this module (build, unit tests, vet) uses BUILD_ENV, so the
+# tests run what the binary runs.
 MUSL_ROOT := $(CURDIR)/.musl
 BUILD_ENV := GOEXPERIMENT=jsonv2 CGO_ENABLED=1 CC=musl-gcc PKG_CONFIG_PATH=$(MUSL_ROOT) PKG_CONFIG_LIBDIR=$(MUSL_ROOT) CGO_CFLAGS="-O2 -g -isystem $(MUSL_ROOT)/include"
 # Where `make strata` writes the binary; the test suites build through it.

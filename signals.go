@@ -13,9 +13,10 @@ import (
 // process: the POSIX ones a user or a supervisor sends, and SIGRTMIN+3,
 // systemd's "halt". runc relays every signal; catching one costs little
 // (sigrelay), but each is one more sigaction at every start, and these are
-// the ones anybody sends. SIGCHLD (strata's own child), SIGURG (the Go
-// runtime's preemption) and SIGWINCH (the pty relay's) are strata's, never
-// relayed.
+// the ones anybody sends. Not the rest of the real-time range: the C
+// library keeps some of it for itself (musl's setuid across threads uses
+// 34). SIGCHLD (strata's own child), SIGURG (the Go runtime's preemption)
+// and SIGWINCH (the pty relay's) are strata's, never relayed.
 var relayed = []unix.Signal{
 	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
 	unix.SIGALRM, unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGPWR,
