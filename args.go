@@ -79,12 +79,18 @@ func findCommand(app *cli.App, args []string) (int, *cli.Command) {
 func flagArity(flags []cli.Flag) map[string]bool {
 	m := map[string]bool{"help": false, "h": false}
 	for _, f := range flags {
-		_, isBool := f.(*cli.BoolFlag)
 		for _, n := range f.Names() {
-			m[n] = !isBool
+			m[n] = takesValue(f)
 		}
 	}
 	return m
+}
+
+// takesValue says whether a flag is followed by a value (all but the bool
+// ones). Asked of the interface: the flags are wrapped (flagnames.go).
+func takesValue(f cli.Flag) bool {
+	v, ok := f.(cli.DocGenerationFlag)
+	return ok && v.TakesValue()
 }
 
 func knownFlag(m map[string]bool, name string) bool {

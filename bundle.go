@@ -50,13 +50,7 @@ func interspersed(cmd *cli.Command) *cli.Command {
 	outer := *cmd
 	outer.SkipFlagParsing = true
 	outer.Action = func(ctx *cli.Context) error {
-		takesValue := map[string]bool{}
-		for _, f := range cmd.Flags {
-			_, isBool := f.(*cli.BoolFlag)
-			for _, n := range f.Names() {
-				takesValue[n] = !isBool
-			}
-		}
+		valued := flagArity(cmd.Flags)
 		var flags, positional []string
 		args := ctx.Args().Slice()
 		for i := 0; i < len(args); i++ {
@@ -68,7 +62,7 @@ func interspersed(cmd *cli.Command) *cli.Command {
 			case strings.HasPrefix(a, "-") && a != "-":
 				flags = append(flags, a)
 				name := strings.TrimLeft(a, "-")
-				if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(args) {
+				if !strings.Contains(name, "=") && valued[name] && i+1 < len(args) {
 					i++
 					flags = append(flags, args[i])
 				}

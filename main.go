@@ -37,7 +37,7 @@ func main() {
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "strata",
 		Usage: "Open Container Initiative runtime",
 		// runc's lines, which tools parse (commit:, spec:, libseccomp:).
@@ -65,6 +65,8 @@ func newApp() *cli.App {
 		// Errors are reported once, by fatal, in runc's format.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	fixNames(app)
+	return app
 }
 
 func commands() []*cli.Command {
