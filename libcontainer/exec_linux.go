@@ -210,22 +210,34 @@ func (o *ExecOpts) timing(phase string, d time.Duration) {
 // init that this process is not already in. (setns into one's own user
 // namespace fails, and the rest would only cost a syscall.)
 func (c *Container) joinMessage() ([]byte, error) {
+	// Each namespace is looked up in the two ns directories, opened once:
+	// sixteen stats of whole /proc paths were 3% of an exec's CPU.
+	theirDir := fmt.Sprintf("/proc/%d/ns", c.State.InitPid)
+	theirs, err := unix.Open(theirDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("namespaces of init %d: %w", c.State.InitPid, err)
+	}
+	defer unix.Close(theirs)
+	ours, err := unix.Open("/proc/self/ns", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("own namespaces: %w", err)
+	}
+	defer unix.Close(ours)
 	var b strings.Builder
 	b.WriteString("clone=0\x00")
 	for _, t := range joinOrder {
 		name := procNSName[t]
-		theirs := fmt.Sprintf("/proc/%d/ns/%s", c.State.InitPid, name)
 		var a, o unix.Stat_t
-		if err := unix.Stat(theirs, &a); err != nil {
+		if err := unix.Fstatat(theirs, name, &a, 0); err != nil {
 			if t == specs.TimeNamespace || t == specs.CgroupNamespace {
 				continue // kernels without them
 			}
 			return nil, fmt.Errorf("%s namespace of init %d: %w", name, c.State.InitPid, err)
 		}
-		if err := unix.Stat("/proc/self/ns/"+name, &o); err == nil && a.Ino == o.Ino && a.Dev == o.Dev {
+		if err := unix.Fstatat(ours, name, &o, 0); err == nil && a.Ino == o.Ino && a.Dev == o.Dev {
 			continue
 		}
-		fmt.Fprintf(&b, "join=%d:%s\x00", nsFlags[t], theirs)
+		fmt.Fprintf(&b, "join=%d:%s/%s\x00", nsFlags[t], theirDir, name)
 	}
 	if !alive(c.State.InitPid, c.State.InitStart) {
 		return nil, statusError(Stopped, "created or running")
