@@ -170,6 +170,12 @@ func (m *Manager) refuseFrozen() error {
 func (m *Manager) Occupants() int {
 	seen := map[int]bool{}
 	for _, dir := range m.m.GetPaths() {
+		// A directory not made yet holds no one. Asked first, as a
+		// failed read costs the library an open and a readlink for its
+		// message, in each hierarchy of every create.
+		if unix.Access(dir, unix.F_OK) != nil {
+			continue
+		}
 		pids, err := cg.GetPids(dir)
 		if err != nil {
 			continue // not made yet
