@@ -30,6 +30,7 @@ func main() {
 		runInit()
 		return
 	}
+	slackMonitor()
 	app := newApp()
 	if err := app.Run(reorderArgs(app, os.Args)); err != nil {
 		fatal(err)

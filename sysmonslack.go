@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"slices"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// The Go runtime's monitor thread (sysmon) sleeps 20 µs at a time for the
+// first millisecond a program is busy and backs off only after that
+// (runtime/proc.go, sysmon). A strata command lives 5 to 15 ms, so that is
+// about 60 wakes per `run` (perf record -e sched:sched_switch: 61 of its
+// 107 context switches). On the 2-core VM the benchmarks run on, each wake
+// costs some 20 µs of CPU, as reprogramming the timer exits to the
+// hypervisor: 1.4 ms of the 12 ms a `run` costs, which is what strata
+// spent per container beyond crun (a runtime patched to start sysmon at
+// 5 ms, docs/benchmarks.md).
+//
+// A thread's timer slack (prctl(2) PR_SET_TIMERSLACK, proc(5)
+// timerslack_ns) is how much later than asked the kernel may end its
+// sleeps, to batch wakeups. slackMonitor gives sysmon a slack of
+// monitorSlack: its 20 µs sleeps last about that long, a few wakes per
+// command. What that delays is sysmon's work: handing a P on from a
+// goroutine that has been in a system call for a while (when no other P
+// is idle), preempting a goroutine that ran for 10 ms, polling the network
+// when nothing else has for 10 ms. A command has no such goroutines on its
+// path, and handing a P on 2 ms late is harmless to it.
+//
+// Nothing else changes. The other threads keep their slack, and so do the
+// processes strata starts: a child inherits the slack of the thread that
+// forks it, and sysmon runs no Go code, so it forks nothing. sysmon cannot
+// set its own slack, so it is set from here through /proc/TID/timerslack_ns; the kernel
+// allows that for another thread only with CAP_SYS_NICE, so a rootless
+// strata goes without.
+const monitorSlack = "2000000" // ns
+
+// slackMonitor finds sysmon and sets its timer slack. Any failure leaves
+// the runtime as it was.
+func slackMonitor() {
+	tid := monitorThread()
+	if tid == 0 {
+		return
+	}
+	// A thread's own files are under /proc/TID too (not listed there);
+	// timerslack_ns is not under /proc/self/task/TID.
+	fd, err := unix.Open("/proc/"+strconv.Itoa(tid)+"/timerslack_ns", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	unix.Write(fd, []byte(monitorSlack))
+	unix.Close(fd)
+}
+
+// monitorThread is sysmon's thread id, or 0. sysmon is the first thread the
+// runtime starts (runtime.main, before any goroutine of the program), so
+// it has the lowest id but the main thread's while ids have not wrapped
+// around, and it is the one thread that sleeps in nanosleep(2) (the
+// others wait in futex or epoll_pwait): the threads are asked in the order
+// of their ids, and the first one in nanosleep is taken.
+func monitorThread() int {
+	d, err := os.Open("/proc/self/task")
+	if err != nil {
+		return 0
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	self := os.Getpid()
+	var tids []int
+	for _, n := range names {
+		if tid, err := strconv.Atoi(n); err == nil && tid != self {
+			tids = append(tids, tid)
+		}
+	}
+	slices.Sort(tids)
+	nanosleep := []byte(strconv.Itoa(unix.SYS_NANOSLEEP) + " ")
+	var buf [32]byte
+	for _, tid := range tids {
+		// The system call a thread is blocked in, "running" if none.
+		fd, err := unix.Open("/proc/self/task/"+strconv.Itoa(tid)+"/syscall", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		n, _ := unix.Read(fd, buf[:])
+		unix.Close(fd)
+		if n > 0 && bytes.HasPrefix(buf[:n], nanosleep) {
+			return tid
+		}
+	}
+	return 0
+}
