@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -55,11 +54,14 @@ func slackMonitor() {
 }
 
 // monitorThread is sysmon's thread id, or 0. sysmon is the first thread the
-// runtime starts (runtime.main, before any goroutine of the program), so
-// it has the lowest id but the main thread's while ids have not wrapped
-// around, and it is the one thread that sleeps in nanosleep(2) (the
-// others wait in futex or epoll_pwait): the threads are asked in the order
-// of their ids, and the first one in nanosleep is taken.
+// runtime starts (runtime.main, before any goroutine of the program), so it
+// has the lowest id but the main thread's while ids have not wrapped
+// around; and it is the thread that sleeps in nanosleep(2), where the
+// others wait in futex(2) or epoll_pwait(2). So the lowest id is taken if
+// that thread is seen in nanosleep: asked a few times, as under load it is
+// often between two sleeps, waiting for a CPU ("running"). Seen waiting
+// in anything else, it is taken for another thread (the ids wrapped), or
+// sysmon in one of its rare other waits, and none is given the slack.
 func monitorThread() int {
 	d, err := os.Open("/proc/self/task")
 	if err != nil {
@@ -67,27 +69,33 @@ func monitorThread() int {
 	}
 	names, _ := d.Readdirnames(-1)
 	d.Close()
-	self := os.Getpid()
-	var tids []int
+	self, low := os.Getpid(), 0
 	for _, n := range names {
-		if tid, err := strconv.Atoi(n); err == nil && tid != self {
-			tids = append(tids, tid)
+		if tid, err := strconv.Atoi(n); err == nil && tid != self && (low == 0 || tid < low) {
+			low = tid
 		}
 	}
-	slices.Sort(tids)
+	if low == 0 {
+		return 0
+	}
+	// The system call a thread is blocked in, or "running".
+	path := "/proc/self/task/" + strconv.Itoa(low) + "/syscall"
 	nanosleep := []byte(strconv.Itoa(unix.SYS_NANOSLEEP) + " ")
 	var buf [32]byte
-	for _, tid := range tids {
-		// The system call a thread is blocked in, "running" if none.
-		fd, err := unix.Open("/proc/self/task/"+strconv.Itoa(tid)+"/syscall", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	for range 5 {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			continue
+			return 0
 		}
 		n, _ := unix.Read(fd, buf[:])
 		unix.Close(fd)
-		if n > 0 && bytes.HasPrefix(buf[:n], nanosleep) {
-			return tid
+		switch {
+		case n > 0 && bytes.HasPrefix(buf[:n], nanosleep):
+			return low
+		case !bytes.HasPrefix(buf[:max(n, 0)], []byte("running")):
+			return 0
 		}
+		unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) // let it have the CPU
 	}
 	return 0
 }

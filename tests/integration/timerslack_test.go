@@ -20,6 +20,23 @@ import (
 func TestTimerSlackOnlyOnMonitorThread(t *testing.T) {
 	t.Parallel()
 	tu.StrataOnly(t, "only strata stretches its runtime monitor's sleeps")
+	// strata gives up on the slack when it cannot see the monitor asleep
+	// (sysmonslack.go), which a loaded machine makes likelier: a few runs
+	// are tried for one that gave it.
+	for attempt := 1; ; attempt++ {
+		if slackedRun(t) || t.Failed() {
+			return
+		}
+		if attempt == 3 {
+			t.Fatal("no thread of strata run had a 2 ms timer slack, in three runs")
+		}
+	}
+}
+
+// slackedRun runs a container in the foreground and checks the timer slack
+// of strata's threads, of the container's process and of an exec'd one;
+// it says whether one thread of strata had the monitor's.
+func slackedRun(t *testing.T) bool {
 	c := tu.NewContainer(t, func(s *specs.Spec) {
 		s.Process.Args = []string{"sh", "-c", "cat /proc/self/timerslack_ns > /slack; " + trapper}
 	})
@@ -27,6 +44,7 @@ func TestTimerSlackOnlyOnMonitorThread(t *testing.T) {
 	out := filepath.Join(c.Dir, "out")
 	cmd := tu.Command(c.Root, c.ID, "run", "--bundle", c.Bundle, c.ID)
 	done := startTrapping(t, cmd, out, nil)
+	defer termExits(t, cmd, done, out)
 
 	cli := cmd.Process.Pid
 	inherited := slackOf(t, cli) // the main thread's: what strata was started with
@@ -48,8 +66,8 @@ func TestTimerSlackOnlyOnMonitorThread(t *testing.T) {
 			t.Errorf("thread %d of strata run has a timer slack of %s ns, want %s (inherited) or 2000000 (the monitor)", tid, s, inherited)
 		}
 	}
-	if len(slacked) != 1 || slacked[0] == strconv.Itoa(cli) {
-		t.Errorf("threads of strata run (pid %d) with a 2 ms slack: %v, want one thread other than the main one", cli, slacked)
+	if len(slacked) > 1 || len(slacked) == 1 && slacked[0] == strconv.Itoa(cli) {
+		t.Errorf("threads of strata run (pid %d) with a 2 ms slack: %v, want at most one, not the main one", cli, slacked)
 	}
 	if got, _ := os.ReadFile(slackFile); strings.TrimSpace(string(got)) != inherited {
 		t.Errorf("the container's process has a timer slack of %q ns, want %s", got, inherited)
@@ -58,7 +76,7 @@ func TestTimerSlackOnlyOnMonitorThread(t *testing.T) {
 	if r.Code != 0 || strings.TrimSpace(r.Stdout) != inherited {
 		t.Errorf("an exec'd process's timer slack: %s, want %s", r, inherited)
 	}
-	termExits(t, cmd, done, out)
+	return len(slacked) == 1
 }
 
 func slackOf(t *testing.T, tid int) string {
