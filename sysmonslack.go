@@ -14,26 +14,28 @@ import (
 // about 60 wakes per `run` (perf record -e sched:sched_switch: 61 of its
 // 107 context switches). On the 2-core VM the benchmarks run on, each wake
 // costs some 20 µs of CPU, as reprogramming the timer exits to the
-// hypervisor: 1.4 ms of the 12 ms a `run` costs, which is what strata
-// spent per container beyond crun (a runtime patched to start sysmon at
-// 5 ms, docs/benchmarks.md).
+// hypervisor: a strata built with a runtime patched to start those sleeps
+// at 5 ms spent 1.4 to 1.9 ms less CPU per `run`, of 12 to 15
+// (docs/benchmarks.md).
 //
 // A thread's timer slack (prctl(2) PR_SET_TIMERSLACK, proc(5)
 // timerslack_ns) is how much later than asked the kernel may end its
 // sleeps, to batch wakeups. slackMonitor gives sysmon a slack of
 // monitorSlack: its 20 µs sleeps last about that long, a few wakes per
-// command. What that delays is sysmon's work: handing a P on from a
+// command. What that delays is sysmon's own work: handing a P on from a
 // goroutine that has been in a system call for a while (when no other P
 // is idle), preempting a goroutine that ran for 10 ms, polling the network
-// when nothing else has for 10 ms. A command has no such goroutines on its
-// path, and handing a P on 2 ms late is harmless to it.
+// when nothing else has for 10 ms. For a command that lives milliseconds,
+// a P handed on up to 2 ms late is the one cost, and the rare one.
 //
 // Nothing else changes. The other threads keep their slack, and so do the
 // processes strata starts: a child inherits the slack of the thread that
 // forks it, and sysmon runs no Go code, so it forks nothing. sysmon cannot
-// set its own slack, so it is set from here through /proc/TID/timerslack_ns; the kernel
-// allows that for another thread only with CAP_SYS_NICE, so a rootless
-// strata goes without.
+// set its own slack, so it is set from here through
+// /proc/TID/timerslack_ns; the kernel allows that for another thread only
+// with CAP_SYS_NICE, so a rootless strata goes without. It is set in main,
+// not earlier: the C constructor runs before sysmon exists, and a slack
+// set there would go to every thread the runtime starts before main.
 const monitorSlack = "2000000" // ns
 
 // slackMonitor finds sysmon and sets its timer slack. Any failure leaves
