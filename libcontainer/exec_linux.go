@@ -215,12 +215,12 @@ func (c *Container) joinMessage() ([]byte, error) {
 	theirDir := fmt.Sprintf("/proc/%d/ns", c.State.InitPid)
 	theirs, err := unix.Open(theirDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("namespaces of init %d: %w", c.State.InitPid, err)
+		return nil, fmt.Errorf("namespaces of init %d: open %s: %w", c.State.InitPid, theirDir, err)
 	}
 	defer unix.Close(theirs)
 	ours, err := unix.Open("/proc/self/ns", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("own namespaces: %w", err)
+		return nil, fmt.Errorf("own namespaces: open /proc/self/ns: %w", err)
 	}
 	defer unix.Close(ours)
 	var b strings.Builder

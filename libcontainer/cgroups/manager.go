@@ -178,7 +178,7 @@ func (m *Manager) Occupants() int {
 		}
 		pids, err := cg.GetPids(dir)
 		if err != nil {
-			continue // not made yet
+			continue // removed meanwhile
 		}
 		for _, p := range pids {
 			seen[p] = true
