@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"strconv"
 
@@ -56,48 +55,39 @@ func slackMonitor() {
 }
 
 // monitorThread is sysmon's thread id, or 0. sysmon is the first thread the
-// runtime starts (runtime.main, before any goroutine of the program), so it
-// has the lowest id but the main thread's while ids have not wrapped
-// around; and it is the thread that sleeps in nanosleep(2), where the
-// others wait in futex(2) or epoll_pwait(2). So the lowest id is taken if
-// that thread is seen in nanosleep: asked a few times, as under load it is
-// often between two sleeps, waiting for a CPU ("running"). Seen waiting
-// in anything else, it is taken for another thread (the ids wrapped), or
-// sysmon in one of its rare other waits, and none is given the slack.
+// runtime starts (runtime.main, before any goroutine of the program), and
+// the kernel hands out ids in increasing order until they wrap around at
+// pid_max: so sysmon has the lowest id above the main thread's, unless some
+// thread's id is below the main thread's (the ids wrapped while the threads
+// were made), and then none is taken. Ids are compared as this /proc shows
+// them, which may be another pid namespace's than os.Getpid's. (Asking each
+// thread which system call it sleeps in instead failed under load, where
+// sysmon is mostly waiting for a CPU between two sleeps.)
 func monitorThread() int {
+	link, err := os.Readlink("/proc/self")
+	if err != nil {
+		return 0
+	}
+	self, err := strconv.Atoi(link)
+	if err != nil {
+		return 0
+	}
 	d, err := os.Open("/proc/self/task")
 	if err != nil {
 		return 0
 	}
 	names, _ := d.Readdirnames(-1)
 	d.Close()
-	self, low := os.Getpid(), 0
+	low := 0
 	for _, n := range names {
-		if tid, err := strconv.Atoi(n); err == nil && tid != self && (low == 0 || tid < low) {
+		tid, err := strconv.Atoi(n)
+		switch {
+		case err != nil || tid == self:
+		case tid < self:
+			return 0 // wrapped
+		case low == 0 || tid < low:
 			low = tid
 		}
 	}
-	if low == 0 {
-		return 0
-	}
-	// The system call a thread is blocked in, or "running".
-	path := "/proc/self/task/" + strconv.Itoa(low) + "/syscall"
-	nanosleep := []byte(strconv.Itoa(unix.SYS_NANOSLEEP) + " ")
-	var buf [32]byte
-	for range 5 {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return 0
-		}
-		n, _ := unix.Read(fd, buf[:])
-		unix.Close(fd)
-		switch {
-		case n > 0 && bytes.HasPrefix(buf[:n], nanosleep):
-			return low
-		case !bytes.HasPrefix(buf[:max(n, 0)], []byte("running")):
-			return 0
-		}
-		unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) // let it have the CPU
-	}
-	return 0
+	return low
 }

@@ -20,16 +20,8 @@ import (
 func TestTimerSlackOnlyOnMonitorThread(t *testing.T) {
 	t.Parallel()
 	tu.StrataOnly(t, "only strata stretches its runtime monitor's sleeps")
-	// strata gives up on the slack when it cannot see the monitor asleep
-	// (sysmonslack.go), which a loaded machine makes likelier: a few runs
-	// are tried for one that gave it.
-	for attempt := 1; ; attempt++ {
-		if slackedRun(t) || t.Failed() {
-			return
-		}
-		if attempt == 3 {
-			t.Fatal("no thread of strata run had a 2 ms timer slack, in three runs")
-		}
+	if !slackedRun(t) && !t.Failed() {
+		t.Error("no thread of strata run has a 2 ms timer slack")
 	}
 }
 
