@@ -3,6 +3,8 @@ package compat
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,20 +30,27 @@ func background(f func()) (wait func()) {
 	return wg.Wait
 }
 
-// waitProcs polls `ps -f json` (not compared) until the container has n
-// processes or more, then records whether it got there.
-func (s *session) waitProcs(id string, n int) {
-	got := 0
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+// waitExeced polls `ps -f json` (not compared) until one of the
+// container's processes runs argv, then records whether it got there.
+// Counting processes is not enough: the runtime's own helper that sets an
+// exec up is in the container's cgroup before the exec'd program runs, and
+// killing the container then fails the exec (runc: "read init-p: connection
+// reset by peer") instead of ending it with the program's death.
+func (s *session) waitExeced(id string, argv ...string) {
+	want := strings.Join(argv, "\x00") + "\x00"
+	found := false
+	for deadline := time.Now().Add(10 * time.Second); !found && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		var pids []int
-		if json.Unmarshal([]byte(s.raw("ps", "--format", "json", id).stdout), &pids) == nil {
-			got = len(pids)
+		if json.Unmarshal([]byte(s.raw("ps", "--format", "json", id).stdout), &pids) != nil {
+			continue
 		}
-		if got >= n {
-			break
+		for _, pid := range pids {
+			if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && string(cmdline) == want {
+				found = true
+			}
 		}
 	}
-	s.note(fmt.Sprintf("%s has %d processes or more", s.normalise(id), n), fmt.Sprint(got >= n))
+	s.note(fmt.Sprintf("%s runs %q", s.normalise(id), argv), fmt.Sprint(found))
 }
 
 func TestConcurrentForegroundRun(t *testing.T) {
@@ -140,7 +149,7 @@ func TestConcurrentExecs(t *testing.T) {
 		compare(t, func(s *session) {
 			id, _ := s.container("running")
 			wait := background(func() { s.runx(expect{timeout: 40 * time.Second}, "exec", id, "sleep", "1000") })
-			s.waitProcs(id, 2)
+			s.waitExeced(id, "sleep", "1000")
 			s.runx(bounded, "kill", id, "KILL")
 			wait()
 			s.waitStatus(id, "stopped")
@@ -154,7 +163,7 @@ func TestConcurrentExecs(t *testing.T) {
 			wait := background(func() {
 				s.runx(expect{timeout: 40 * time.Second, check: exitsWith(0)}, "exec", id, "sh", "-c", "sleep 1; echo done")
 			})
-			s.waitProcs(id, 2)
+			s.waitExeced(id, "sh", "-c", "sleep 1; echo done")
 			s.runx(bounded, "pause", id)
 			s.runx(bounded, "resume", id)
 			wait()
