@@ -61,7 +61,7 @@ func New(id string, s *specs.Spec, d Driver) (*Manager, error) {
 	if !v2 && cfg.Resources.Unified != nil {
 		return nil, errors.New("linux.resources.unified: needs cgroup v2, and this host's controllers are on cgroup v1")
 	}
-	m, err := manager.New(cfg)
+	m, err := manager.NewWithPaths(cfg, v1Paths(cfg))
 	if err != nil {
 		if d == SystemdUser {
 			return nil, userManagerError(err)
