@@ -35,9 +35,13 @@ func background(f func()) (wait func()) {
 // Counting processes is not enough: the runtime's own helper that sets an
 // exec up is in the container's cgroup before the exec'd program runs, and
 // killing the container then fails the exec (runc: "read init-p: connection
-// reset by peer") instead of ending it with the program's death.
+// reset by peer") instead of ending it with the program's death. The
+// container's init is left out: it may run the same argv (the "running"
+// container's init is `sleep 1000` too).
 func (s *session) waitExeced(id string, argv ...string) {
 	want := strings.Join(argv, "\x00") + "\x00"
+	var st struct{ Pid int }
+	json.Unmarshal([]byte(s.raw("state", id).stdout), &st)
 	found := false
 	for deadline := time.Now().Add(10 * time.Second); !found && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		var pids []int
@@ -45,6 +49,9 @@ func (s *session) waitExeced(id string, argv ...string) {
 			continue
 		}
 		for _, pid := range pids {
+			if pid == st.Pid {
+				continue
+			}
 			if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && string(cmdline) == want {
 				found = true
 			}
