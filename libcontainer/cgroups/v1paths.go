@@ -3,10 +3,9 @@ package cgroups
 import (
 	"path/filepath"
 	"slices"
-	"strings"
 
-	"github.com/moby/sys/mountinfo"
 	cg "github.com/opencontainers/cgroups"
+	"github.com/strata-runtime/strata/libcontainer/host"
 )
 
 // v1Subsystems are the hierarchies the library's cgroupfs manager makes a
@@ -37,18 +36,13 @@ func v1Paths(cfg *cg.Cgroup) map[string]string {
 	if cfg.Systemd || !filepath.IsAbs(cfg.Path) || cg.IsCgroup2UnifiedMode() {
 		return nil
 	}
-	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup"))
-	if err != nil || len(mounts) == 0 {
-		return nil
-	}
-	// The library's root: the directory of the first v1 mount, and only
-	// mounts below it count (a hierarchy mounted elsewhere is not used).
-	root := filepath.Dir(mounts[0].Mountpoint)
+	// As the library, only hierarchies mounted under /sys/fs/cgroup count.
+	hs := host.V1Hierarchies()
 	paths := map[string]string{}
 	for _, name := range v1Subsystems {
-		for _, m := range mounts {
-			if strings.HasPrefix(m.Mountpoint, root) && slices.Contains(strings.Split(m.VFSOptions, ","), name) {
-				paths[name] = filepath.Join(root, filepath.Base(m.Mountpoint), cfg.Path)
+		for _, h := range hs {
+			if slices.Contains(h.Controllers, name) {
+				paths[name] = filepath.Join(h.Mountpoint, cfg.Path)
 				break
 			}
 		}
@@ -58,7 +52,7 @@ func v1Paths(cfg *cg.Cgroup) map[string]string {
 		return nil
 	}
 	if cg.IsCgroup2HybridMode() {
-		paths[""] = filepath.Join(root, "unified", cfg.Path)
+		paths[""] = filepath.Join("/sys/fs/cgroup/unified", cfg.Path)
 	}
 	return paths
 }

@@ -65,7 +65,7 @@ func ProbeCgroups() Cgroups {
 		if unix.Statfs(unified, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
 			c.V2Root = unified
 		}
-		c.V1 = v1Hierarchies()
+		c.V1 = V1Hierarchies()
 		switch {
 		case len(c.V1) > 0 && c.V2Root != "":
 			c.Mode = CgroupHybrid
@@ -86,9 +86,9 @@ func ProbeCgroups() Cgroups {
 	return c
 }
 
-// v1Hierarchies lists the cgroup v1 mounts under /sys/fs/cgroup, one per
+// V1Hierarchies lists the cgroup v1 mounts under /sys/fs/cgroup, one per
 // hierarchy (a hierarchy bound twice is listed once).
-func v1Hierarchies() []V1Hierarchy {
+func V1Hierarchies() []V1Hierarchy {
 	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup"))
 	if err != nil {
 		return nil
