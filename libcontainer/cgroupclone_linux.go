@@ -3,7 +3,6 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
-	"os/exec"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -16,8 +15,8 @@ import (
 // v2 host's, or a hybrid host's unified one), so they are in it from their
 // first instruction and the parent writes no cgroup.procs (a write that
 // often waits for an RCU grace period, ~10 ms without favordynmods; see
-// cgroups.Entry, which also covers the v1 hierarchies). Go's os/exec uses
-// clone3 when SysProcAttr.UseCgroupFD is set.
+// cgroups.Entry, which also covers the v1 hierarchies). Go's
+// syscall.ForkExec uses clone3 when SysProcAttr.UseCgroupFD is set.
 //
 // nsenter.c may fork the init proper with clone(CLONE_PARENT) (a new or
 // joined pid or time namespace). CLONE_PARENT changes the child's parent,
@@ -51,32 +50,35 @@ func (p placement) how() string {
 	return "v1 tasks by the process itself"
 }
 
-// startInCgroup starts the command mk makes, born in entry's cgroup2
-// directory when it has one (nil entry: none, the caller moves it in as
-// before). The process writes entry's v1 tasks files itself, wherever it
-// was born. When clone3 is refused it starts a new command from mk the
-// classic way, once (an exec.Cmd cannot be started twice).
-func startInCgroup(mk func() *exec.Cmd, entry *cgroups.Entry) (*exec.Cmd, placement, error) {
-	cmd := mk()
+// startInCgroup starts spec, born in entry's cgroup2 directory when it
+// has one (nil entry: none, the caller moves it in as before). The process
+// writes entry's v1 tasks files itself, wherever it was born. When clone3
+// is refused it starts spec again the classic way, once.
+func startInCgroup(spec *spawnSpec, entry *cgroups.Entry) (*child, placement, error) {
 	if entry == nil {
-		return cmd, placement{}, cmd.Start()
+		c, err := spec.start()
+		return c, placement{}, err
 	}
 	tasks := len(entry.Tasks) > 0
 	if entry.Dir == nil {
-		return cmd, placement{born: tasks, tasks: tasks}, cmd.Start()
+		c, err := spec.start()
+		return c, placement{born: tasks, tasks: tasks}, err
 	}
 	if clone3Refused.Load() {
-		return cmd, placement{why: "clone3 CLONE_INTO_CGROUP refused earlier"}, cmd.Start()
+		c, err := spec.start()
+		return c, placement{why: "clone3 CLONE_INTO_CGROUP refused earlier"}, err
 	}
-	cmd.SysProcAttr.UseCgroupFD = true
-	cmd.SysProcAttr.CgroupFD = int(entry.Dir.Fd())
-	err := cmd.Start()
+	into := *spec
+	sys := *spec.sys
+	sys.UseCgroupFD, sys.CgroupFD = true, int(entry.Dir.Fd())
+	into.sys = &sys
+	c, err := into.start()
 	if err == nil {
-		return cmd, placement{born: true, dir: true, tasks: tasks}, nil
+		return c, placement{born: true, dir: true, tasks: tasks}, nil
 	}
 	var errno unix.Errno
 	if !errors.As(err, &errno) {
-		return cmd, placement{}, err
+		return nil, placement{}, err
 	}
 	switch errno {
 	case unix.ENOSYS, unix.EPERM, unix.E2BIG, unix.EINVAL:
@@ -97,9 +99,9 @@ func startInCgroup(mk func() *exec.Cmd, entry *cgroups.Entry) (*exec.Cmd, placem
 		// cgroup both ends share, root's). The join after start asks
 		// systemd instead (cgroups.Manager.Join). Not remembered.
 	default:
-		return cmd, placement{}, err
+		return nil, placement{}, err
 	}
-	cmd = mk()
 	why := fmt.Sprintf("clone3 CLONE_INTO_CGROUP refused: %v", errno)
-	return cmd, placement{why: why}, cmd.Start()
+	c, err = spec.start()
+	return c, placement{why: why}, err
 }

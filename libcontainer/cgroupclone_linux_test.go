@@ -41,14 +41,40 @@ func testCgroup2(t *testing.T) (dir, rel string) {
 	return dir, "/" + name
 }
 
-// catCgroup makes a command that prints its own /proc/self/cgroup.
-func catCgroup(out *strings.Builder) func() *exec.Cmd {
-	return func() *exec.Cmd {
-		cmd := exec.Command("cat", "/proc/self/cgroup")
-		cmd.Stdout = out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL}
-		return cmd
+// catCgroup is a spec of a process that writes its own /proc/self/cgroup
+// to a temp file, read back with output.
+func catCgroup(t *testing.T) (*spawnSpec, *os.File) {
+	return shell(t, "cat /proc/self/cgroup")
+}
+
+// shell is a spec of `sh -c script` writing its output to a temp file.
+func shell(t *testing.T, script string) (*spawnSpec, *os.File) {
+	t.Helper()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
 	}
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	return &spawnSpec{
+		path:  sh,
+		args:  []string{"sh", "-c", script},
+		files: []*os.File{os.Stdin, out, out},
+		sys:   &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
+	}, out
+}
+
+// output is what a process wrote to out.
+func output(t *testing.T, out *os.File) string {
+	t.Helper()
+	b, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // v2Line is the cgroup v2 line ("0::/path") of a /proc/PID/cgroup.
@@ -73,36 +99,33 @@ func TestStartInCgroupBornThere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fd.Close()
-	var out strings.Builder
-	cmd, pl, err := startInCgroup(catCgroup(&out), &cgroups.Entry{Dir: fd})
+	spec, out := catCgroup(t)
+	c, pl, err := startInCgroup(spec, &cgroups.Entry{Dir: fd})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := c.wait(); err != nil {
 		t.Fatal(err)
 	}
 	if !pl.born || !pl.dir || pl.why != "" {
 		t.Errorf("placement %+v: want born in the cgroup", pl)
 	}
-	if got := v2Line(out.String()); got != rel {
-		t.Errorf("the process saw itself in %q, want %q (born in %s):\n%s", got, rel, dir, out.String())
+	if got := v2Line(output(t, out)); got != rel {
+		t.Errorf("the process saw itself in %q, want %q (born in %s):\n%s", got, rel, dir, output(t, out))
+	}
+	if spec.sys.UseCgroupFD {
+		t.Error("startInCgroup changed the caller's spec (UseCgroupFD set)")
 	}
 	// And its own children are there too (the nsenter fork of the init).
-	out.Reset()
-	sh := func() *exec.Cmd {
-		cmd := exec.Command("sh", "-c", "cat /proc/self/cgroup; true") // forks: not exec
-		cmd.Stdout = &out
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-		return cmd
-	}
-	cmd, _, err = startInCgroup(sh, &cgroups.Entry{Dir: fd})
+	spec, out = shell(t, "cat /proc/self/cgroup; true") // forks: not exec
+	c, _, err = startInCgroup(spec, &cgroups.Entry{Dir: fd})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := c.wait(); err != nil {
 		t.Fatal(err)
 	}
-	if got := v2Line(out.String()); got != rel {
+	if got := v2Line(output(t, out)); got != rel {
 		t.Errorf("the child's child saw itself in %q, want %q", got, rel)
 	}
 }
@@ -122,17 +145,19 @@ func TestStartInCgroupClassic(t *testing.T) {
 		refused bool
 	}{{"no entry", nil, false}, {"refused earlier", &cgroups.Entry{Dir: fd}, true}} {
 		clone3Refused.Store(tc.refused)
-		var out strings.Builder
-		cmd, pl, err := startInCgroup(catCgroup(&out), tc.entry)
+		spec, out := catCgroup(t)
+		c, pl, err := startInCgroup(spec, tc.entry)
 		clone3Refused.Store(false)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		cmd.Wait()
+		if err := c.wait(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
 		if pl.born || (tc.refused && pl.why == "") {
 			t.Errorf("%s: placement %+v", tc.name, pl)
 		}
-		if got := v2Line(out.String()); got == rel {
+		if got := v2Line(output(t, out)); got == rel {
 			t.Errorf("%s: the process is in the cgroup without clone3", tc.name)
 		}
 	}
@@ -146,8 +171,8 @@ func TestStartInCgroupBadFD(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out strings.Builder
-	_, _, err = startInCgroup(catCgroup(&out), &cgroups.Entry{Dir: f})
+	spec, _ := catCgroup(t)
+	_, _, err = startInCgroup(spec, &cgroups.Entry{Dir: f})
 	if !errors.Is(err, unix.EBADF) {
 		t.Errorf("start with a non-cgroup fd: %v, want EBADF", err)
 	}

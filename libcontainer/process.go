@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -103,7 +102,7 @@ type phaseTiming struct {
 // InitProcess is a started container init, as seen by the process that made it.
 type InitProcess struct {
 	Pid      int
-	cmd      *exec.Cmd
+	proc     *child
 	sync     *syncSocket
 	placing  chan error // placeAsync's result, until placed() takes it
 	placeErr error
@@ -413,32 +412,27 @@ func (l *launch) start() (p *InitProcess, err error) {
 			l.bootstrap = fmt.Appendf(l.bootstrap, "cgroup=%d:%s\x00", l.tasksFD+i, f.Name())
 		}
 	}
-	mk := func() *exec.Cmd {
-		return &exec.Cmd{
-			Path: fmt.Sprintf("/proc/self/fd/%d", l.exeFD),
-			Args: []string{"strata", "init"},
-			Env: []string{"_STRATA_INITPIPE=" + strconv.Itoa(l.syncFD),
-				// The Go init lives a few milliseconds and allocates
-				// little: a collector and a P per CPU (their threads
-				// made at start) cost it more than they save: about
-				// 2 ms of CPU less per `run` on a 2-core host.
-				"GOGC=off", "GOMAXPROCS=1"},
-			Stdin:       os.Stdin,
-			Stdout:      os.Stdout,
-			Stderr:      os.Stderr,
-			ExtraFiles:  extra,
-			SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
-		}
+	spec := &spawnSpec{
+		path: fmt.Sprintf("/proc/self/fd/%d", l.exeFD),
+		args: []string{"strata", "init"},
+		env: []string{"_STRATA_INITPIPE=" + strconv.Itoa(l.syncFD),
+			// The Go init lives a few milliseconds and allocates
+			// little: a collector and a P per CPU (their threads
+			// made at start) cost it more than they save: about
+			// 2 ms of CPU less per `run` on a 2-core host.
+			"GOGC=off", "GOMAXPROCS=1"},
+		files: append([]*os.File{os.Stdin, os.Stdout, os.Stderr}, extra...),
+		sys:   &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
 	}
 	// Born in the container's cgroup where the host allows it
 	// (cgroupclone_linux.go); l.placed says whether it was.
-	cmd, placed, err := startInCgroup(mk, l.entry)
+	proc, placed, err := startInCgroup(spec, l.entry)
 	l.placed = placed
 	if err != nil {
 		parent.close()
 		return nil, fmt.Errorf("start strata init: %w", err)
 	}
-	p = &InitProcess{cmd: cmd, sync: parent}
+	p = &InitProcess{proc: proc, sync: parent}
 	if err := l.enterNamespaces(p); err != nil {
 		p.kill()
 		return nil, err
@@ -475,7 +469,7 @@ func (l *launch) enterNamespaces(p *InitProcess) error {
 		if _, err := p.sync.expect(msgUsernsReady); err != nil {
 			return p.failed(err)
 		}
-		if err := writeIDMaps(p.cmd.Process.Pid, l.idMaps); err != nil {
+		if err := writeIDMaps(p.proc.Pid, l.idMaps); err != nil {
 			return err
 		}
 		if err := p.sync.send(msgUsernsMapped, nil); err != nil {
@@ -489,9 +483,9 @@ func (l *launch) enterNamespaces(p *InitProcess) error {
 	if p.Pid, err = strconv.Atoi(string(pidb)); err != nil {
 		return fmt.Errorf("init sent a bad pid %q", pidb)
 	}
-	if p.Pid != p.cmd.Process.Pid {
+	if p.Pid != p.proc.Pid {
 		// nsenter forked the init and its first process has exited.
-		if err := p.cmd.Wait(); err != nil {
+		if err := p.proc.wait(); err != nil {
 			return p.failed(fmt.Errorf("nsenter: %w", err))
 		}
 	}
@@ -623,8 +617,8 @@ func (p *InitProcess) failed(err error) error {
 	if !errors.Is(err, errInitGone) {
 		return err
 	}
-	if p.Pid == 0 || p.Pid == p.cmd.Process.Pid {
-		if werr := p.cmd.Wait(); werr != nil {
+	if p.Pid == 0 || p.Pid == p.proc.Pid {
+		if werr := p.proc.wait(); werr != nil {
 			return fmt.Errorf("container init: %w", werr)
 		}
 	}
@@ -666,11 +660,8 @@ func (p *InitProcess) kill() {
 	if p.Pid > 0 {
 		unix.Kill(p.Pid, unix.SIGKILL)
 	}
-	if p.cmd.ProcessState == nil {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-	}
-	if p.Pid > 0 && p.Pid != p.cmd.Process.Pid {
+	p.proc.kill()
+	if p.Pid > 0 && p.Pid != p.proc.Pid {
 		var ws unix.WaitStatus
 		unix.Wait4(p.Pid, &ws, 0, nil)
 	}
@@ -681,9 +672,6 @@ func (p *InitProcess) kill() {
 // `run -d` return while the container keeps running.
 func (p *InitProcess) Detach() {
 	p.sync.close()
-	if p.Pid == p.cmd.Process.Pid {
-		p.cmd.Process.Release()
-	}
 }
 
 // ExecResult reports whether the init managed to execute the user's
