@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +34,7 @@ func main() {
 		reps    = flag.Int("reps", 5, "repetitions of each item")
 		out     = flag.String("out", "", "also write the report (markdown) to this file")
 		seconds = flag.Float64("throughput-seconds", 3, "length of each throughput measurement")
+		only    = flag.String("only", "", "measure only the items whose names contain this (no -out then: the table would be partial)")
 	)
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -60,6 +62,15 @@ func main() {
 		{name: "peak RSS of the runtime process (`run`)", unit: "KiB", lowerIsBetter: true, measure: b.peakRSS},
 		{name: "`run` with a docker-style default seccomp profile", unit: "ms/run", lowerIsBetter: true, measure: b.seccompRun},
 		{name: "8 parallel `run` loops", unit: "runs/s", measure: func(rt *runtime) (float64, error) { return b.throughput(rt, 8, *seconds) }},
+	}
+	if *only != "" {
+		if *out != "" {
+			fatal(fmt.Errorf("-only and -out: a partial table would replace the whole one"))
+		}
+		items = slices.DeleteFunc(items, func(it item) bool { return !strings.Contains(it.name, *only) })
+		if len(items) == 0 {
+			fatal(fmt.Errorf("-only %q: no item's name contains it", *only))
+		}
 	}
 	start := time.Now()
 	results := measureAll(b.runtimes, items, *reps)
