@@ -56,6 +56,7 @@ func main() {
 
 	items := []item{
 		{name: "`run` of /bin/true, 30 in a row", unit: "ms/run", lowerIsBetter: true, measure: b.runSeries},
+		{name: "CPU time of a `run` of /bin/true (runtime and reaped children)", unit: "ms/run", lowerIsBetter: true, measure: b.runCPU},
 		{name: "create + start + wait + delete", unit: "ms/cycle", lowerIsBetter: true, measure: b.cycle},
 		{name: "`exec` of /bin/true into a running container", unit: "ms/exec", lowerIsBetter: true, measure: b.exec},
 		{name: "init RSS in the created state", unit: "KiB", lowerIsBetter: true, measure: b.createdRSS},

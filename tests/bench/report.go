@@ -24,7 +24,11 @@ because crun 1.8 refuses 1.3.0). For crun 1.8 on this hybrid host a v1 hugetlb
 hierarchy is mounted in a temp dir for the run and unmounted after.
 ` + "`make bench BENCH_FLAGS='-reps 9'`" + ` changes the repetitions.
 
-Items: 30 foreground ` + "`run`" + `s of /bin/true in a row (ms per run); create +
+Items: 30 foreground ` + "`run`" + `s of /bin/true in a row (ms per run); the CPU
+time of 30 such ` + "`run`" + `s, user and system, of the runtime process and the
+children it reaped (the container's init and program), as wait4 reports it
+(ms per run: it hardly moves with what else the host runs, and it bounds the
+parallel throughput on a saturated machine); create +
 start + wait (pidfd of the pid from --pid-file) + delete, 10 cycles; 10 ` + "`exec`" + `s
 of /bin/true into a running container; VmRSS of the init in the created state, at
 the pid ` + "`state`" + ` reports; peak RSS of the ` + "`run`" + ` process as
