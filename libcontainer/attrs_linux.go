@@ -3,7 +3,6 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
-	"runtime"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -34,7 +33,7 @@ func ValidateAttributes(spec *specs.Spec) error {
 // process.execCPUAffinity.initial in force, so that the process fn starts
 // inherits it: "the CPUs a runtime parent process runs on before the
 // transition to the container's cgroup". The thread's own affinity is
-// restored afterwards.
+// restored afterwards. The caller holds its OS thread.
 func applyInitialAffinity(p *specs.Process, fn func() error) error {
 	if p == nil || p.ExecCPUAffinity == nil || p.ExecCPUAffinity.Initial == "" {
 		return fn()
@@ -47,11 +46,6 @@ func applyInitialAffinity(p *specs.Process, fn func() error) error {
 	for _, c := range cpus {
 		set.Set(c)
 	}
-	// The affinity is the thread's: the process must be forked from the
-	// thread it was set on. Locked only here: a program's first
-	// LockOSThread starts the runtime's template thread.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	if err := unix.SchedGetaffinity(0, &old); err != nil {
 		return fmt.Errorf("process.execCPUAffinity.initial: %w", err)
 	}

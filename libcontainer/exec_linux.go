@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -83,10 +84,12 @@ func (c *Container) Exec(o ExecOpts) (*InitProcess, error) {
 	// execCPUAffinity.initial: the process starts on those CPUs, until it
 	// is moved to the container's cgroup.
 	var p *InitProcess
+	runtime.LockOSThread()
 	err = applyInitialAffinity(o.Process, func() (err error) {
 		p, err = l.start()
 		return err
 	})
+	runtime.UnlockOSThread()
 	if err != nil {
 		return nil, err
 	}

@@ -89,7 +89,7 @@ func ProbeCgroups() Cgroups {
 // V1Hierarchies lists the cgroup v1 mounts under /sys/fs/cgroup, one per
 // hierarchy (a hierarchy bound twice is listed once).
 func V1Hierarchies() []V1Hierarchy {
-	mounts, err := Mounts(mountinfo.FSTypeFilter("cgroup"))
+	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup"))
 	if err != nil {
 		return nil
 	}

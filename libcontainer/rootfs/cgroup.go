@@ -14,8 +14,6 @@ import (
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-
-	"github.com/strata-runtime/strata/libcontainer/host"
 )
 
 // hostCgroupRoot is where the host's hierarchies are found; cgroup
@@ -128,7 +126,7 @@ func (p *preparer) hasCgroupNS() bool {
 // withHostDir (in a cgroup namespace those paths are namespace-relative
 // and not needed).
 func hostHierarchies(withHostDir bool) ([]hierarchy, error) {
-	mounts, err := host.Mounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
@@ -189,7 +187,7 @@ func ownCgroup2Dir() (string, error) {
 	if !ok {
 		return "", errors.New("/proc/self/cgroup has no cgroup v2 entry")
 	}
-	mounts, err := host.Mounts(mountinfo.FSTypeFilter("cgroup2"))
+	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup2"))
 	if err != nil {
 		return "", fmt.Errorf("read mountinfo: %w", err)
 	}

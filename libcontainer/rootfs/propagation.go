@@ -7,7 +7,6 @@ import (
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
-	"github.com/strata-runtime/strata/libcontainer/host"
 	"github.com/strata-runtime/strata/libcontainer/specconv"
 )
 
@@ -74,7 +73,7 @@ func privatizeRootfsParent(rootfs string) error {
 
 // rootfsParent is the mount holding the rootfs (nil if none is listed).
 func rootfsParent(rootfs string) (*mountinfo.Info, error) {
-	mounts, err := host.Mounts(mountinfo.ParentsFilter(rootfs))
+	mounts, err := mountinfo.GetMounts(mountinfo.ParentsFilter(rootfs))
 	if err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
