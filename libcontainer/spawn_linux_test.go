@@ -16,9 +16,15 @@ func TestSpawnedChildEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Not the test's own stdout: go test waits for whatever holds it.
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
 	run := func(script string) *child {
 		t.Helper()
-		s := &spawnSpec{path: sh, args: []string{"sh", "-c", script}, files: []*os.File{os.Stdin, os.Stdout, os.Stderr}, sys: &syscall.SysProcAttr{}}
+		s := &spawnSpec{path: sh, args: []string{"sh", "-c", script}, files: []*os.File{null, null, null}, sys: &syscall.SysProcAttr{}}
 		c, err := s.start()
 		if err != nil {
 			t.Fatal(err)
@@ -41,7 +47,7 @@ func TestSpawnedChildEnds(t *testing.T) {
 		c.kill() // reaped: must not signal whatever has the pid now
 	}
 
-	c := run("sleep 100")
+	c := run("exec sleep 100") // the shell itself is killed: no orphan
 	c.kill()
 	if !c.reaped || !c.status.Signaled() || c.status.Signal() != syscall.SIGKILL {
 		t.Errorf("kill of a sleeping child: reaped %v, status %v", c.reaped, c.status)

@@ -41,7 +41,10 @@ func background(f func()) (wait func()) {
 func (s *session) waitExeced(id string, argv ...string) {
 	want := strings.Join(argv, "\x00") + "\x00"
 	var st struct{ Pid int }
-	json.Unmarshal([]byte(s.raw("state", id).stdout), &st)
+	if out := s.raw("state", id).stdout; json.Unmarshal([]byte(out), &st) != nil || st.Pid <= 0 {
+		s.t.Errorf("state %s gave no init pid to leave out: %q", id, out)
+		return
+	}
 	found := false
 	for deadline := time.Now().Add(10 * time.Second); !found && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		var pids []int
